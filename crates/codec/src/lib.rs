@@ -1,0 +1,1 @@
+//! Lossless desktop screen codec (encoder in the client, decoder in the console).

@@ -1,0 +1,84 @@
+//! The Lotse wire protocol: every message exchanged between a customer
+//! (full client or web chat), the relay and a technician console.
+//!
+//! * Control messages are JSON objects in WebSocket **text** frames, shaped
+//!   as an [`Envelope`]: `{"type": "...", "seq": 7, "session": 3, ...}`.
+//!   The browser web chat speaks them with plain JavaScript.
+//! * Bulk data (screen updates, file chunks, browser frames) travels in
+//!   WebSocket **binary** frames: a fixed [`BinaryHeader`] of
+//!   [`BinaryHeader::LEN`] bytes followed by the payload.
+//!
+//! The first text frame on every link is [`Message::Hello`]; a peer whose
+//! `version` differs from [`PROTOCOL_VERSION`] gets an
+//! [`ErrorCode::VersionMismatch`] error and the link closes.
+//!
+//! This crate depends on no other Lotse crate; every other crate depends on
+//! it. `docs/PROTOCOL.md` documents each message with an example and must be
+//! kept in step with this file.
+
+mod binary;
+mod message;
+pub mod stamp;
+
+pub use binary::{BinaryHeader, BinaryKind, FLAG_LAST};
+pub use message::*;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest JSON text frame anyone may send (64 KiB). Larger → close 1009.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Largest binary frame (header + payload) anyone may send.
+pub const MAX_BINARY_BYTES: usize = 2 * 1024 * 1024;
+/// File chunks are at most this big (payload only).
+pub const FILE_CHUNK_BYTES: usize = 256 * 1024;
+/// Largest technician avatar image (raw bytes before base64).
+pub const MAX_AVATAR_BYTES: usize = 40 * 1024;
+
+/// WebSocket paths the relay serves.
+pub mod paths {
+    /// Full customer client. Query `?key=SESSIONKEY` or nothing (public queue).
+    pub const CUSTOMER: &str = "/ws/customer";
+    /// Browser web chat (Click-to-Chat). `Origin` must be the relay's own.
+    pub const WEB: &str = "/ws/web";
+    /// Technician login: exchanges user + password for a token.
+    pub const LOGIN: &str = "/ws/login";
+    /// Technician work link. Header `Authorization: Bearer TOKEN`.
+    pub const TECHNICIAN: &str = "/ws/technician";
+}
+
+/// Errors decoding anything received from the wire.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("message is {size} bytes, more than the limit of {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("binary frame shorter than its {0}-byte header")]
+    ShortBinary(usize),
+    #[error("unknown binary frame kind {0}")]
+    UnknownKind(u8),
+}
+
+/// Decode one JSON text frame, enforcing [`MAX_TEXT_BYTES`].
+pub fn decode_text(text: &str) -> Result<Envelope, ProtocolError> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(ProtocolError::TooLarge {
+            size: text.len(),
+            limit: MAX_TEXT_BYTES,
+        });
+    }
+    serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))
+}
+
+/// Encode one envelope as a JSON text frame.
+pub fn encode_text(envelope: &Envelope) -> String {
+    // Serialising these plain data types cannot fail (no maps with
+    // non-string keys, no custom serialisers that error).
+    serde_json::to_string(envelope).unwrap_or_else(|e| {
+        format!(r#"{{"type":"error","code":"internal","message":"encode failed: {e}"}}"#)
+    })
+}
+
+#[cfg(test)]
+mod tests;
