@@ -567,7 +567,6 @@ impl Message {
                 | Message::PeerBack
                 | Message::ElevateReady { .. }
                 | Message::Elevated
-                | Message::Survey { .. }
         )
     }
 

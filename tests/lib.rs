@@ -1,1 +1,0 @@
-//! End-to-end tests: real relay binary, real clients.
