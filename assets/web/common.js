@@ -1,0 +1,55 @@
+// Helpers shared by the portal and the web chat. No HTML is ever built
+// from strings: elements are created and filled with textContent.
+'use strict';
+
+(function () {
+  // The visitor's operating system as the relay's /download/<os> names it,
+  // or null when the browser does not tell.
+  function detectOs() {
+    const uaData = navigator.userAgentData;
+    const platform = ((uaData && uaData.platform) || navigator.platform || '').toLowerCase();
+    const ua = (navigator.userAgent || '').toLowerCase();
+    const probe = platform + ' ' + ua;
+    if (/android|iphone|ipad|ipod|cros/.test(probe)) return null;
+    if (probe.includes('win')) return 'windows';
+    if (probe.includes('mac')) return 'macos';
+    if (probe.includes('linux') || probe.includes('x11')) return 'linux';
+    return null;
+  }
+
+  // Create an element with optional class and text (textContent, never HTML).
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  // `url` if it is an absolute http(s) address, else null. Guards links
+  // the relay hands out (no `javascript:` or `data:` URLs).
+  function safeHttpUrl(url) {
+    try {
+      const u = new URL(String(url), location.href);
+      return (u.protocol === 'https:' || u.protocol === 'http:') ? u.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  // The download link for `os`, optionally for a session key.
+  function downloadHref(os, key) {
+    const path = '/download/' + encodeURIComponent(os);
+    return key ? path + '?key=' + encodeURIComponent(key) : path;
+  }
+
+  // A code block showing how to make the Linux download executable.
+  function chmodHint(t, fileName) {
+    const box = el('div', 'hint');
+    box.dataset.testid = 'linux-hint';
+    box.appendChild(el('p', null, t('portal.download.linux_hint')));
+    box.appendChild(el('code', 'cmd', 'chmod +x ' + (fileName || 'lotse') + ' && ./' + (fileName || 'lotse')));
+    return box;
+  }
+
+  window.LotseCommon = { detectOs, el, safeHttpUrl, downloadHref, chmodHint, OSES: ['windows', 'macos', 'linux'] };
+})();
