@@ -1,0 +1,313 @@
+// Browser tests of the portal and the web chat: headless Debian Chromium
+// (playwright-core) against the real relay, with a scripted technician.
+// Run: bash tests/web/run.sh (after `cargo build -p lotse-relay`).
+// Screenshots land in target/web-artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRelay, SITE, TECH_USER, TECH_PASSWORD } from './lib/relay.mjs';
+import { technician } from './lib/technician.mjs';
+import { launchBrowser, newCustomerPage, shot } from './lib/browser.mjs';
+
+const HOSTILE_NAME = '<img src=x onerror="window.__xss=1">Erika';
+const HOSTILE_TEXT = '<b>bold?</b><script>window.__xss=2</script><img src=x onerror="window.__xss=3">';
+
+let relay;
+let browser;
+let tech = null;
+
+before(async () => {
+  relay = await startRelay({ clickToChat: true });
+  browser = await launchBrowser(relay.cert);
+});
+
+after(async () => {
+  if (tech) tech.close();
+  if (browser) await browser.close();
+  if (relay) await relay.stop();
+});
+
+async function loggedInTechnician() {
+  if (!tech) tech = await technician(relay.base, relay.cert, TECH_USER, TECH_PASSWORD);
+  return tech;
+}
+
+// Portal → start form → chat prompt → recording → the queue.
+async function startChat(page, name, problem) {
+  await page.goto(relay.base + '/');
+  await page.locator('#start').waitFor({ state: 'visible' });
+  await page.fill('#start-name', name);
+  await page.fill('#start-problem', problem);
+  await page.click('#start-form button[type=submit]');
+  await page.waitForURL('**/web/chat.html');
+  await page.getByTestId('prompt-prompt').waitFor();
+  await page.getByTestId('prompt-yes').click();
+  await page.getByTestId('prompt-recording').waitFor();
+  assert.equal(await page.getByTestId('prompt-recording').locator('.prompt-text').textContent(), SITE.recordingPrompt);
+  await page.getByTestId('recording-yes').click();
+  await page.getByTestId('queue-status').filter({ hasText: /You are number \d+ in the queue/ }).waitFor();
+}
+
+// The technician takes the waiting customer called `name`.
+async function acceptCustomer(t, name) {
+  const q = await t.waitForType('queue', (m) => m.entries.some((e) => e.name === name));
+  const entry = q.entries.find((e) => e.name === name);
+  assert.equal(entry.role, 'web_customer');
+  const from = t.messages.length;
+  t.send({ type: 'accept', session: entry.session });
+  const started = await t.waitForType('session_started', (m) => m.session === entry.session, { from });
+  return started;
+}
+
+async function fontSize(page) {
+  return page.$eval('#log', (e) => parseFloat(getComputedStyle(e).fontSize));
+}
+
+async function noInjectedMarkup(page) {
+  const found = await page.evaluate(() => ({
+    xss: window.__xss === undefined ? null : window.__xss,
+    imgs: document.querySelectorAll('#log img, #prompts img, #log b, #prompts script, #log script').length,
+  }));
+  assert.deepEqual(found, { xss: null, imgs: 0 });
+}
+
+test('portal with Click-to-Chat on: site name, start form, session key; German texts for a German browser', async () => {
+  const { context, page } = await newCustomerPage(browser, { locale: 'de-DE' });
+  try {
+    await page.goto(relay.base + '/');
+    await page.locator('#start').waitFor({ state: 'visible' });
+    assert.equal(await page.getByTestId('site-name').textContent(), SITE.name);
+    assert.equal(await page.locator('#start h2').textContent(), 'Mit einem Techniker chatten');
+    assert.equal(await page.locator('label[for=start-name]').textContent(), 'Ihr Name');
+    assert.ok(await page.locator('#key-input').isVisible(), 'session key field visible');
+    assert.ok(await page.locator('#download').isHidden(), 'no download offered with Click-to-Chat on');
+    // Starting without a name is refused with a message.
+    await page.click('#start-form button[type=submit]');
+    await page.locator('#start-error').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#start-error').textContent(), 'Bitte geben Sie Ihren Namen ein.');
+    await shot(page, 'portal-de');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('web chat: name, chat prompt, recording, queue, chat both ways, notifications, font size, notice and leave without survey', async () => {
+  const t = await loggedInTechnician();
+  const { context, page } = await newCustomerPage(browser);
+  try {
+    await startChat(page, HOSTILE_NAME, 'Der Drucker druckt nicht.');
+    const queueText = await page.getByTestId('queue-status').textContent();
+    assert.match(queueText, /You are number 1 in the queue\. Estimated wait: .+\./);
+    assert.match(await page.getByTestId('greeting').textContent(), /^You are number 1 in the queue, about .+ to wait\.$/);
+    // The page asks for notification permission with an explanation, by button.
+    await page.getByTestId('notify-card').waitFor({ state: 'visible' });
+    assert.match(await page.locator('#notify-text').textContent(), /notification when the technician writes/);
+    await shot(page, 'chat-waiting');
+
+    const started = await acceptCustomer(t, HOSTILE_NAME);
+    const session = started.session;
+    assert.equal(started.customer_name, HOSTILE_NAME);
+    assert.equal(started.role, 'web_customer');
+    const granted = Object.fromEntries((started.consents || []).map((c) => [c.topic, c.granted]));
+    assert.equal(granted.chat_prompt, true, 'chat prompt consent recorded');
+    assert.equal(granted.recording, true, 'recording consent recorded');
+    await page.getByTestId('line-sys').filter({ hasText: `${t.displayName} has joined the chat.` }).waitFor();
+
+    // Technician → customer, hostile text shows literally.
+    t.send({ type: 'chat', session, text: HOSTILE_TEXT });
+    const techLine = page.getByTestId('line-tech').filter({ hasText: HOSTILE_TEXT });
+    await techLine.waitFor();
+    assert.equal(await techLine.locator('.text').textContent(), HOSTILE_TEXT);
+    assert.equal(await techLine.locator('.from').textContent(), t.displayName);
+    assert.match(await techLine.locator('time').textContent(), /\d{1,2}:\d{2}/);
+
+    // Customer → technician.
+    let from = t.messages.length;
+    await page.fill('[data-testid=message]', 'Hallo! Fehler E-42 <i>blinkt</i>.');
+    await page.click('[data-testid=send]');
+    const chat = await t.waitForType('chat', (m) => m.session === session, { from });
+    assert.equal(chat.text, 'Hallo! Fehler E-42 <i>blinkt</i>.');
+    assert.equal(chat.from, HOSTILE_NAME);
+    await page.getByTestId('line-me').filter({ hasText: 'Fehler E-42 <i>blinkt</i>.' }).waitFor();
+    await noInjectedMarkup(page);
+
+    // Notifications: the customer clicks the button and allows them.
+    await context.grantPermissions(['notifications'], { origin: relay.base });
+    from = t.messages.length;
+    await page.getByTestId('notify-button').click();
+    await page.locator('#notify-text').filter({ hasText: 'Notifications are on.' }).waitFor();
+    const consent = await t.waitForType('consent', (m) => m.topic === 'notifications', { from });
+    assert.equal(consent.granted, true);
+    // A technician message while the tab is hidden shows a notification.
+    await page.evaluate(() => { window.__forceHidden = true; });
+    t.send({ type: 'chat', session, text: 'Are you still there?' });
+    await page.waitForFunction(() => window.__notes.some((n) => n.body === 'Are you still there?'));
+    const notes = await page.evaluate(() => window.__notes);
+    assert.deepEqual(notes, [{ title: `Message from ${t.displayName}`, body: 'Are you still there?' }]);
+    await page.evaluate(() => { window.__forceHidden = false; });
+
+    // Font size: buttons and Ctrl +/−.
+    const base = await fontSize(page);
+    await page.getByTestId('font-larger').click();
+    assert.equal(await fontSize(page), base + 2);
+    await page.getByTestId('font-larger').click();
+    assert.equal(await fontSize(page), base + 4);
+    await page.keyboard.press('Control+-');
+    assert.equal(await fontSize(page), base + 2);
+    await page.keyboard.press('Control+=');
+    assert.equal(await fontSize(page), base + 4);
+    await shot(page, 'chat-both-ways');
+
+    // A notice from the technician; the customer leaves through it.
+    t.send({ type: 'send_notice', session, id: SITE.notice.id });
+    const notice = page.getByTestId('prompt-notice');
+    await notice.waitFor();
+    assert.equal(await notice.locator('.prompt-text').textContent(), SITE.notice.text);
+    await noInjectedMarkup(page);
+    await shot(page, 'chat-notice');
+    from = t.messages.length;
+    await page.getByTestId('notice-leave').click();
+    const end = await t.waitForType('end', (m) => m.session === session, { from });
+    assert.equal(end.reason, 'left_on_notice');
+    await page.getByTestId('final').waitFor({ state: 'visible' });
+    assert.equal(await page.getByTestId('final-text').textContent(), 'You left the session.');
+    assert.ok(await page.getByTestId('survey').isHidden(), 'no exit survey after leaving on a notice');
+    await shot(page, 'chat-left-on-notice');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('screen share from the browser reaches the technician as JPEG image frames, paced by frame_ack; Stop sharing', async () => {
+  const t = await loggedInTechnician();
+  const { context, page } = await newCustomerPage(browser);
+  try {
+    await startChat(page, 'Max Share', 'Please look at my screen.');
+    const { session } = await acceptCustomer(t, 'Max Share');
+    await page.getByTestId('line-sys').filter({ hasText: 'has joined the chat.' }).waitFor();
+
+    // Declining first: the technician is told.
+    let from = t.messages.length;
+    t.send({ type: 'share_request', session });
+    await page.getByTestId('share-no').click();
+    await t.waitForType('share_decline', (m) => m.session === session, { from });
+
+    from = t.messages.length;
+    t.send({ type: 'share_request', session });
+    await page.getByTestId('prompt-share').waitFor();
+    await shot(page, 'share-request');
+    await page.getByTestId('share-yes').click();
+    const grant = await t.waitForType('share_grant', (m) => m.session === session, { from });
+    assert.deepEqual(grant.scope, { kind: 'browser' });
+    assert.ok(grant.width > 0 && grant.height > 0, 'grant carries the picture size');
+    await page.getByTestId('share-banner').waitFor({ state: 'visible' });
+
+    const first = await t.waitForFrame((f) => f.kind === 3, 'first image frame');
+    assert.equal(first.flags & 1, 1, 'FLAG_LAST set');
+    assert.equal(first.session, session, 'the relay stamped the session id');
+    assert.equal(first.id, 0, 'primary stream');
+    assert.equal(first.payload[0], 0xff);
+    assert.equal(first.payload[1], 0xd8, 'JPEG start of image');
+    assert.equal(first.payload[first.payload.length - 2], 0xff);
+    assert.equal(first.payload[first.payload.length - 1], 0xd9, 'JPEG end of image');
+
+    // Decode the JPEG for real (in the browser) and compare its size.
+    const decoded = await page.evaluate(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const bmp = await createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }));
+      return { width: bmp.width, height: bmp.height };
+    }, first.payload.toString('base64'));
+    assert.deepEqual(decoded, { width: grant.width, height: grant.height });
+
+    // At most one frame in flight: during a whole chat round trip without
+    // a frame_ack, no second frame comes.
+    from = t.messages.length;
+    t.send({ type: 'chat', session, text: 'I can see it.' });
+    await page.getByTestId('line-tech').filter({ hasText: 'I can see it.' }).waitFor();
+    await page.fill('[data-testid=message]', 'Good.');
+    await page.click('[data-testid=send]');
+    await t.waitForType('chat', (m) => m.session === session && m.text === 'Good.', { from });
+    assert.deepEqual(t.frames.map((f) => f.seq), [first.seq], 'no second frame before the ack');
+
+    // Each ack lets exactly the next frame through.
+    for (let n = first.seq; n < first.seq + 3; n++) {
+      const ackedAt = Date.now();
+      t.send({ type: 'frame_ack', session, frame: n });
+      const next = await t.waitForFrame((f) => f.seq === n + 1, `frame ${n + 1}`);
+      assert.ok(next.at >= ackedAt);
+      assert.equal(next.kind, 3);
+    }
+    await shot(page, 'share-active');
+
+    // Stop sharing button → share_stop to the technician.
+    from = t.messages.length;
+    await page.getByTestId('share-stop').click();
+    await t.waitForType('share_stop', (m) => m.session === session, { from });
+    await page.getByTestId('share-banner').waitFor({ state: 'hidden' });
+
+    // Sharing again, ended by the technician this time.
+    from = t.messages.length;
+    t.send({ type: 'share_request', session });
+    await page.getByTestId('share-yes').click();
+    await t.waitForType('share_grant', (m) => m.session === session, { from });
+    await page.getByTestId('share-banner').waitFor({ state: 'visible' });
+    t.send({ type: 'share_stop', session });
+    await page.getByTestId('share-banner').waitFor({ state: 'hidden' });
+    await page.getByTestId('line-sys').filter({ hasText: 'Screen sharing ended.' }).nth(1).waitFor();
+
+    // The technician ends the session.
+    t.send({ type: 'end', session, reason: 'ended_by_technician' });
+    await page.getByTestId('final').waitFor({ state: 'visible' });
+    assert.equal(await page.getByTestId('final-text').textContent(), 'The technician ended the chat. Thank you!');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('ending a served chat shows the exit survey first', async () => {
+  const t = await loggedInTechnician();
+  const { context, page } = await newCustomerPage(browser);
+  try {
+    await startChat(page, 'Susi Survey', '');
+    const { session } = await acceptCustomer(t, 'Susi Survey');
+    await page.getByTestId('line-sys').filter({ hasText: 'has joined the chat.' }).waitFor();
+    await page.getByTestId('end-chat').click();
+    await page.getByTestId('survey').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#survey-question').textContent(), SITE.survey);
+    await page.getByTestId('survey-star-4').click();
+    await page.fill('#survey-comment', 'Quick and friendly.');
+    await shot(page, 'survey');
+    const from = t.messages.length;
+    await page.getByTestId('survey-send').click();
+    const end = await t.waitForType('end', (m) => m.session === session, { from });
+    assert.equal(end.reason, 'ended_by_customer');
+    assert.equal(await page.getByTestId('final-text').textContent(), 'You ended the chat. Thank you!');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('portal with Click-to-Chat off offers the support app for the visitor\'s system, with the chmod hint', async () => {
+  const off = await startRelay({ clickToChat: false });
+  const b = await launchBrowser(off.cert);
+  try {
+    const { page } = await newCustomerPage(b);
+    await page.goto(off.base + '/');
+    await page.locator('#download').waitFor({ state: 'visible' });
+    assert.ok(await page.locator('#start').isHidden(), 'no chat start form');
+    const primary = page.getByTestId('download-primary');
+    assert.equal(await primary.getAttribute('href'), '/download/linux');
+    assert.equal(await primary.textContent(), 'Download for Linux');
+    assert.equal(await page.getByTestId('download-windows').getAttribute('href'), '/download/windows');
+    assert.equal(await page.getByTestId('download-macos').getAttribute('href'), '/download/macos');
+    assert.match(await page.getByTestId('linux-hint').textContent(), /chmod \+x/);
+    await shot(page, 'portal-download');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await b.close();
+    await off.stop();
+  }
+});
