@@ -1,0 +1,383 @@
+//! The decoder: applies updates to an RGBA framebuffer. Every read of the
+//! input and every write into the framebuffer is bounds-checked; hostile
+//! input ends in a [`DecodeError`], never a panic.
+
+use std::sync::Arc;
+
+use crate::compress::StreamDecoder;
+use crate::format::{
+    FLAG_KEY, HEADER_LEN, MAGIC, MAX_BODY, MAX_CURSOR_DIM, MAX_DIM, MAX_PIXELS, MAX_SLOT_PIXELS,
+    MAX_SLOTS, OP_CACHE_LOAD, OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE, OP_FILL,
+    OP_PIXELS, OP_SIZE, PIX_PALETTE, PIX_RAW, Reader, packed_row_len, palette_bits,
+};
+use crate::{DecodeError, Rect};
+
+/// When one update touches more rectangles than this, [`Decoder::apply`]
+/// returns their bounding box instead.
+const MAX_RECTS: usize = 256;
+
+/// The pointer as the console should draw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorState {
+    /// Pointer position (the hot spot) in framebuffer pixels; may lie outside.
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+    pub hot_x: u32,
+    pub hot_y: u32,
+    /// RGBA8, `width * height * 4` bytes, straight (not premultiplied) alpha.
+    pub rgba: Arc<[u8]>,
+    /// Changes whenever a new shape arrives (re-upload the texture then).
+    pub shape_serial: u64,
+}
+
+struct Slot {
+    w: u32,
+    h: u32,
+    rgba: Vec<u8>,
+}
+
+/// Applies encoded updates; holds the framebuffer, the tile cache and the
+/// compression history.
+pub struct Decoder {
+    width: u32,
+    height: u32,
+    fb: Vec<u8>,
+    slots: Vec<Option<Slot>>,
+    stream: StreamDecoder,
+    /// Latest pointer shape (position fields unused here).
+    cursor_shape: Option<CursorState>,
+    cursor_pos: (i32, i32),
+    shape_serial: u64,
+    /// The framebuffer matches the encoder's (a keyframe arrived, no error since).
+    synced: bool,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    pub fn new() -> Self {
+        Self {
+            width: 0,
+            height: 0,
+            fb: Vec::new(),
+            slots: Vec::new(),
+            stream: StreamDecoder::new(),
+            cursor_shape: None,
+            cursor_pos: (0, 0),
+            shape_serial: 0,
+            synced: false,
+        }
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// RGBA8 framebuffer, `width * height * 4` bytes, alpha always 255.
+    pub fn rgba(&self) -> &[u8] {
+        &self.fb
+    }
+
+    /// The pointer, once its shape has arrived.
+    pub fn cursor(&self) -> Option<CursorState> {
+        let mut c = self.cursor_shape.clone()?;
+        (c.x, c.y) = self.cursor_pos;
+        c.shape_serial = self.shape_serial;
+        Some(c)
+    }
+
+    /// Whether the decoder has a keyframe to build on (after an error it
+    /// has not, until the next keyframe arrives).
+    pub fn is_synced(&self) -> bool {
+        self.synced
+    }
+
+    /// Apply one complete update (all its pieces concatenated, see
+    /// [`crate::split`]). Returns the rectangles whose pixels changed.
+    ///
+    /// After an error the framebuffer content is unspecified and streamed
+    /// updates fail with [`DecodeError::NeedKeyframe`] until a keyframe
+    /// arrives; cursor updates still apply.
+    pub fn apply(&mut self, update: &[u8]) -> Result<Vec<Rect>, DecodeError> {
+        let result = self.apply_inner(update);
+        if let Err(e) = &result
+            && !matches!(e, DecodeError::NeedKeyframe)
+        {
+            self.stream.desync();
+            self.synced = false;
+            // Keep the framebuffer (it is still memory-safe to show) but
+            // require a keyframe for anything that builds on it.
+            self.slots.clear();
+        }
+        result
+    }
+
+    fn apply_inner(&mut self, update: &[u8]) -> Result<Vec<Rect>, DecodeError> {
+        let mut r = Reader::new(update);
+        if r.u8()? != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
+        let flags = r.u8()?;
+        let comp = r.u8()?;
+        let len = r.bytes(4)?;
+        let body_len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        if body_len > MAX_BODY {
+            return Err(DecodeError::TooLarge);
+        }
+        let payload = update.get(HEADER_LEN..).ok_or(DecodeError::Truncated)?;
+        let key = flags & FLAG_KEY != 0;
+        let body = self.stream.decompress(comp, key, payload, body_len)?;
+        let mut ops = Reader::new(&body);
+        let mut rects = Vec::new();
+        if key {
+            if ops.u8()? != OP_SIZE {
+                return Err(DecodeError::MissingSize);
+            }
+            let w = u32::from(ops.u16()?);
+            let h = u32::from(ops.u16()?);
+            self.resize(w, h)?;
+            self.synced = true;
+            rects.push(Rect { x: 0, y: 0, w, h });
+        }
+        while !ops.is_empty() {
+            let op = ops.u8()?;
+            let draws = !matches!(op, OP_CURSOR_SHAPE | OP_CURSOR_POS);
+            if draws && !self.synced {
+                return Err(DecodeError::NeedKeyframe);
+            }
+            match op {
+                OP_COPY => {
+                    let src = ops.rect()?;
+                    let dx = u32::from(ops.u16()?);
+                    let dy = u32::from(ops.u16()?);
+                    let dst = Rect {
+                        x: dx,
+                        y: dy,
+                        w: src.w,
+                        h: src.h,
+                    };
+                    self.check(src)?;
+                    self.check(dst)?;
+                    self.copy(src, dst);
+                    rects.push(dst);
+                }
+                OP_FILL => {
+                    let rect = ops.rect()?;
+                    let rgb = ops.bytes(3)?;
+                    self.check(rect)?;
+                    let px = [rgb[0], rgb[1], rgb[2], 255];
+                    for y in rect.y..rect.y + rect.h {
+                        let row = self.row_mut(y, rect.x, rect.w);
+                        for p in row.chunks_exact_mut(4) {
+                            p.copy_from_slice(&px);
+                        }
+                    }
+                    rects.push(rect);
+                }
+                OP_PIXELS => {
+                    let rect = ops.rect()?;
+                    self.check(rect)?;
+                    self.pixels(rect, &mut ops)?;
+                    rects.push(rect);
+                }
+                OP_CACHE_STORE => {
+                    let slot = ops.u16()?;
+                    let rect = ops.rect()?;
+                    self.check(rect)?;
+                    if slot >= MAX_SLOTS || rect.w * rect.h > MAX_SLOT_PIXELS {
+                        return Err(DecodeError::BadSlot);
+                    }
+                    let mut rgba = Vec::with_capacity((rect.w * rect.h * 4) as usize);
+                    for y in rect.y..rect.y + rect.h {
+                        rgba.extend_from_slice(self.row(y, rect.x, rect.w));
+                    }
+                    let i = usize::from(slot);
+                    if self.slots.len() <= i {
+                        self.slots.resize_with(i + 1, || None);
+                    }
+                    self.slots[i] = Some(Slot {
+                        w: rect.w,
+                        h: rect.h,
+                        rgba,
+                    });
+                }
+                OP_CACHE_LOAD => {
+                    let slot = usize::from(ops.u16()?);
+                    let x = u32::from(ops.u16()?);
+                    let y = u32::from(ops.u16()?);
+                    let Some(Some(s)) = self.slots.get(slot) else {
+                        return Err(DecodeError::BadSlot);
+                    };
+                    let rect = Rect {
+                        x,
+                        y,
+                        w: s.w,
+                        h: s.h,
+                    };
+                    self.check(rect)?;
+                    let Some(Some(s)) = self.slots.get(slot) else {
+                        return Err(DecodeError::BadSlot);
+                    };
+                    let row_bytes = (rect.w * 4) as usize;
+                    let stride = self.width as usize * 4;
+                    for (i, src) in s.rgba.chunks_exact(row_bytes.max(1)).enumerate() {
+                        let at = (rect.y as usize + i) * stride + rect.x as usize * 4;
+                        self.fb[at..at + row_bytes].copy_from_slice(src);
+                    }
+                    rects.push(rect);
+                }
+                OP_CURSOR_SHAPE => {
+                    let w = u32::from(ops.u16()?);
+                    let h = u32::from(ops.u16()?);
+                    let hx = u32::from(ops.u16()?);
+                    let hy = u32::from(ops.u16()?);
+                    if w > MAX_CURSOR_DIM || h > MAX_CURSOR_DIM {
+                        return Err(DecodeError::TooLarge);
+                    }
+                    let rgba = ops.bytes((w * h * 4) as usize)?;
+                    self.cursor_shape = Some(CursorState {
+                        x: 0,
+                        y: 0,
+                        width: w,
+                        height: h,
+                        hot_x: hx,
+                        hot_y: hy,
+                        rgba: Arc::from(rgba),
+                        shape_serial: 0,
+                    });
+                    self.shape_serial += 1;
+                }
+                OP_CURSOR_POS => {
+                    self.cursor_pos = (ops.i32()?, ops.i32()?);
+                }
+                other => return Err(DecodeError::UnknownOp(other)),
+            }
+        }
+        if key {
+            rects.truncate(1);
+        } else if rects.len() > MAX_RECTS {
+            let bb = bounding_box(&rects);
+            rects.clear();
+            rects.push(bb);
+        }
+        Ok(rects)
+    }
+
+    fn resize(&mut self, w: u32, h: u32) -> Result<(), DecodeError> {
+        if w == 0
+            || h == 0
+            || w > MAX_DIM
+            || h > MAX_DIM
+            || u64::from(w) * u64::from(h) > MAX_PIXELS
+        {
+            return Err(DecodeError::BadSize);
+        }
+        self.width = w;
+        self.height = h;
+        self.fb = [0u8, 0, 0, 255].repeat(w as usize * h as usize);
+        self.slots.clear();
+        Ok(())
+    }
+
+    fn check(&self, r: Rect) -> Result<(), DecodeError> {
+        // Coordinates come from u16 fields, so these sums cannot overflow.
+        if r.x + r.w > self.width || r.y + r.h > self.height {
+            return Err(DecodeError::OutOfBounds);
+        }
+        Ok(())
+    }
+
+    fn row(&self, y: u32, x: u32, w: u32) -> &[u8] {
+        let at = (y as usize * self.width as usize + x as usize) * 4;
+        &self.fb[at..at + w as usize * 4]
+    }
+
+    fn row_mut(&mut self, y: u32, x: u32, w: u32) -> &mut [u8] {
+        let at = (y as usize * self.width as usize + x as usize) * 4;
+        &mut self.fb[at..at + w as usize * 4]
+    }
+
+    /// Copy `src` to `dst` (same size, both checked) as if through a
+    /// temporary buffer: overlapping rectangles copy correctly.
+    fn copy(&mut self, src: Rect, dst: Rect) {
+        let stride = self.width as usize * 4;
+        let row_bytes = src.w as usize * 4;
+        let rows: Vec<u32> = if dst.y > src.y {
+            (0..src.h).rev().collect()
+        } else {
+            (0..src.h).collect()
+        };
+        for i in rows {
+            let s = (src.y + i) as usize * stride + src.x as usize * 4;
+            let d = (dst.y + i) as usize * stride + dst.x as usize * 4;
+            self.fb.copy_within(s..s + row_bytes, d);
+        }
+    }
+
+    fn pixels(&mut self, rect: Rect, ops: &mut Reader<'_>) -> Result<(), DecodeError> {
+        let enc = ops.u8()?;
+        match enc {
+            PIX_RAW => {
+                let data = ops.bytes(rect.w as usize * rect.h as usize * 3)?;
+                let row_len = rect.w as usize * 3;
+                for (i, src) in data.chunks_exact(row_len.max(1)).enumerate() {
+                    let row = self.row_mut(rect.y + i as u32, rect.x, rect.w);
+                    for (d, s) in row.chunks_exact_mut(4).zip(src.chunks_exact(3)) {
+                        d.copy_from_slice(&[s[0], s[1], s[2], 255]);
+                    }
+                }
+                Ok(())
+            }
+            PIX_PALETTE => {
+                let n = usize::from(ops.u8()?) + 1;
+                let pal_bytes = ops.bytes(n * 3)?;
+                let mut pal = [[0u8; 4]; 256];
+                for (p, c) in pal.iter_mut().zip(pal_bytes.chunks_exact(3)) {
+                    *p = [c[0], c[1], c[2], 255];
+                }
+                let bits = palette_bits(n);
+                let row_len = packed_row_len(rect.w, bits);
+                let data = ops.bytes(row_len * rect.h as usize)?;
+                let mask = (1u32 << bits) - 1;
+                let per_byte = 8 / bits;
+                for (i, src) in data.chunks_exact(row_len.max(1)).enumerate() {
+                    let row = self.row_mut(rect.y + i as u32, rect.x, rect.w);
+                    for (j, d) in row.chunks_exact_mut(4).enumerate() {
+                        let byte = src[j / per_byte as usize];
+                        let shift = 8 - bits - (j as u32 % per_byte) * bits;
+                        let idx = ((u32::from(byte) >> shift) & mask) as usize;
+                        if idx >= n {
+                            return Err(DecodeError::BadPalette);
+                        }
+                        d.copy_from_slice(&pal[idx]);
+                    }
+                }
+                Ok(())
+            }
+            other => Err(DecodeError::UnknownPixelEncoding(other)),
+        }
+    }
+}
+
+fn bounding_box(rects: &[Rect]) -> Rect {
+    let x0 = rects.iter().map(|r| r.x).min().unwrap_or(0);
+    let y0 = rects.iter().map(|r| r.y).min().unwrap_or(0);
+    let x1 = rects.iter().map(|r| r.x + r.w).max().unwrap_or(0);
+    let y1 = rects.iter().map(|r| r.y + r.h).max().unwrap_or(0);
+    Rect {
+        x: x0,
+        y: y0,
+        w: x1 - x0,
+        h: y1 - y0,
+    }
+}

@@ -1,0 +1,134 @@
+//! Wire constants and the byte reader/writer shared by encoder and decoder.
+//! The layout is described in `crates/codec/FORMAT.md`.
+
+use crate::DecodeError;
+
+/// First byte of every update.
+pub const MAGIC: u8 = 0xC5;
+/// Header length: magic, flags, compression, body length (u32 LE).
+pub const HEADER_LEN: usize = 7;
+
+/// Header flag: keyframe. Resets the compression stream and the tile cache;
+/// the body starts with a `SIZE` op.
+pub const FLAG_KEY: u8 = 0b0000_0001;
+
+/// Body stored as is (independent of every other update).
+pub const COMP_STORED: u8 = 0;
+/// Body is the next piece of one zstd stream that started at the last keyframe.
+pub const COMP_ZSTD_STREAM: u8 = 1;
+/// Body is LZ4 block data using the previous 64 KiB of bodies as dictionary.
+pub const COMP_LZ4_STREAM: u8 = 2;
+/// Body is one complete zstd frame (independent of every other update).
+pub const COMP_ZSTD_ONESHOT: u8 = 3;
+
+pub const OP_SIZE: u8 = 0x01;
+pub const OP_COPY: u8 = 0x02;
+pub const OP_FILL: u8 = 0x03;
+pub const OP_PIXELS: u8 = 0x04;
+pub const OP_CACHE_STORE: u8 = 0x05;
+pub const OP_CACHE_LOAD: u8 = 0x06;
+pub const OP_CURSOR_SHAPE: u8 = 0x07;
+pub const OP_CURSOR_POS: u8 = 0x08;
+
+/// `PIXELS` encoding: packed RGB, 3 bytes per pixel.
+pub const PIX_RAW: u8 = 0;
+/// `PIXELS` encoding: palette of up to 256 colours, packed indices.
+pub const PIX_PALETTE: u8 = 1;
+
+/// Largest width or height of a screen.
+pub const MAX_DIM: u32 = 16_384;
+/// Largest number of pixels of a screen (an 8K screen fits).
+pub const MAX_PIXELS: u64 = 40_000_000;
+/// Largest (uncompressed) body of one update.
+pub const MAX_BODY: usize = 160 * 1024 * 1024;
+/// Number of tile cache slots a decoder keeps at most.
+pub const MAX_SLOTS: u16 = 1024;
+/// Largest rectangle one cache slot holds (64×64 pixels).
+pub const MAX_SLOT_PIXELS: u32 = 64 * 64;
+/// Largest cursor width or height.
+pub const MAX_CURSOR_DIM: u32 = 256;
+/// Size of the LZ4 dictionary window (the last bytes of previous bodies).
+pub const LZ4_WINDOW: usize = 64 * 1024;
+/// zstd window (log2): how far back a match may reach, and the decoder's cap.
+pub const ZSTD_WINDOW_LOG: u32 = 23;
+
+/// Bits per palette index for a palette of `n` colours.
+pub fn palette_bits(n: usize) -> u32 {
+    match n {
+        0..=2 => 1,
+        3..=4 => 2,
+        5..=16 => 4,
+        _ => 8,
+    }
+}
+
+/// Bytes of one packed index row.
+pub fn packed_row_len(w: u32, bits: u32) -> usize {
+    ((w as usize) * bits as usize).div_ceil(8)
+}
+
+/// Little-endian writer helpers on a `Vec<u8>`.
+pub trait Put {
+    fn u8(&mut self, v: u8);
+    fn u16(&mut self, v: u16);
+    fn i32(&mut self, v: i32);
+}
+
+impl Put for Vec<u8> {
+    fn u8(&mut self, v: u8) {
+        self.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i32(&mut self, v: i32) {
+        self.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Bounds-checked little-endian reader.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self.pos.checked_add(n).ok_or(DecodeError::Truncated)?;
+        let s = self.buf.get(self.pos..end).ok_or(DecodeError::Truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.bytes(1)?[0])
+    }
+
+    pub fn u16(&mut self) -> Result<u16, DecodeError> {
+        let b = self.bytes(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    pub fn i32(&mut self) -> Result<i32, DecodeError> {
+        let b = self.bytes(4)?;
+        Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A rectangle: x, y, w, h as u16 each.
+    pub fn rect(&mut self) -> Result<crate::Rect, DecodeError> {
+        Ok(crate::Rect {
+            x: u32::from(self.u16()?),
+            y: u32::from(self.u16()?),
+            w: u32::from(self.u16()?),
+            h: u32::from(self.u16()?),
+        })
+    }
+}
