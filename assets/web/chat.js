@@ -224,6 +224,8 @@
       state = Object.assign(freshState(null), keep);
       state.session = m.session;
       clearPrompts();
+      $('log').replaceChildren();
+      lastQueue = null;
     }
     if (m.resume_token) state.token = m.resume_token;
     save();

@@ -76,6 +76,7 @@ test('portal with Click-to-Chat on: site name, start form, session key; German t
     await page.goto(relay.base + '/');
     await page.locator('#start').waitFor({ state: 'visible' });
     assert.equal(await page.getByTestId('site-name').textContent(), SITE.name);
+    assert.equal(await page.locator('#site-name b').count(), 0, 'site name shown as text');
     assert.equal(await page.locator('#start h2').textContent(), 'Mit einem Techniker chatten');
     assert.equal(await page.locator('label[for=start-name]').textContent(), 'Ihr Name');
     assert.ok(await page.locator('#key-input').isVisible(), 'session key field visible');
@@ -285,6 +286,64 @@ test('ending a served chat shows the exit survey first', async () => {
     assert.equal(end.reason, 'ended_by_customer');
     assert.equal(await page.getByTestId('final-text').textContent(), 'You ended the chat. Thank you!');
     assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a cut link reconnects and resumes: nothing lost, nothing doubled', async () => {
+  const t = await loggedInTechnician();
+  const { context, page } = await newCustomerPage(browser);
+  try {
+    // Route the page's WebSocket through Playwright so the test can cut it;
+    // the page itself still opens the real connection (same Origin).
+    const links = [];
+    await page.routeWebSocket(/\/ws\/web/, (ws) => {
+      const server = ws.connectToServer();
+      links.push({ ws, server });
+    });
+    await startChat(page, 'Rita Resume', 'Flaky network');
+    const { session } = await acceptCustomer(t, 'Rita Resume');
+    await page.getByTestId('line-sys').filter({ hasText: 'has joined the chat.' }).waitFor();
+    assert.equal(links.length, 1);
+
+    // Cut both directions at once.
+    const first = links[0];
+    await first.server.close({ code: 4000, reason: 'test cut' });
+    await first.ws.close({ code: 4000, reason: 'test cut' });
+    await page.getByTestId('connection').filter({ hasText: 'Reconnecting' }).waitFor();
+    await shot(page, 'resume-cut');
+
+    // Both sides write while the link is down.
+    let from = t.messages.length;
+    await page.fill('[data-testid=message]', 'written while offline');
+    await page.click('[data-testid=send]');
+    t.send({ type: 'chat', session, text: 'written while you were away' });
+
+    // The page comes back by itself and resumes the same session.
+    await page.getByTestId('connection').filter({ hasText: 'Connected' }).waitFor();
+    assert.ok(links.length >= 2, 'a second connection was made');
+    await page.getByTestId('line-tech').filter({ hasText: 'written while you were away' }).waitFor();
+    const got = await t.waitForType('chat', (m) => m.session === session && m.text === 'written while offline', { from });
+    assert.equal(got.from, 'Rita Resume');
+
+    // A round trip after the resume proves the link is in order; then
+    // count: each message exactly once on each side.
+    from = t.messages.length;
+    await page.fill('[data-testid=message]', 'after the resume');
+    await page.click('[data-testid=send]');
+    await t.waitForType('chat', (m) => m.session === session && m.text === 'after the resume', { from });
+    t.send({ type: 'chat', session, text: 'welcome back' });
+    await page.getByTestId('line-tech').filter({ hasText: 'welcome back' }).waitFor();
+    const techSaw = t.messages.filter((m) => m.type === 'chat' && m.session === session).map((m) => m.text);
+    assert.deepEqual(techSaw, ['written while offline', 'after the resume']);
+    const pageSaw = await page.getByTestId('line-tech').locator('.text').allTextContents();
+    assert.deepEqual(pageSaw, ['written while you were away', 'welcome back']);
+    await shot(page, 'resume-back');
+
+    t.send({ type: 'end', session, reason: 'ended_by_technician' });
+    await page.getByTestId('final').waitFor({ state: 'visible' });
+    assert.deepEqual(page.problems.filter((p) => !/WebSocket/.test(p)), []);
   } finally {
     await context.close();
   }
