@@ -627,6 +627,7 @@
     if (href) {
       const a = el('a', 'button primary', t('chat.elevate.download'));
       a.href = href;
+      a.download = C.downloadName(os);
       a.dataset.testid = 'elevate-download';
       c.appendChild(a);
     }

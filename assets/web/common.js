@@ -42,6 +42,11 @@
     return key ? path + '?key=' + encodeURIComponent(key) : path;
   }
 
+  // The file name a download is saved under (the chmod hint names it).
+  function downloadName(os) {
+    return os === 'windows' ? 'lotse.exe' : 'lotse';
+  }
+
   // A code block showing how to make the Linux download executable.
   function chmodHint(t, fileName) {
     const box = el('div', 'hint');
@@ -51,5 +56,5 @@
     return box;
   }
 
-  window.LotseCommon = { detectOs, el, safeHttpUrl, downloadHref, chmodHint, OSES: ['windows', 'macos', 'linux'] };
+  window.LotseCommon = { detectOs, el, safeHttpUrl, downloadHref, downloadName, chmodHint, OSES: ['windows', 'macos', 'linux'] };
 })();

@@ -32,6 +32,7 @@
     if (os) {
       const a = C.el('a', 'button primary', t('portal.download.primary', { os: t('os.' + os) }));
       a.href = C.downloadHref(os, key);
+      a.download = C.downloadName(os);
       a.dataset.testid = 'download-primary';
       a.dataset.os = os;
       box.appendChild(a);
@@ -43,6 +44,7 @@
       const li = C.el('li');
       const a = C.el('a', null, t('os.' + other));
       a.href = C.downloadHref(other, key);
+      a.download = C.downloadName(other);
       a.dataset.testid = 'download-' + other;
       li.appendChild(a);
       list.appendChild(li);

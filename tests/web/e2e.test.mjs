@@ -291,6 +291,37 @@ test('ending a served chat shows the exit survey first', async () => {
   }
 });
 
+test('elevation: the customer agrees, the page tries the lotse:// app and offers the download for its system', async () => {
+  const t = await loggedInTechnician();
+  const { context, page } = await newCustomerPage(browser);
+  try {
+    await startChat(page, 'Eli Elevate', 'Needs the full client');
+    const { session } = await acceptCustomer(t, 'Eli Elevate');
+    await page.getByTestId('line-sys').filter({ hasText: 'has joined the chat.' }).waitFor();
+    let from = t.messages.length;
+    t.send({ type: 'elevate_request', session });
+    await page.getByTestId('prompt-elevate').waitFor();
+    assert.match(await page.getByTestId('prompt-elevate').locator('.prompt-text').textContent(), /continuing in the support app/);
+    await shot(page, 'elevate-request');
+    await page.getByTestId('elevate-yes').click();
+    const consent = await t.waitForType('consent', (m) => m.session === session && m.topic === 'elevation', { from });
+    assert.equal(consent.granted, true);
+    const link = page.getByTestId('elevate-download');
+    await link.waitFor();
+    const href = await link.getAttribute('href');
+    assert.match(href, /\/download\/linux\?ticket=[^&]+$/);
+    assert.match(await page.getByTestId('prompt-elevate').getByTestId('linux-hint').textContent(), /chmod \+x/);
+    // The page is still the chat (no app handles lotse:// here).
+    assert.match(page.url(), /\/web\/chat\.html$/);
+    await shot(page, 'elevate-ready');
+    t.send({ type: 'end', session, reason: 'ended_by_technician' });
+    await page.getByTestId('final').waitFor({ state: 'visible' });
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('a cut link reconnects and resumes: nothing lost, nothing doubled', async () => {
   const t = await loggedInTechnician();
   const { context, page } = await newCustomerPage(browser);
