@@ -375,21 +375,24 @@
     renderQueue();
   }
 
+  // The greeting, with the live position and wait filled in; when the
+  // greeting shows neither, a line of our own says them.
   function renderQueue() {
     const q = lastQueue;
     const g = $('greeting');
-    if (site.greeting) {
-      const text = String(site.greeting)
+    const greeting = site.greeting ? String(site.greeting) : '';
+    if (greeting) {
+      g.textContent = greeting
         .split('{position}').join(q ? String(q.position) : '…')
         .split('{wait}').join(q ? formatWait(q.wait) : '…');
-      g.textContent = text;
-      g.hidden = false;
-    } else {
-      g.hidden = true;
     }
-    $('queue').textContent = q
+    g.hidden = !greeting;
+    const live = greeting.includes('{position}') || greeting.includes('{wait}');
+    const line = $('queue');
+    line.textContent = q && !live
       ? t('chat.queue.position', { position: q.position }) + ' ' + t('chat.queue.wait', { wait: formatWait(q.wait) })
       : '';
+    line.hidden = !line.textContent;
   }
 
   function onHold(m) {
@@ -800,6 +803,7 @@
       ev.preventDefault();
     });
     $('end-chat').addEventListener('click', endByCustomer);
+    $('waiting-leave').addEventListener('click', endByCustomer);
     $('notify-button').addEventListener('click', askNotifications);
     $('share-stop').addEventListener('click', () => sharer.stop(true));
     $('survey-send').addEventListener('click', () => surveyDone(true));

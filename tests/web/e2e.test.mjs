@@ -44,7 +44,9 @@ async function startChat(page, name, problem) {
   await page.getByTestId('prompt-recording').waitFor();
   assert.equal(await page.getByTestId('prompt-recording').locator('.prompt-text').textContent(), SITE.recordingPrompt);
   await page.getByTestId('recording-yes').click();
-  await page.getByTestId('queue-status').filter({ hasText: /You are number \d+ in the queue/ }).waitFor();
+  // The site's greeting carries {position} and {wait}: it is the live line.
+  await page.getByTestId('greeting').filter({ hasText: /^You are number \d+ in the queue, about .+ to wait\.$/ }).waitFor();
+  assert.ok(await page.getByTestId('queue-status').isHidden(), 'no second queue line beside a live greeting');
 }
 
 // The technician takes the waiting customer called `name`.
@@ -92,14 +94,33 @@ test('portal with Click-to-Chat on: site name, start form, session key; German t
   }
 });
 
+test('no technician logged in: the page says so, links the help page, and the customer can leave', async () => {
+  assert.equal(tech, null, 'runs before any technician logs in');
+  const { context, page } = await newCustomerPage(browser);
+  try {
+    await startChat(page, 'Nora Nobody', '');
+    const box = page.getByTestId('no-technician');
+    await box.waitFor({ state: 'visible' });
+    assert.equal(await box.locator('p').textContent(), SITE.noTechnician);
+    assert.equal(await box.locator('a').count(), 1, 'only our own link, the text stays text');
+    assert.equal(await page.getByTestId('no-technician-link').getAttribute('href'), SITE.noTechnicianUrl);
+    await shot(page, 'no-technician');
+    await page.getByTestId('waiting-leave').click();
+    await page.getByTestId('final').waitFor({ state: 'visible' });
+    assert.equal(await page.getByTestId('final-text').textContent(), 'You ended the chat. Thank you!');
+    assert.ok(await page.getByTestId('survey').isHidden(), 'no survey when nobody served the session');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('web chat: name, chat prompt, recording, queue, chat both ways, notifications, font size, notice and leave without survey', async () => {
   const t = await loggedInTechnician();
   const { context, page } = await newCustomerPage(browser);
   try {
     await startChat(page, HOSTILE_NAME, 'Der Drucker druckt nicht.');
-    const queueText = await page.getByTestId('queue-status').textContent();
-    assert.match(queueText, /You are number 1 in the queue\. Estimated wait: .+\./);
-    assert.match(await page.getByTestId('greeting').textContent(), /^You are number 1 in the queue, about .+ to wait\.$/);
+    assert.match(await page.getByTestId('greeting').textContent(), /^You are number 1 in the queue, about (less than a minute|\d+ minutes?) to wait\.$/);
     // The page asks for notification permission with an explanation, by button.
     await page.getByTestId('notify-card').waitFor({ state: 'visible' });
     assert.match(await page.locator('#notify-text').textContent(), /notification when the technician writes/);

@@ -27,6 +27,7 @@ export const SITE = {
   greeting: 'You are number {position} in the queue, about {wait} to wait.',
   survey: 'How satisfied were you with the help you got?',
   notice: { id: 'outage', text: 'Our <script>e-mail</script> service is down; we are working on it.' },
+  noTechnician: 'No technician is available right now. <a href="https://evil.example">Click</a>',
   noTechnicianUrl: 'https://support.example/kb',
 };
 
