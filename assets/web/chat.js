@@ -370,6 +370,12 @@
     return n === 1 ? t('chat.wait.one_minute') : t('chat.wait.minutes', { n });
   }
 
+  // `{wait}` in the site's texts is a number of minutes ("about {wait}
+  // minutes"), as the relay fills it into the hold text.
+  function waitMinutes(secs) {
+    return Math.max(1, Math.round((Number(secs) || 0) / 60));
+  }
+
   function onQueueStatus(m) {
     lastQueue = { position: Number(m.position) || 0, wait: Number(m.estimated_wait_secs) || 0 };
     renderQueue();
@@ -384,7 +390,7 @@
     if (greeting) {
       g.textContent = greeting
         .split('{position}').join(q ? String(q.position) : '…')
-        .split('{wait}').join(q ? formatWait(q.wait) : '…');
+        .split('{wait}').join(q ? String(waitMinutes(q.wait)) : '…');
     }
     g.hidden = !greeting;
     const live = greeting.includes('{position}') || greeting.includes('{wait}');

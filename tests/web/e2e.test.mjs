@@ -39,13 +39,15 @@ async function startChat(page, name, problem) {
   await page.fill('#start-problem', problem);
   await page.click('#start-form button[type=submit]');
   await page.waitForURL('**/web/chat.html');
+  const csp = await page.evaluate(async () => (await fetch(location.href)).headers.get('content-security-policy'));
+  assert.match(csp || '', /default-src 'self'/, 'the chat page is served with a CSP');
   await page.getByTestId('prompt-prompt').waitFor();
   await page.getByTestId('prompt-yes').click();
   await page.getByTestId('prompt-recording').waitFor();
   assert.equal(await page.getByTestId('prompt-recording').locator('.prompt-text').textContent(), SITE.recordingPrompt);
   await page.getByTestId('recording-yes').click();
   // The site's greeting carries {position} and {wait}: it is the live line.
-  await page.getByTestId('greeting').filter({ hasText: /^You are number \d+ in the queue, about .+ to wait\.$/ }).waitFor();
+  await page.getByTestId('greeting').filter({ hasText: /^You are number \d+ in the queue, about \d+ minutes to wait\.$/ }).waitFor();
   assert.ok(await page.getByTestId('queue-status').isHidden(), 'no second queue line beside a live greeting');
 }
 
@@ -75,7 +77,8 @@ async function noInjectedMarkup(page) {
 test('portal with Click-to-Chat on: site name, start form, session key; German texts for a German browser', async () => {
   const { context, page } = await newCustomerPage(browser, { locale: 'de-DE' });
   try {
-    await page.goto(relay.base + '/');
+    const res = await page.goto(relay.base + '/');
+    assert.match(res.headers()['content-security-policy'] || '', /default-src 'self'/);
     await page.locator('#start').waitFor({ state: 'visible' });
     assert.equal(await page.getByTestId('site-name').textContent(), SITE.name);
     assert.equal(await page.locator('#site-name b').count(), 0, 'site name shown as text');
@@ -120,7 +123,10 @@ test('web chat: name, chat prompt, recording, queue, chat both ways, notificatio
   const { context, page } = await newCustomerPage(browser);
   try {
     await startChat(page, HOSTILE_NAME, 'Der Drucker druckt nicht.');
-    assert.match(await page.getByTestId('greeting').textContent(), /^You are number 1 in the queue, about (less than a minute|\d+ minutes?) to wait\.$/);
+    assert.match(await page.getByTestId('greeting').textContent(), /^You are number 1 in the queue, about \d+ minutes to wait\.$/);
+    // The hold message repeats while the customer waits (every 2 s here).
+    await page.getByTestId('hold').filter({ hasText: SITE.hold }).waitFor();
+    assert.equal(await page.getByTestId('hold').textContent(), SITE.hold);
     // The page asks for notification permission with an explanation, by button.
     await page.getByTestId('notify-card').waitFor({ state: 'visible' });
     assert.match(await page.locator('#notify-text').textContent(), /notification when the technician writes/);

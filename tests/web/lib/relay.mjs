@@ -20,33 +20,42 @@ export function relayBinary() {
 export const TECH_USER = 'anna';
 export const TECH_PASSWORD = 'correct horse battery staple';
 
-// Site texts the tests expect to see.
+// Site texts the tests expect to see (hostile markup on purpose: it must
+// show as text).
 export const SITE = {
   name: 'Beispiel <b>GmbH</b>',
   recordingPrompt: 'May we record this session for quality purposes?',
-  greeting: 'You are number {position} in the queue, about {wait} to wait.',
+  greeting: 'You are number {position} in the queue, about {wait} minutes to wait.',
+  hold: 'Thank you for waiting <i>patiently</i>.',
   survey: 'How satisfied were you with the help you got?',
   notice: { id: 'outage', text: 'Our <script>e-mail</script> service is down; we are working on it.' },
   noTechnician: 'No technician is available right now. <a href="https://evil.example">Click</a>',
   noTechnicianUrl: 'https://support.example/kb',
 };
 
+const q = (s) => JSON.stringify(s);
+
+// DIR/relay.toml as crates/relay/src/config.rs reads it.
 function writeConfig(dir, clickToChat) {
-  // The relay reads DIR/relay.toml (see crates/relay).
   const toml = [
-    '[site]',
-    `name = ${JSON.stringify(SITE.name)}`,
+    `site_name = ${q(SITE.name)}`,
     `click_to_chat = ${clickToChat}`,
-    'hold_interval_secs = 30',
+    'hold_interval_secs = 2',
+    'watermark = false',
+    `web_dir = ${q(path.join(REPO, 'assets', 'web'))}`,
+    `no_technician_url = ${q(SITE.noTechnicianUrl)}`,
     '',
     '[texts.en]',
-    `recording_prompt = ${JSON.stringify(SITE.recordingPrompt)}`,
-    `greeting = ${JSON.stringify(SITE.greeting)}`,
-    `survey = ${JSON.stringify(SITE.survey)}`,
+    'agreement = ""',
+    `recording_prompt = ${q(SITE.recordingPrompt)}`,
+    `greeting = ${q(SITE.greeting)}`,
+    `hold = ${q(SITE.hold)}`,
+    `survey = ${q(SITE.survey)}`,
+    `no_technician = ${q(SITE.noTechnician)}`,
     '',
     '[[notices]]',
-    `id = ${JSON.stringify(SITE.notice.id)}`,
-    `text = ${JSON.stringify(SITE.notice.text)}`,
+    `id = ${q(SITE.notice.id)}`,
+    `text = { en = ${q(SITE.notice.text)} }`,
     '',
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'relay.toml'), toml);
