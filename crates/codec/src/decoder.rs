@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use crate::compress::StreamDecoder;
 use crate::format::{
-    FLAG_KEY, HEADER_LEN, MAGIC, MAX_BODY, MAX_CURSOR_DIM, MAX_DIM, MAX_PIXELS, MAX_SLOT_PIXELS,
-    MAX_SLOTS, OP_CACHE_LOAD, OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE, OP_FILL,
-    OP_PIXELS, OP_SIZE, PIX_PALETTE, PIX_RAW, Reader, packed_row_len, palette_bits,
+    FLAG_KEY, HEADER_LEN, MAGIC, MAX_BODY, MAX_CURSOR_DIM, MAX_DIM, MAX_PIXELS, MAX_SLOTS,
+    MAX_TILE, MIN_TILE, OP_CACHE_LOAD, OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE,
+    OP_FILL, OP_PIXELS, OP_SIZE, PIX_RAW, PIX_TABLE, Reader, TABLE_CLEAR, TABLE_COLUMNS,
+    TABLE_SIZE,
 };
 use crate::{DecodeError, Rect};
 
@@ -50,6 +51,11 @@ pub struct Decoder {
     cursor_shape: Option<CursorState>,
     cursor_pos: (i32, i32),
     shape_serial: u64,
+    /// Tile edge and next cache slot (ring order), from the keyframe.
+    tile: u32,
+    next_slot: usize,
+    /// Colour table for `TABLE` pixels (RGBA).
+    table: Vec<[u8; 4]>,
     /// The framebuffer matches the encoder's (a keyframe arrived, no error since).
     synced: bool,
 }
@@ -72,6 +78,9 @@ impl Decoder {
             cursor_pos: (0, 0),
             shape_serial: 0,
             synced: false,
+            table: Vec::new(),
+            tile: MAX_TILE,
+            next_slot: 0,
         }
     }
 
@@ -145,7 +154,15 @@ impl Decoder {
             }
             let w = u32::from(ops.u16()?);
             let h = u32::from(ops.u16()?);
+            let tile = u32::from(ops.u8()?);
+            let slots = ops.u16()?;
+            if !(MIN_TILE..=MAX_TILE).contains(&tile) || slots > MAX_SLOTS {
+                return Err(DecodeError::BadSize);
+            }
             self.resize(w, h)?;
+            self.tile = tile;
+            self.slots.resize_with(usize::from(slots), || None);
+            self.next_slot = 0;
             self.synced = true;
             rects.push(Rect { x: 0, y: 0, w, h });
         }
@@ -191,25 +208,36 @@ impl Decoder {
                     rects.push(rect);
                 }
                 OP_CACHE_STORE => {
-                    let slot = ops.u16()?;
-                    let rect = ops.rect()?;
-                    self.check(rect)?;
-                    if slot >= MAX_SLOTS || rect.w * rect.h > MAX_SLOT_PIXELS {
+                    let tx = u32::from(ops.u16()?);
+                    let ty = u32::from(ops.u16()?);
+                    let count = u32::from(ops.u16()?);
+                    if self.slots.is_empty() {
                         return Err(DecodeError::BadSlot);
                     }
-                    let mut rgba = Vec::with_capacity((rect.w * rect.h * 4) as usize);
-                    for y in rect.y..rect.y + rect.h {
-                        rgba.extend_from_slice(self.row(y, rect.x, rect.w));
+                    for k in 0..count {
+                        let ts = self.tile;
+                        let (x, y) = ((tx + k) * ts, ty * ts);
+                        if x >= self.width || y >= self.height {
+                            return Err(DecodeError::OutOfBounds);
+                        }
+                        let rect = Rect {
+                            x,
+                            y,
+                            w: ts.min(self.width - x),
+                            h: ts.min(self.height - y),
+                        };
+                        let mut rgba = Vec::with_capacity((rect.w * rect.h * 4) as usize);
+                        for y in rect.y..rect.y + rect.h {
+                            rgba.extend_from_slice(self.row(y, rect.x, rect.w));
+                        }
+                        let n = self.slots.len();
+                        self.slots[self.next_slot] = Some(Slot {
+                            w: rect.w,
+                            h: rect.h,
+                            rgba,
+                        });
+                        self.next_slot = (self.next_slot + 1) % n;
                     }
-                    let i = usize::from(slot);
-                    if self.slots.len() <= i {
-                        self.slots.resize_with(i + 1, || None);
-                    }
-                    self.slots[i] = Some(Slot {
-                        w: rect.w,
-                        h: rect.h,
-                        rgba,
-                    });
                 }
                 OP_CACHE_LOAD => {
                     let slot = usize::from(ops.u16()?);
@@ -286,6 +314,7 @@ impl Decoder {
         self.height = h;
         self.fb = [0u8, 0, 0, 255].repeat(w as usize * h as usize);
         self.slots.clear();
+        self.table.clear();
         Ok(())
     }
 
@@ -338,28 +367,39 @@ impl Decoder {
                 }
                 Ok(())
             }
-            PIX_PALETTE => {
-                let n = usize::from(ops.u8()?) + 1;
-                let pal_bytes = ops.bytes(n * 3)?;
-                let mut pal = [[0u8; 4]; 256];
-                for (p, c) in pal.iter_mut().zip(pal_bytes.chunks_exact(3)) {
-                    *p = [c[0], c[1], c[2], 255];
+            PIX_TABLE => {
+                let flags = ops.u8()?;
+                if flags & TABLE_CLEAR != 0 {
+                    self.table.clear();
                 }
-                let bits = palette_bits(n);
-                let row_len = packed_row_len(rect.w, bits);
-                let data = ops.bytes(row_len * rect.h as usize)?;
-                let mask = (1u32 << bits) - 1;
-                let per_byte = 8 / bits;
-                for (i, src) in data.chunks_exact(row_len.max(1)).enumerate() {
-                    let row = self.row_mut(rect.y + i as u32, rect.x, rect.w);
-                    for (j, d) in row.chunks_exact_mut(4).enumerate() {
-                        let byte = src[j / per_byte as usize];
-                        let shift = 8 - bits - (j as u32 % per_byte) * bits;
-                        let idx = ((u32::from(byte) >> shift) & mask) as usize;
-                        if idx >= n {
-                            return Err(DecodeError::BadPalette);
+                let n_new = usize::from(ops.u16()?);
+                if self.table.len() + n_new > TABLE_SIZE {
+                    return Err(DecodeError::BadPalette);
+                }
+                let new = ops.bytes(n_new * 3)?;
+                self.table
+                    .extend(new.chunks_exact(3).map(|c| [c[0], c[1], c[2], 255]));
+                let (w, h) = (rect.w as usize, rect.h as usize);
+                let data = ops.bytes(w * h)?;
+                let n = self.table.len();
+                if data.iter().any(|&i| usize::from(i) >= n) {
+                    return Err(DecodeError::BadPalette);
+                }
+                let stride = self.width as usize * 4;
+                let base = rect.y as usize * stride + rect.x as usize * 4;
+                if flags & TABLE_COLUMNS != 0 {
+                    for (x, col) in data.chunks_exact(h.max(1)).enumerate() {
+                        for (y, &i) in col.iter().enumerate() {
+                            let at = base + y * stride + x * 4;
+                            self.fb[at..at + 4].copy_from_slice(&self.table[usize::from(i)]);
                         }
-                        d.copy_from_slice(&pal[idx]);
+                    }
+                } else {
+                    for (y, row) in data.chunks_exact(w.max(1)).enumerate() {
+                        let at = base + y * stride;
+                        for (d, &i) in self.fb[at..at + w * 4].chunks_exact_mut(4).zip(row) {
+                            d.copy_from_slice(&self.table[usize::from(i)]);
+                        }
                     }
                 }
                 Ok(())

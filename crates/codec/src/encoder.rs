@@ -12,9 +12,9 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::compress::{Compression, StreamEncoder, oneshot};
 use crate::format::{
-    FLAG_KEY, MAGIC, MAX_CURSOR_DIM, MAX_DIM, MAX_PIXELS, MAX_SLOT_PIXELS, MAX_SLOTS,
+    FLAG_KEY, MAGIC, MAX_CURSOR_DIM, MAX_DIM, MAX_PIXELS, MAX_SLOTS, MAX_TILE, MIN_TILE,
     OP_CACHE_LOAD, OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE, OP_FILL, OP_PIXELS,
-    OP_SIZE, PIX_PALETTE, PIX_RAW, Put, packed_row_len, palette_bits,
+    OP_SIZE, PIX_RAW, PIX_TABLE, Put, TABLE_CLEAR, TABLE_COLUMNS,
 };
 use crate::{Frame, Rect};
 
@@ -30,6 +30,8 @@ pub struct EncoderConfig {
     pub cache_slots: u16,
     /// Look for vertically scrolled content and send it as copies.
     pub scroll_detection: bool,
+    /// Write table-indexed pixels column by column (else row by row).
+    pub column_major: bool,
 }
 
 impl Default for EncoderConfig {
@@ -39,6 +41,7 @@ impl Default for EncoderConfig {
             compression: Compression::Zstd(1),
             cache_slots: MAX_SLOTS,
             scroll_detection: true,
+            column_major: true,
         }
     }
 }
@@ -62,66 +65,80 @@ pub struct EncoderStats {
 }
 
 /// Tile cache bookkeeping on the encoder side: which slot holds which
-/// content (by 128-bit hash), least recently used slot evicted first.
+/// content (by 128-bit hash). Slots are filled in ring order on both ends
+/// (the decoder counts along), so a store names no slot and eviction is
+/// identical by construction: the oldest stored tile goes first.
 struct TileCache {
-    slots: Vec<Option<u128>>,
-    used: Vec<u64>,
+    ring: Vec<Option<u128>>,
+    next: usize,
     map: HashMap<u128, u16>,
-    clock: u64,
 }
 
 impl TileCache {
     fn new(n: u16) -> Self {
         Self {
-            slots: vec![None; usize::from(n)],
-            used: vec![0; usize::from(n)],
+            ring: vec![None; usize::from(n)],
+            next: 0,
             map: HashMap::new(),
-            clock: 0,
         }
     }
 
     fn enabled(&self) -> bool {
-        !self.slots.is_empty()
+        !self.ring.is_empty()
     }
 
     fn clear(&mut self) {
-        self.slots.iter_mut().for_each(|s| *s = None);
-        self.used.iter_mut().for_each(|u| *u = 0);
+        self.ring.iter_mut().for_each(|s| *s = None);
+        self.next = 0;
         self.map.clear();
-        self.clock = 0;
     }
 
-    fn lookup(&mut self, h: u128) -> Option<u16> {
-        let slot = *self.map.get(&h)?;
-        self.clock += 1;
-        self.used[usize::from(slot)] = self.clock;
-        Some(slot)
+    fn lookup(&self, h: u128) -> Option<u16> {
+        self.map.get(&h).copied()
     }
 
-    fn insert(&mut self, h: u128) -> u16 {
-        self.clock += 1;
-        let victim = self
-            .slots
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or_else(|| {
-                let mut best = 0;
-                for (i, &u) in self.used.iter().enumerate() {
-                    if u < self.used[best] {
-                        best = i;
-                    }
-                }
-                best
-            });
-        if let Some(old) = self.slots[victim].take() {
+    fn insert(&mut self, h: u128) {
+        let slot = self.next;
+        // The ring has at most MAX_SLOTS (1024) entries, so this fits.
+        let id = slot as u16;
+        if let Some(old) = self.ring[slot].take()
+            && self.map.get(&old) == Some(&id)
+        {
             self.map.remove(&old);
         }
-        self.slots[victim] = Some(h);
-        self.used[victim] = self.clock;
-        // Slot count is at most MAX_SLOTS (1024), so this fits.
-        let slot = victim as u16;
-        self.map.insert(h, slot);
-        slot
+        self.ring[slot] = Some(h);
+        self.map.insert(h, id);
+        self.next = (slot + 1) % self.ring.len();
+    }
+}
+
+/// A changed tile waiting to be sent with its neighbours.
+struct RunTile {
+    tile: Rect,
+    bbox: Rect,
+    hash: u128,
+    caching: bool,
+}
+
+/// The colour table both ends keep between keyframes (`PIXELS` encoding
+/// `TABLE`): the same colour keeps its index, so the same glyph always
+/// becomes the same bytes and the stream history finds it again.
+struct ColourTable {
+    index: HashMap<u32, u8>,
+    len: usize,
+}
+
+impl ColourTable {
+    fn new() -> Self {
+        Self {
+            index: HashMap::new(),
+            len: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.index.clear();
+        self.len = 0;
     }
 }
 
@@ -141,12 +158,13 @@ pub struct Encoder {
     stats: EncoderStats,
     body: Vec<u8>,
     dirty: Vec<bool>,
+    table: ColourTable,
 }
 
 impl Encoder {
     pub fn new(config: EncoderConfig) -> Self {
         let mut cfg = config;
-        cfg.tile = cfg.tile.clamp(8, 64);
+        cfg.tile = cfg.tile.clamp(MIN_TILE, MAX_TILE);
         cfg.cache_slots = cfg.cache_slots.min(MAX_SLOTS);
         Self {
             cfg,
@@ -161,6 +179,7 @@ impl Encoder {
             stats: EncoderStats::default(),
             body: Vec::new(),
             dirty: Vec::new(),
+            table: ColourTable::new(),
         }
     }
 
@@ -235,19 +254,11 @@ impl Encoder {
         let ts = self.cfg.tile;
         let cols = f.width.div_ceil(ts) as usize;
         let rows = f.height.div_ceil(ts) as usize;
+        self.dirty.clear();
         if key {
             self.start_keyframe(f);
-            self.dirty.clear();
             self.dirty.resize(cols * rows, true);
-            for ty in 0..rows {
-                for tx in 0..cols {
-                    let tile = self.tile_rect(tx, ty);
-                    self.encode_tile(f, tile, tile);
-                }
-            }
-            copy_all(f, &mut self.prev);
         } else {
-            self.dirty.clear();
             self.dirty.resize(cols * rows, false);
             let candidates = damage.map(|d| self.damage_mask(d, cols, rows));
             let any = self.diff_tiles(f, candidates.as_deref(), 0..cols, 0..rows);
@@ -257,22 +268,49 @@ impl Encoder {
             if self.cfg.scroll_detection {
                 self.detect_scroll(f, cols, rows);
             }
-            for ty in 0..rows {
-                for tx in 0..cols {
-                    if !self.dirty[ty * cols + tx] {
-                        continue;
-                    }
-                    let tile = self.tile_rect(tx, ty);
-                    let Some(bbox) = self.change_bbox(f, tile) else {
-                        continue;
-                    };
-                    self.encode_tile(f, tile, bbox);
-                    self.copy_tile_to_prev(f, tile);
+        }
+        let mut run: Vec<RunTile> = Vec::new();
+        for ty in 0..rows {
+            for tx in 0..cols {
+                if !self.dirty[ty * cols + tx] {
+                    self.flush_run(f, &mut run);
+                    continue;
                 }
+                let tile = self.tile_rect(tx, ty);
+                let bbox = if key {
+                    Some(tile)
+                } else {
+                    self.change_bbox(f, tile)
+                };
+                let Some(bbox) = bbox else {
+                    self.flush_run(f, &mut run);
+                    continue;
+                };
+                // Only tiles that changed a lot go through the cache (see
+                // flush_run); small changes stay in their run.
+                let caching = self.cache.enabled() && self.big_change(bbox);
+                let hash = if caching { tile_hash(f, tile) } else { 0 };
+                if caching && let Some(slot) = self.cache.lookup(hash) {
+                    self.flush_run(f, &mut run);
+                    self.body.u8(OP_CACHE_LOAD);
+                    self.body.u16(slot);
+                    self.body.u16(tile.x as u16);
+                    self.body.u16(tile.y as u16);
+                    self.stats.cache_hits += 1;
+                    self.copy_tile_to_prev(f, tile);
+                    continue;
+                }
+                run.push(RunTile {
+                    tile,
+                    bbox,
+                    hash,
+                    caching,
+                });
             }
-            if self.body.is_empty() {
-                return None;
-            }
+            self.flush_run(f, &mut run);
+        }
+        if self.body.is_empty() {
+            return None;
         }
         Some(self.finish(key))
     }
@@ -286,9 +324,12 @@ impl Encoder {
             .resize(f.width as usize * f.height as usize * 4, 0);
         self.stream.reset();
         self.cache.clear();
+        self.table.clear();
         self.body.u8(OP_SIZE);
         self.body.u16(f.width as u16);
         self.body.u16(f.height as u16);
+        self.body.u8(self.cfg.tile as u8);
+        self.body.u16(self.cfg.cache_slots);
         if let Some(op) = &self.cursor_op {
             self.body.extend_from_slice(op);
         }
@@ -427,42 +468,89 @@ impl Encoder {
         }
     }
 
-    /// Send one changed tile: a cache reference if the console has this
-    /// exact tile, else the changed part's pixels (and remember the tile).
-    fn encode_tile(&mut self, f: &Frame<'_>, tile: Rect, bbox: Rect) {
-        let caching = self.cache.enabled() && tile.w * tile.h <= MAX_SLOT_PIXELS;
-        let hash = if caching { tile_hash(f, tile) } else { 0 };
-        if caching && let Some(slot) = self.cache.lookup(hash) {
-            self.body.u8(OP_CACHE_LOAD);
-            self.body.u16(slot);
-            self.body.u16(tile.x as u16);
-            self.body.u16(tile.y as u16);
-            self.stats.cache_hits += 1;
+    /// Whether a changed area covers at least a quarter of a (full) tile.
+    fn big_change(&self, bbox: Rect) -> bool {
+        u64::from(bbox.w) * u64::from(bbox.h) * 4 >= u64::from(self.cfg.tile * self.cfg.tile)
+    }
+
+    /// Send a run of horizontally adjacent changed tiles (same tile row) as
+    /// one rectangle: the union of their changed areas. One rectangle per
+    /// text line keeps words intact for the compressor's history. Falls back
+    /// to one rectangle per tile when the union has too many colours.
+    fn flush_run(&mut self, f: &Frame<'_>, run: &mut Vec<RunTile>) {
+        if run.is_empty() {
             return;
         }
-        encode_rect(&mut self.body, f, bbox);
-        self.stats.rects += 1;
+        let x0 = run.iter().map(|t| t.bbox.x).min().unwrap_or(0);
+        let x1 = run.iter().map(|t| t.bbox.x + t.bbox.w).max().unwrap_or(0);
+        let y0 = run.iter().map(|t| t.bbox.y).min().unwrap_or(0);
+        let y1 = run.iter().map(|t| t.bbox.y + t.bbox.h).max().unwrap_or(0);
+        let union = Rect::new(x0, y0, x1 - x0, y1 - y0);
+        let column_major = self.cfg.column_major;
+        if run.len() == 1
+            || !encode_rect(
+                &mut self.body,
+                f,
+                union,
+                &mut self.table,
+                column_major,
+                false,
+            )
+        {
+            for t in run.iter() {
+                encode_rect(
+                    &mut self.body,
+                    f,
+                    t.bbox,
+                    &mut self.table,
+                    column_major,
+                    true,
+                );
+                self.stats.rects += 1;
+            }
+        } else {
+            self.stats.rects += 1;
+        }
         // Remember tiles that changed a lot (a window, a page, a menu), not
         // those where a glyph or the text cursor changed: those rarely come
-        // back as a whole and the stream history covers them anyway.
-        let big_change = u64::from(bbox.w) * u64::from(bbox.h) * 4 >= u64::from(tile.w * tile.h);
-        if caching && big_change && !is_solid(f, tile) {
-            let slot = self.cache.insert(hash);
+        // back as a whole, and the stream history has them. Neighbouring
+        // tiles are stored with one op.
+        let mut i = 0;
+        while i < run.len() {
+            let keep = |t: &RunTile| t.caching && !is_solid(f, t.tile);
+            if !keep(&run[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < run.len() && keep(&run[i]) {
+                self.cache.insert(run[i].hash);
+                i += 1;
+            }
+            let first = run[start].tile;
+            let ts = self.cfg.tile;
             self.body.u8(OP_CACHE_STORE);
-            self.body.u16(slot);
-            put_rect(&mut self.body, tile);
-            self.stats.cache_stores += 1;
+            self.body.u16((first.x / ts) as u16);
+            self.body.u16((first.y / ts) as u16);
+            self.body.u16((i - start) as u16);
+            self.stats.cache_stores += (i - start) as u64;
+        }
+        for t in run.drain(..) {
+            self.copy_tile_to_prev(f, t.tile);
         }
     }
 
-    /// Find content that moved vertically inside the changed area, send it
-    /// as `COPY` ops, apply them to the model and recompute the dirty tiles.
+    /// Find content that moved vertically inside the changed area, band by
+    /// band (a band is one tile column), send it as `COPY` ops, apply them
+    /// to the model and recompute the dirty tiles.
     fn detect_scroll(&mut self, f: &Frame<'_>, cols: usize, rows: usize) {
         let ts = self.cfg.tile as usize;
         let (mut tx0, mut tx1, mut ty0, mut ty1) = (usize::MAX, 0, usize::MAX, 0);
+        let mut bands = vec![false; cols];
         for ty in 0..rows {
-            for tx in 0..cols {
+            for (tx, band) in bands.iter_mut().enumerate() {
                 if self.dirty[ty * cols + tx] {
+                    *band = true;
                     tx0 = tx0.min(tx);
                     tx1 = tx1.max(tx + 1);
                     ty0 = ty0.min(ty);
@@ -470,82 +558,85 @@ impl Encoder {
                 }
             }
         }
-        if ty1 < ty0 + 2 {
+        if tx1 == 0 {
             return;
         }
         let w = self.width as usize;
-        let h = self.height as usize;
-        let x0 = tx0 * ts;
-        let x1 = (tx1 * ts).min(w);
         let y0 = ty0 * ts;
-        let y1 = (ty1 * ts).min(h);
-        let cur_row = |y: usize| &f.bgra[y * f.stride + x0 * 4..y * f.stride + x1 * 4];
-        let prev = &self.prev;
-        let old_row = |y: usize| &prev[(y * w + x0) * 4..(y * w + x1) * 4];
-        let hc: Vec<u64> = (y0..y1).map(|y| xxh3_64(cur_row(y))).collect();
-        let hp: Vec<u64> = (y0..y1).map(|y| xxh3_64(old_row(y))).collect();
-        // Old rows by hash; rows that occur twice (blank lines) say nothing.
-        let mut where_old: HashMap<u64, Option<usize>> = HashMap::with_capacity(hp.len());
-        for (i, &hv) in hp.iter().enumerate() {
-            where_old
-                .entry(hv)
-                .and_modify(|e| *e = None)
-                .or_insert(Some(i));
-        }
-        let mut votes: HashMap<isize, u32> = HashMap::new();
-        for (i, &hv) in hc.iter().enumerate() {
-            if hv == hp[i] {
-                continue;
-            }
-            if let Some(Some(j)) = where_old.get(&hv) {
-                *votes.entry(i as isize - *j as isize).or_default() += 1;
-            }
-        }
-        let Some((dy, n)) = votes
-            .into_iter()
-            .max_by_key(|&(dy, n)| (n, std::cmp::Reverse(dy.unsigned_abs()), dy))
-        else {
-            return;
-        };
-        if n < 4 {
-            return;
-        }
-        // Runs of rows where new row y equals old row y - dy (checked on bytes).
+        let y1 = (ty1 * ts).min(self.height as usize);
         let len = y1 - y0;
-        let matches: Vec<bool> = (0..len)
-            .map(|i| {
-                let j = i as isize - dy;
-                j >= 0
-                    && (j as usize) < len
-                    && hc[i] == hp[j as usize]
-                    && cur_row(y0 + i) == old_row(y0 + j as usize)
+        // Per band: the shift found there and which rows it explains.
+        let found: Vec<Option<(isize, Vec<bool>)>> = (0..cols)
+            .map(|tx| {
+                if !bands[tx] {
+                    return None;
+                }
+                let x0 = tx * ts;
+                self.band_shift(f, x0, (x0 + ts).min(w), y0, y1)
             })
             .collect();
-        let mut runs = Vec::new();
-        let mut i = 0;
-        while i < len {
-            if !matches[i] {
-                i += 1;
+        // Neighbouring bands with the same shift form a group: rows that
+        // match across the whole group go as one wide copy; rows only some
+        // bands explain (the rest differs, e.g. the text cursor) go per band.
+        // (x0, x1, src_y, dst_y, rows)
+        let mut copies: Vec<(usize, usize, usize, usize, usize)> = Vec::new();
+        let mut tx = 0;
+        while tx < cols {
+            let Some((dy, _)) = &found[tx] else {
+                tx += 1;
                 continue;
+            };
+            let dy = *dy;
+            let ga = tx;
+            while tx < cols && found[tx].as_ref().is_some_and(|(d, _)| *d == dy) {
+                tx += 1;
             }
-            let start = i;
-            while i < len && matches[i] {
-                i += 1;
+            let group = &found[ga..tx];
+            let rows_of = |i: usize| group.iter().flatten().all(|(_, m)| m[i]);
+            let all: Vec<bool> = (0..len).map(rows_of).collect();
+            let mut ops: Vec<(usize, usize, usize, usize, usize)> = Vec::new();
+            for (start, n) in runs_of(&all, 2) {
+                let dst = y0 + start;
+                let src = (dst as isize - dy) as usize;
+                ops.push((ga * ts, (tx * ts).min(w), src, dst, n));
             }
-            if i - start >= 2 {
-                runs.push((start, i - start));
+            let covered: Vec<bool> = {
+                let mut c = vec![false; len];
+                for &(_, _, _, dst, n) in &ops {
+                    c[dst - y0..dst - y0 + n].iter_mut().for_each(|v| *v = true);
+                }
+                c
+            };
+            for (k, (_, m)) in group.iter().flatten().enumerate() {
+                let x0 = (ga + k) * ts;
+                let x1 = (x0 + ts).min(w);
+                let own: Vec<bool> = (0..len).map(|i| m[i] && !covered[i]).collect();
+                for (start, n) in runs_of(&own, BAND_RUN_MIN) {
+                    let dst = y0 + start;
+                    let src = (dst as isize - dy) as usize;
+                    match ops
+                        .iter_mut()
+                        .find(|c| c.1 == x0 && (c.2, c.3, c.4) == (src, dst, n))
+                    {
+                        Some(c) => c.1 = x1,
+                        None => ops.push((x0, x1, src, dst, n)),
+                    }
+                }
             }
+            // Within a band, copy away from the overlap: upward shifts top
+            // first, downward shifts bottom first.
+            if dy < 0 {
+                ops.sort_by_key(|c| c.3);
+            } else {
+                ops.sort_by_key(|c| std::cmp::Reverse(c.3));
+            }
+            copies.extend(ops);
         }
-        if runs.is_empty() {
+        if copies.is_empty() {
             return;
         }
-        if dy > 0 {
-            runs.reverse();
-        }
-        let cw = x1 - x0;
-        for (start, n) in runs {
-            let dst_y = y0 + start;
-            let src_y = (dst_y as isize - dy) as usize;
+        for (x0, x1, src_y, dst_y, n) in copies {
+            let cw = x1 - x0;
             self.body.u8(OP_COPY);
             put_rect(
                 &mut self.body,
@@ -574,6 +665,82 @@ impl Encoder {
         }
         self.diff_tiles(f, None, tx0..tx1, ty0..ty1);
     }
+
+    /// In columns `x0..x1`, rows `y0..y1`: the most common vertical shift
+    /// of rows from the model to the new frame, and for each row whether the
+    /// new row equals the model's row that far away (checked on bytes).
+    fn band_shift(
+        &self,
+        f: &Frame<'_>,
+        x0: usize,
+        x1: usize,
+        y0: usize,
+        y1: usize,
+    ) -> Option<(isize, Vec<bool>)> {
+        let w = self.width as usize;
+        let cur_row = |y: usize| &f.bgra[y * f.stride + x0 * 4..y * f.stride + x1 * 4];
+        let old_row = |y: usize| &self.prev[(y * w + x0) * 4..(y * w + x1) * 4];
+        let hc: Vec<u64> = (y0..y1).map(|y| xxh3_64(cur_row(y))).collect();
+        let hp: Vec<u64> = (y0..y1).map(|y| xxh3_64(old_row(y))).collect();
+        // Old rows by hash; rows that occur twice (blank lines) say nothing.
+        let mut where_old: HashMap<u64, Option<usize>> = HashMap::with_capacity(hp.len());
+        for (i, &hv) in hp.iter().enumerate() {
+            where_old
+                .entry(hv)
+                .and_modify(|e| *e = None)
+                .or_insert(Some(i));
+        }
+        let mut votes: HashMap<isize, u32> = HashMap::new();
+        for (i, &hv) in hc.iter().enumerate() {
+            if hv == hp[i] {
+                continue;
+            }
+            if let Some(Some(j)) = where_old.get(&hv) {
+                *votes.entry(i as isize - *j as isize).or_default() += 1;
+            }
+        }
+        let (dy, n) = votes
+            .into_iter()
+            .max_by_key(|&(dy, n)| (n, std::cmp::Reverse(dy.unsigned_abs()), dy))?;
+        if n < 4 {
+            return None;
+        }
+        let len = y1 - y0;
+        let matches = (0..len)
+            .map(|i| {
+                let j = i as isize - dy;
+                j >= 0
+                    && (j as usize) < len
+                    && hc[i] == hp[j as usize]
+                    && cur_row(y0 + i) == old_row(y0 + j as usize)
+            })
+            .collect();
+        Some((dy, matches))
+    }
+}
+
+/// Shortest copy for a single band: shorter matches are mostly blank
+/// pixel rows that happen to agree and cost more than they save.
+const BAND_RUN_MIN: usize = 8;
+
+/// Runs of at least `min` consecutive `true`s: (start, length).
+fn runs_of(m: &[bool], min: usize) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < m.len() {
+        if !m[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < m.len() && m[i] {
+            i += 1;
+        }
+        if i - start >= min {
+            runs.push((start, i - start));
+        }
+    }
+    runs
 }
 
 fn valid_frame(f: &Frame<'_>) -> bool {
@@ -598,13 +765,6 @@ fn put_rect(out: &mut Vec<u8>, r: Rect) {
     out.u16(r.y as u16);
     out.u16(r.w as u16);
     out.u16(r.h as u16);
-}
-
-fn copy_all(f: &Frame<'_>, prev: &mut [u8]) {
-    let row = f.width as usize * 4;
-    for (y, dst) in prev.chunks_exact_mut(row).enumerate() {
-        dst.copy_from_slice(&f.bgra[y * f.stride..y * f.stride + row]);
-    }
 }
 
 fn tile_hash(f: &Frame<'_>, r: Rect) -> u128 {
@@ -670,8 +830,17 @@ impl Palette {
     }
 }
 
-/// Write the pixels of `r` as a fill, a palette rectangle or raw RGB.
-fn encode_rect(body: &mut Vec<u8>, f: &Frame<'_>, r: Rect) {
+/// Write the pixels of `r` as a fill, table-indexed pixels or raw RGB.
+/// With `raw_ok` false, a rectangle of more than 256 colours writes nothing
+/// and returns false.
+fn encode_rect(
+    body: &mut Vec<u8>,
+    f: &Frame<'_>,
+    r: Rect,
+    table: &mut ColourTable,
+    column_major: bool,
+    raw_ok: bool,
+) -> bool {
     let (x0, y0, w, h) = (r.x as usize, r.y as usize, r.w as usize, r.h as usize);
     let mut pal = Palette::new();
     let mut indices = Vec::with_capacity(w * h);
@@ -696,35 +865,19 @@ fn encode_rect(body: &mut Vec<u8>, f: &Frame<'_>, r: Rect) {
             indices.push(last_i);
         }
     }
+    if !fits && !raw_ok {
+        return false;
+    }
     let rgb = |c: u32| [(c >> 16) as u8, (c >> 8) as u8, c as u8];
     if fits && pal.colours.len() == 1 {
         body.u8(OP_FILL);
         put_rect(body, r);
         body.extend_from_slice(&rgb(pal.colours[0]));
-        return;
+        return true;
     }
     body.u8(OP_PIXELS);
     put_rect(body, r);
-    if fits {
-        let n = pal.colours.len();
-        body.u8(PIX_PALETTE);
-        body.u8((n - 1) as u8);
-        for &c in &pal.colours {
-            body.extend_from_slice(&rgb(c));
-        }
-        let bits = palette_bits(n);
-        let row_len = packed_row_len(r.w, bits);
-        let per_byte = (8 / bits) as usize;
-        for row in indices.chunks_exact(w) {
-            let start = body.len();
-            body.resize(start + row_len, 0);
-            let out = &mut body[start..];
-            for (j, &i) in row.iter().enumerate() {
-                let shift = 8 - bits - (j % per_byte) as u32 * bits;
-                out[j / per_byte] |= i << shift;
-            }
-        }
-    } else {
+    if !fits {
         body.u8(PIX_RAW);
         body.reserve(w * h * 3);
         for y in y0..y0 + h {
@@ -732,5 +885,46 @@ fn encode_rect(body: &mut Vec<u8>, f: &Frame<'_>, r: Rect) {
                 body.extend_from_slice(&rgb(rgb_at(f, x, y)));
             }
         }
+        return true;
     }
+    let missing = pal
+        .colours
+        .iter()
+        .filter(|c| !table.index.contains_key(c))
+        .count();
+    let mut flags = if column_major { TABLE_COLUMNS } else { 0 };
+    if table.len + missing > 256 {
+        table.clear();
+        flags |= TABLE_CLEAR;
+    }
+    body.u8(PIX_TABLE);
+    body.u8(flags);
+    let count_at = body.len();
+    body.u16(0);
+    let mut new = 0u16;
+    let mut global = [0u8; 256];
+    for (local, &c) in pal.colours.iter().enumerate() {
+        let g = match table.index.get(&c) {
+            Some(&g) => g,
+            None => {
+                // At most 256 entries (checked above), so this fits.
+                let g = table.len as u8;
+                table.index.insert(c, g);
+                table.len += 1;
+                body.extend_from_slice(&rgb(c));
+                new += 1;
+                g
+            }
+        };
+        global[local] = g;
+    }
+    body[count_at..count_at + 2].copy_from_slice(&new.to_le_bytes());
+    if column_major {
+        for x in 0..w {
+            body.extend((0..h).map(|y| global[usize::from(indices[y * w + x])]));
+        }
+    } else {
+        body.extend(indices.iter().map(|&i| global[usize::from(i)]));
+    }
+    true
 }

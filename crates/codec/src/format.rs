@@ -32,8 +32,14 @@ pub const OP_CURSOR_POS: u8 = 0x08;
 
 /// `PIXELS` encoding: packed RGB, 3 bytes per pixel.
 pub const PIX_RAW: u8 = 0;
-/// `PIXELS` encoding: palette of up to 256 colours, packed indices.
-pub const PIX_PALETTE: u8 = 1;
+/// `PIXELS` encoding: indices into the colour table kept between keyframes.
+pub const PIX_TABLE: u8 = 2;
+/// `TABLE` flag: empty the colour table before adding this op's colours.
+pub const TABLE_CLEAR: u8 = 0b01;
+/// `TABLE` flag: indices are written column by column (else row by row).
+pub const TABLE_COLUMNS: u8 = 0b10;
+/// Colour table capacity.
+pub const TABLE_SIZE: usize = 256;
 
 /// Largest width or height of a screen.
 pub const MAX_DIM: u32 = 16_384;
@@ -43,29 +49,15 @@ pub const MAX_PIXELS: u64 = 40_000_000;
 pub const MAX_BODY: usize = 160 * 1024 * 1024;
 /// Number of tile cache slots a decoder keeps at most.
 pub const MAX_SLOTS: u16 = 1024;
-/// Largest rectangle one cache slot holds (64×64 pixels).
-pub const MAX_SLOT_PIXELS: u32 = 64 * 64;
+/// Smallest and largest tile edge (the tile is the cache's unit).
+pub const MIN_TILE: u32 = 8;
+pub const MAX_TILE: u32 = 64;
 /// Largest cursor width or height.
 pub const MAX_CURSOR_DIM: u32 = 256;
 /// Size of the LZ4 dictionary window (the last bytes of previous bodies).
 pub const LZ4_WINDOW: usize = 64 * 1024;
 /// zstd window (log2): how far back a match may reach, and the decoder's cap.
 pub const ZSTD_WINDOW_LOG: u32 = 23;
-
-/// Bits per palette index for a palette of `n` colours.
-pub fn palette_bits(n: usize) -> u32 {
-    match n {
-        0..=2 => 1,
-        3..=4 => 2,
-        5..=16 => 4,
-        _ => 8,
-    }
-}
-
-/// Bytes of one packed index row.
-pub fn packed_row_len(w: u32, bits: u32) -> usize {
-    ((w as usize) * bits as usize).div_ceil(8)
-}
 
 /// Little-endian writer helpers on a `Vec<u8>`.
 pub trait Put {

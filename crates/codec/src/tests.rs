@@ -184,13 +184,15 @@ fn config() -> impl Strategy<Value = EncoderConfig> {
         ],
         prop_oneof![Just(1024u16), Just(3), Just(0)],
         any::<bool>(),
+        any::<bool>(),
     )
         .prop_map(
-            |(tile, compression, cache_slots, scroll_detection)| EncoderConfig {
+            |(tile, compression, cache_slots, scroll_detection, column_major)| EncoderConfig {
                 tile,
                 compression,
                 cache_slots,
                 scroll_detection,
+                column_major,
             },
         )
 }
