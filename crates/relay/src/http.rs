@@ -1,0 +1,487 @@
+//! The HTTP side of the single TLS port: read the request head (at most
+//! 16 KiB) with `httparse`; a WebSocket upgrade is admitted or refused
+//! *before* the 101 response (path, ticket, token, Origin), everything else
+//! gets a plain HTTP/1.1 answer with `Connection: close`: the portal page,
+//! stamped client downloads, and the web chat's static files.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use lotse_protocol::{Lang, paths, stamp};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+
+use crate::auth::Verdict;
+use crate::conn::{self, Admission};
+use crate::server::Shared;
+
+const MAX_HEAD: usize = 16 * 1024;
+
+/// A stream that first replays bytes already read (the request head), so
+/// the WebSocket handshake can parse the request again.
+pub struct Prefixed<S> {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: S,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.pos < self.prefix.len() {
+            let n = buf.remaining().min(self.prefix.len() - self.pos);
+            let start = self.pos;
+            buf.put_slice(&self.prefix[start..start + n]);
+            self.pos += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// What we need from the request head.
+struct Head {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Head {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn is_upgrade(&self) -> bool {
+        self.header("upgrade")
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+    }
+}
+
+/// Read until the end of the head; returns the bytes read and the parsed head.
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<(Vec<u8>, Head)> {
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf) {
+            Ok(httparse::Status::Complete(_)) => {
+                let head = Head {
+                    method: req.method.unwrap_or("").to_owned(),
+                    target: req.path.unwrap_or("/").to_owned(),
+                    headers: req
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_owned(),
+                                String::from_utf8_lossy(h.value).into_owned(),
+                            )
+                        })
+                        .collect(),
+                };
+                return Some((buf, head));
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
+            _ => return None,
+        }
+    }
+}
+
+fn split_target(target: &str) -> (&str, &str) {
+    target.split_once('?').unwrap_or((target, ""))
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Serve one TLS connection (one request).
+pub async fn serve<S>(mut stream: S, shared: Arc<Shared>, ip: IpAddr, deadline: Instant)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Ok(Some((bytes, head))) = tokio::time::timeout_at(deadline, read_head(&mut stream)).await
+    else {
+        let _ = respond(
+            &mut stream,
+            400,
+            "text/plain; charset=utf-8",
+            &[],
+            b"bad request\n",
+        )
+        .await;
+        return;
+    };
+    if head.is_upgrade() {
+        let prefixed = Prefixed {
+            prefix: bytes,
+            pos: 0,
+            inner: stream,
+        };
+        let mut admitted: Option<Admission> = None;
+        let host = head.header("host").unwrap_or("").to_owned();
+        let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+            match admit(req, &host, &shared, ip) {
+                Ok(a) => {
+                    admitted = Some(a);
+                    Ok(resp)
+                }
+                Err((status, text)) => {
+                    tracing::info!(
+                        path = req.uri().path(),
+                        status = status.as_u16(),
+                        "upgrade refused"
+                    );
+                    let mut refuse = ErrorResponse::new(Some(text.to_owned()));
+                    *refuse.status_mut() = status;
+                    Err(refuse)
+                }
+            }
+        };
+        let ws = tokio::time::timeout_at(
+            deadline,
+            tokio_tungstenite::accept_hdr_async_with_config(
+                prefixed,
+                callback,
+                Some(lotse_link::ws_config()),
+            ),
+        )
+        .await;
+        if let (Ok(Ok(ws)), Some(admission)) = (ws, admitted) {
+            conn::serve(ws, admission, shared, ip, deadline).await;
+        }
+        return;
+    }
+    http(&mut stream, &head, &shared).await;
+}
+
+/// Decide an upgrade before the 101 response.
+fn admit(
+    req: &Request,
+    host: &str,
+    shared: &Shared,
+    ip: IpAddr,
+) -> Result<Admission, (StatusCode, &'static str)> {
+    let path = req.uri().path();
+    let query = req.uri().query().unwrap_or("");
+    let config = shared.hub.config();
+    match path {
+        p if p == paths::CUSTOMER => {
+            match query_param(query, "ticket").or_else(|| query_param(query, "key")) {
+                Some(ticket) => {
+                    let ip_key = format!("ticket-ip:{ip}");
+                    if let Verdict::Locked(_) = shared.keys.check(&ip_key) {
+                        return Err((
+                            StatusCode::TOO_MANY_REQUESTS,
+                            "too many bad tickets; try again later",
+                        ));
+                    }
+                    match shared.verify_ticket(ticket) {
+                        Some(key) => Ok(Admission::Customer {
+                            key: (!key.is_empty()).then_some(key),
+                        }),
+                        None => {
+                            shared.keys.fail(&ip_key);
+                            Err((
+                                StatusCode::FORBIDDEN,
+                                "this download's ticket is invalid or expired; download the program again",
+                            ))
+                        }
+                    }
+                }
+                None if config.public_queue => Ok(Admission::Customer { key: None }),
+                None => Err((StatusCode::FORBIDDEN, "a ticket is required")),
+            }
+        }
+        p if p == paths::WEB => {
+            if !config.click_to_chat {
+                return Err((StatusCode::FORBIDDEN, "the web chat is switched off"));
+            }
+            let origin = req
+                .headers()
+                .get("origin")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let own = format!("https://{host}");
+            if !host.is_empty() && origin == own
+                || config.allowed_origins.iter().any(|o| o == origin)
+            {
+                Ok(Admission::Web)
+            } else {
+                Err((StatusCode::FORBIDDEN, "origin not allowed"))
+            }
+        }
+        p if p == paths::LOGIN => Ok(Admission::Login),
+        p if p == paths::TECHNICIAN => {
+            let token = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            match shared.tokens.check(token.trim()) {
+                Some(info) => Ok(Admission::Technician(info)),
+                None => Err((StatusCode::UNAUTHORIZED, "log in first")),
+            }
+        }
+        _ => Err((StatusCode::NOT_FOUND, "no such WebSocket path")),
+    }
+}
+
+async fn respond<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    content_type: &str,
+    extra: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Internal Server Error",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\nContent-Security-Policy: default-src 'self'\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nCache-Control: no-store\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    stream.flush().await?;
+    let _ = stream.shutdown().await;
+    Ok(())
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+async fn http<S: AsyncWrite + Unpin>(stream: &mut S, head: &Head, shared: &Shared) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    if head.method != "GET" && head.method != "HEAD" {
+        let _ = respond(stream, 405, TEXT, &[], b"only GET is served here\n").await;
+        return;
+    }
+    let (path, query) = split_target(&head.target);
+    let lang = if head
+        .header("accept-language")
+        .is_some_and(|l| l.trim_start().to_ascii_lowercase().starts_with("de"))
+    {
+        Lang::De
+    } else {
+        Lang::En
+    };
+    let result = match path {
+        "/" => {
+            if let Some(index) = shared.web_dir.as_ref().map(|d| d.join("index.html"))
+                && let Ok(body) = tokio::fs::read(&index).await
+            {
+                respond(stream, 200, "text/html; charset=utf-8", &[], &body).await
+            } else {
+                let body = portal(shared);
+                respond(
+                    stream,
+                    200,
+                    "text/html; charset=utf-8",
+                    &[],
+                    body.as_bytes(),
+                )
+                .await
+            }
+        }
+        p if p.starts_with("/download/") => {
+            let os = &p["/download/".len()..];
+            let key = query_param(query, "key").unwrap_or("");
+            let host = head.header("host").unwrap_or("");
+            download(stream, shared, os, key, host, lang).await
+        }
+        p if p.starts_with("/web/") => static_file(stream, shared, &p["/web/".len()..]).await,
+        _ => respond(stream, 404, TEXT, &[], b"not found\n").await,
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "HTTP response not delivered");
+    }
+}
+
+/// The built-in portal page (used when the web directory has no index.html).
+fn portal(shared: &Shared) -> String {
+    let name = html_escape(&shared.hub.config().site_name);
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{name}</title></head><body>\n<h1>{name}</h1>\n<p>Download the support program / Support-Programm herunterladen:</p>\n<ul>\n<li><a href=\"/download/windows\">Windows</a></li>\n<li><a href=\"/download/macos\">macOS</a></li>\n<li><a href=\"/download/linux\">Linux</a> &mdash; <code>chmod +x lotse &amp;&amp; ./lotse</code></li>\n</ul>\n</body></html>\n"
+    )
+}
+
+/// The client program for `os`, stamped for this relay and `key`.
+async fn download<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    shared: &Shared,
+    os: &str,
+    key: &str,
+    host: &str,
+    lang: Lang,
+) -> std::io::Result<()> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let Some(path) = shared.download_path(os) else {
+        return respond(
+            stream,
+            404,
+            TEXT,
+            &[],
+            b"unknown system; use /download/linux, /download/windows or /download/macos\n",
+        )
+        .await;
+    };
+    if key.len() > 64
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return respond(
+            stream,
+            400,
+            TEXT,
+            &[],
+            b"a session key has at most 64 letters, digits, - or _\n",
+        )
+        .await;
+    }
+    let Ok(mut exe) = tokio::fs::read(&path).await else {
+        tracing::warn!(path = %path.display(), "no client build for {os}");
+        return respond(
+            stream,
+            404,
+            TEXT,
+            &[],
+            format!("no client program for {os} is available on this server yet; please ask your support contact\n").as_bytes(),
+        )
+        .await;
+    };
+    exe.truncate(stamp::unstamped_len(&exe));
+    let expires_at = crate::server::unix_now() + shared.hub.config().ticket_ttl_secs;
+    let relay_host = if host.is_empty() {
+        shared.local_addr.to_string()
+    } else {
+        host.to_owned()
+    };
+    let st = stamp::Stamp {
+        relay_url: format!("wss://{relay_host}"),
+        cert_sha256: shared.cert_sha256.clone(),
+        ticket: shared.make_ticket(key, expires_at),
+        site_name: shared.hub.config().site_name.clone(),
+        lang,
+        expires_at,
+    };
+    stamp::append(&mut exe, &st);
+    let file = if os == "windows" {
+        "lotse.exe"
+    } else {
+        "lotse"
+    };
+    respond(
+        stream,
+        200,
+        "application/octet-stream",
+        &[(
+            "Content-Disposition",
+            format!("attachment; filename=\"{file}\""),
+        )],
+        &exe,
+    )
+    .await
+}
+
+/// A file of the web chat: flat names only (no directories, no dots first).
+async fn static_file<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    shared: &Shared,
+    name: &str,
+) -> std::io::Result<()> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let safe = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    let content_type = match Path::new(name).extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json" | "ftl") => "application/json; charset=utf-8",
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        Some("ico") => "image/x-icon",
+        Some("wav") => "audio/wav",
+        Some("woff2") => "font/woff2",
+        _ => "",
+    };
+    let Some(dir) = shared
+        .web_dir
+        .as_ref()
+        .filter(|_| safe && !content_type.is_empty())
+    else {
+        return respond(stream, 404, TEXT, &[], b"not found\n").await;
+    };
+    match tokio::fs::read(dir.join(name)).await {
+        Ok(body) => respond(stream, 200, content_type, &[], &body).await,
+        Err(_) => respond(stream, 404, TEXT, &[], b"not found\n").await,
+    }
+}
+
+/// Where the web chat files are: configured, else the source tree's
+/// `assets/web`, else `web` next to the executable.
+pub fn find_web_dir(configured: &str, data_dir: &Path) -> Option<PathBuf> {
+    if !configured.is_empty() {
+        return Some(data_dir.join(configured));
+    }
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/web");
+    if source.is_dir() {
+        return Some(source);
+    }
+    let exe = std::env::current_exe().ok()?;
+    let beside = exe.parent()?.join("web");
+    beside.is_dir().then_some(beside)
+}
