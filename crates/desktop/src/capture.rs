@@ -1,0 +1,788 @@
+//! X11 screen capture: one monitor, frames only when the screen changed.
+//!
+//! Pixels come from `scrap` (MIT-SHM GetImage, well under a millisecond
+//! for a 1280×800 screen). `scrap`'s capturer is not `Send`, so it lives on
+//! a dedicated thread, `lotse-capture`, which also owns an x11rb connection
+//! for the X DAMAGE extension: the thread sleeps in `poll(2)` until the
+//! screen is damaged (no work at all while the screen is idle), grabs, and
+//! hands the frame over a one-slot mailbox where a newer frame replaces an
+//! older one that was not taken yet (its damage is merged in), so a slow
+//! consumer gets fresher frames, never a queue. Without DAMAGE the thread
+//! polls at `max_fps` and compares frames itself.
+//!
+//! With a [`Mask`] (app-selective sharing) every grab goes like this:
+//! compute the visible region from the window stack, grab, then make one
+//! round trip on the connection that receives the root window's
+//! SubstructureNotify events. Any window change the X server processed
+//! before the grab has by then arrived as an event; if one did, the frame
+//! is thrown away and grabbed again. So the region always matches the
+//! pixels, and everything outside it is set to black before the frame
+//! leaves the thread. When a compositor runs (it repaints the screen a
+//! little after windows move), the region of the last 300 ms is
+//! intersected in as well.
+//!
+//! `scrap` pipelines its requests (each `frame()` returns the image asked
+//! for by the call before), so the thread calls it twice per grab and keeps
+//! the second, fresh image.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use x11rb::connection::{Connection, RequestConnection};
+use x11rb::protocol::Event;
+use x11rb::protocol::damage::{self, ConnectionExt as _};
+use x11rb::protocol::randr::ConnectionExt as _;
+use x11rb::protocol::xfixes::{self, ConnectionExt as _};
+use x11rb::protocol::xproto::{ChangeWindowAttributesAux, ConnectionExt as _, EventMask};
+
+use crate::DesktopError;
+use crate::geom::{Rect, Region};
+use crate::mask::{Mask, black_out_outside, visible_region};
+use crate::xutil::{AppCache, Xconn};
+
+/// Highest frame rate [`CaptureConfig::max_fps`] accepts.
+pub const MAX_FPS: u32 = 60;
+/// How long window changes are distrusted while a compositor runs.
+const COMPOSITOR_SETTLE: Duration = Duration::from_millis(300);
+/// More damage rectangles than this are sent as their bounding box.
+const MAX_DAMAGE_RECTS: usize = 128;
+/// Give up on one grab after this many window changes in a row.
+const MAX_REGRABS: u32 = 5;
+
+/// One monitor of the X screen (RandR), in root-window pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonitorInfo {
+    pub index: usize,
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+    pub primary: bool,
+}
+
+impl MonitorInfo {
+    pub fn rect(&self) -> Rect {
+        Rect::new(self.x, self.y, self.width, self.height)
+    }
+}
+
+/// The monitors of the default display (RandR 1.5 monitors; the whole root
+/// window as one monitor when RandR has none).
+pub fn monitors() -> Result<Vec<MonitorInfo>, DesktopError> {
+    let x = Xconn::connect()?;
+    monitors_on(&x)
+}
+
+pub(crate) fn monitors_on(x: &Xconn) -> Result<Vec<MonitorInfo>, DesktopError> {
+    let mut out = Vec::new();
+    if x.conn
+        .extension_information(x11rb::protocol::randr::X11_EXTENSION_NAME)?
+        .is_some()
+        && let Ok(c) = x.conn.randr_get_monitors(x.root, true)
+        && let Ok(r) = c.reply()
+    {
+        for m in r.monitors {
+            if m.width == 0 || m.height == 0 {
+                continue;
+            }
+            out.push(MonitorInfo {
+                index: out.len(),
+                x: i32::from(m.x),
+                y: i32::from(m.y),
+                width: u32::from(m.width),
+                height: u32::from(m.height),
+                primary: m.primary,
+            });
+        }
+    }
+    if out.is_empty() {
+        let (w, h) = x.root_size();
+        out.push(MonitorInfo {
+            index: 0,
+            x: 0,
+            y: 0,
+            width: u32::from(w),
+            height: u32::from(h),
+            primary: true,
+        });
+    }
+    if !out.iter().any(|m| m.primary) {
+        out[0].primary = true;
+    }
+    Ok(out)
+}
+
+/// Called (from the capture thread) whenever a new frame is ready — e.g.
+/// `egui::Context::request_repaint` or waking a tokio task.
+pub type FrameNotify = Arc<dyn Fn() + Send + Sync>;
+
+/// What to capture.
+#[derive(Clone)]
+pub struct CaptureConfig {
+    /// Index into [`monitors()`].
+    pub monitor: usize,
+    /// Frame rate cap, 1..=60 (values outside are clamped); default 30.
+    pub max_fps: u32,
+    /// App-selective sharing: black out everything outside these apps.
+    pub mask: Option<Arc<Mask>>,
+    /// Called after each new frame was put into the mailbox.
+    pub notify: Option<FrameNotify>,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            monitor: 0,
+            max_fps: 30,
+            mask: None,
+            notify: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for CaptureConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureConfig")
+            .field("monitor", &self.monitor)
+            .field("max_fps", &self.max_fps)
+            .field("mask", &self.mask.as_ref().map(|m| m.apps().to_vec()))
+            .field("notify", &self.notify.is_some())
+            .finish()
+    }
+}
+
+/// One captured screen image of a monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Increases with every frame the capture produces (frames a slow
+    /// consumer never took leave gaps).
+    pub number: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Bytes per row of `data` (at least `width * 4`).
+    pub stride: usize,
+    /// Root-window position of the frame's top-left pixel (the monitor's
+    /// origin).
+    pub origin: (i32, i32),
+    /// Pixels, 4 bytes each: blue, green, red, unused.
+    pub data: Vec<u8>,
+    /// What changed since the previous frame the consumer took, in frame
+    /// coordinates (the whole frame for the first one and whenever the
+    /// mask changed).
+    pub damage: Vec<Rect>,
+}
+
+impl Frame {
+    /// The (red, green, blue) of a pixel in frame coordinates.
+    pub fn rgb(&self, x: u32, y: u32) -> Option<(u8, u8, u8)> {
+        if x >= self.width || y >= self.height {
+            return None;
+        }
+        let i = y as usize * self.stride + x as usize * 4;
+        let p = self.data.get(i..i + 3)?;
+        Some((p[2], p[1], p[0]))
+    }
+}
+
+#[derive(Default)]
+struct SlotState {
+    frame: Option<Frame>,
+    /// Set by `stop()`: nothing is delivered any more.
+    stopped: bool,
+    /// Why the capture thread ended on its own.
+    failed: Option<String>,
+}
+
+#[derive(Default)]
+struct Slot {
+    state: Mutex<SlotState>,
+    cond: Condvar,
+}
+
+impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts a frame in; false when capture was stopped.
+    fn deliver(&self, mut frame: Frame) -> bool {
+        let mut s = self.lock();
+        if s.stopped {
+            return false;
+        }
+        if let Some(old) = s.frame.take() {
+            // The consumer never saw `old`: its changes must not get lost.
+            frame.damage.extend(old.damage);
+            frame.damage = simplify_damage(std::mem::take(&mut frame.damage));
+        }
+        s.frame = Some(frame);
+        drop(s);
+        self.cond.notify_all();
+        true
+    }
+
+    fn fail(&self, why: String) {
+        let mut s = self.lock();
+        if s.failed.is_none() {
+            s.failed = Some(why);
+        }
+        drop(s);
+        self.cond.notify_all();
+    }
+}
+
+/// A running screen capture. Dropping it stops it.
+pub struct Capture {
+    slot: Arc<Slot>,
+    wake: UnixStream,
+    thread: Option<JoinHandle<()>>,
+    monitor: MonitorInfo,
+    frames: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("monitor", &self.monitor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Capture {
+    /// Starts capturing; returns once the first grab is set up (errors such
+    /// as "no display" or "no such monitor" come back here).
+    pub fn start(config: CaptureConfig) -> Result<Capture, DesktopError> {
+        let slot = Arc::new(Slot::default());
+        let (wake, wake_rx) =
+            UnixStream::pair().map_err(|e| DesktopError::Thread(format!("wake pipe: {e}")))?;
+        wake_rx
+            .set_nonblocking(true)
+            .map_err(|e| DesktopError::Thread(format!("wake pipe: {e}")))?;
+        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+        let frames = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let slot = slot.clone();
+            let frames = frames.clone();
+            std::thread::Builder::new()
+                .name("lotse-capture".into())
+                .spawn(move || {
+                    let mut ready = Some(ready_tx);
+                    let r = run(config, &slot, wake_rx, &frames, &mut ready);
+                    if let Err(e) = r {
+                        if let Some(tx) = ready.take() {
+                            let _ = tx.send(Err(e));
+                        } else {
+                            tracing::warn!("screen capture ended: {e}");
+                            slot.fail(e.to_string());
+                        }
+                    } else {
+                        slot.fail("capture stopped".into());
+                    }
+                })
+                .map_err(|e| DesktopError::Thread(e.to_string()))?
+        };
+        match ready_rx.recv() {
+            Ok(Ok(monitor)) => Ok(Capture {
+                slot,
+                wake,
+                thread: Some(thread),
+                monitor,
+                frames,
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(DesktopError::Thread("capture thread died".into()))
+            }
+        }
+    }
+
+    /// The monitor being captured.
+    pub fn monitor(&self) -> &MonitorInfo {
+        &self.monitor
+    }
+
+    /// How many frames the capture thread produced so far.
+    pub fn frames_produced(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
+    /// Takes the newest frame if there is one.
+    pub fn try_recv(&self) -> Result<Option<Frame>, DesktopError> {
+        let mut s = self.slot.lock();
+        if let Some(f) = s.frame.take() {
+            return Ok(Some(f));
+        }
+        if s.stopped {
+            return Err(DesktopError::Capture("capture stopped".into()));
+        }
+        if let Some(why) = &s.failed {
+            return Err(DesktopError::Capture(why.clone()));
+        }
+        Ok(None)
+    }
+
+    /// Waits up to `timeout` for a frame: `Ok(None)` on timeout, an error
+    /// once capture stopped or failed.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Frame>, DesktopError> {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.slot.lock();
+        loop {
+            if let Some(f) = s.frame.take() {
+                return Ok(Some(f));
+            }
+            if s.stopped {
+                return Err(DesktopError::Capture("capture stopped".into()));
+            }
+            if let Some(why) = &s.failed {
+                return Err(DesktopError::Capture(why.clone()));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            s = self
+                .slot
+                .cond
+                .wait_timeout(s, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Ends capture at once: when this returns, no further frame is
+    /// produced or delivered, and a frame not yet taken is discarded.
+    pub fn stop(&mut self) {
+        {
+            let mut s = self.slot.lock();
+            s.stopped = true;
+            s.frame = None;
+        }
+        self.slot.cond.notify_all();
+        let _ = self.wake.write_all(&[1]);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Merges a damage list: bounding box when it gets long.
+fn simplify_damage(mut d: Vec<Rect>) -> Vec<Rect> {
+    d.retain(|r| !r.is_empty());
+    if d.len() <= MAX_DAMAGE_RECTS {
+        return d;
+    }
+    let mut reg = Region::new();
+    for r in &d {
+        reg.add(*r);
+    }
+    if reg.rects().len() <= MAX_DAMAGE_RECTS {
+        return reg.rects().to_vec();
+    }
+    let x0 = d.iter().map(|r| r.x).min().unwrap_or(0);
+    let y0 = d.iter().map(|r| r.y).min().unwrap_or(0);
+    let x1 = d.iter().map(Rect::right).max().unwrap_or(0);
+    let y1 = d.iter().map(Rect::bottom).max().unwrap_or(0);
+    vec![Rect::new(
+        x0,
+        y0,
+        (x1 - i64::from(x0)).max(0) as u32,
+        (y1 - i64::from(y0)).max(0) as u32,
+    )]
+}
+
+/// Waits until the X connection or the wake pipe is readable, or timeout.
+fn wait_readable(x_fd: i32, wake_fd: i32, timeout: Option<Duration>) {
+    let mut fds = [
+        libc::pollfd {
+            fd: x_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: wake_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let ms = match timeout {
+        None => -1,
+        Some(d) => i32::try_from(d.as_millis().max(1)).unwrap_or(i32::MAX),
+    };
+    // SAFETY: `fds` is a valid array of two pollfd structs for the whole call.
+    unsafe {
+        libc::poll(fds.as_mut_ptr(), 2, ms);
+    }
+}
+
+struct Damage {
+    damage: damage::Damage,
+    region: xfixes::Region,
+}
+
+/// What the event handling found since the last look.
+#[derive(Default)]
+struct Pending {
+    /// Damaged rectangles in root coordinates.
+    damage: Vec<Rect>,
+    /// A top-level window changed (moved, mapped, restacked…).
+    stack_changed: bool,
+    /// The root window changed size.
+    root_resized: bool,
+}
+
+fn drain_events(
+    x: &Xconn,
+    dmg: Option<&Damage>,
+    cache: &mut AppCache,
+    p: &mut Pending,
+) -> Result<(), DesktopError> {
+    // Reading the damage reply can pull further events into x11rb's
+    // buffer, where poll(2) would not see them: loop until none is left.
+    loop {
+        let mut damaged = false;
+        while let Some(ev) = x.conn.poll_for_event()? {
+            match ev {
+                Event::DamageNotify(_) => damaged = true,
+                Event::ConfigureNotify(e) => {
+                    if e.window == x.root {
+                        p.root_resized = true;
+                    }
+                    p.stack_changed = true;
+                }
+                Event::MapNotify(_)
+                | Event::UnmapNotify(_)
+                | Event::CirculateNotify(_)
+                | Event::GravityNotify(_) => p.stack_changed = true,
+                Event::ReparentNotify(e) => {
+                    cache.forget(e.window);
+                    p.stack_changed = true;
+                }
+                Event::DestroyNotify(e) => {
+                    cache.forget(e.window);
+                    p.stack_changed = true;
+                }
+                Event::CreateNotify(e) => cache.forget(e.window),
+                Event::PropertyNotify(e) if e.atom == x.atoms._NET_CLIENT_LIST_STACKING => {
+                    p.stack_changed = true;
+                }
+                _ => {}
+            }
+        }
+        if !damaged {
+            break;
+        }
+        if let Some(d) = dmg {
+            // Move the accumulated damage into our region (emptying it, so the
+            // next change raises a new event) and read it back.
+            x.conn.damage_subtract(d.damage, x11rb::NONE, d.region)?;
+            let r = x.conn.xfixes_fetch_region(d.region)?.reply()?;
+            p.damage.extend(r.rectangles.iter().map(|r| {
+                Rect::new(
+                    i32::from(r.x),
+                    i32::from(r.y),
+                    u32::from(r.width),
+                    u32::from(r.height),
+                )
+            }));
+            if p.damage.len() > 4 * MAX_DAMAGE_RECTS {
+                p.damage = simplify_damage(std::mem::take(&mut p.damage));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn setup_damage(x: &Xconn) -> Result<Option<Damage>, DesktopError> {
+    if x.conn
+        .extension_information(damage::X11_EXTENSION_NAME)?
+        .is_none()
+        || x.conn
+            .extension_information(xfixes::X11_EXTENSION_NAME)?
+            .is_none()
+    {
+        return Ok(None);
+    }
+    x.conn.xfixes_query_version(5, 0)?.reply()?;
+    x.conn.damage_query_version(1, 1)?.reply()?;
+    let region = x.conn.generate_id()?;
+    x.conn.xfixes_create_region(region, &[])?;
+    let d = x.conn.generate_id()?;
+    x.conn
+        .damage_create(d, x.root, damage::ReportLevel::NON_EMPTY)?
+        .check()?;
+    Ok(Some(Damage { damage: d, region }))
+}
+
+/// The bounding box of the rows/columns where two frames differ.
+fn diff_box(a: &[u8], b: &[u8], w: u32, h: u32, stride: usize) -> Option<Rect> {
+    let row = w as usize * 4;
+    let mut y0 = None;
+    let mut y1 = 0;
+    let (mut x0, mut x1) = (usize::MAX, 0usize);
+    for y in 0..h as usize {
+        let (Some(ra), Some(rb)) = (
+            a.get(y * stride..y * stride + row),
+            b.get(y * stride..y * stride + row),
+        ) else {
+            break;
+        };
+        if ra == rb {
+            continue;
+        }
+        y0.get_or_insert(y);
+        y1 = y;
+        let first = ra.iter().zip(rb).position(|(p, q)| p != q).unwrap_or(0) / 4;
+        let last = row / 4
+            - 1
+            - ra.iter()
+                .rev()
+                .zip(rb.iter().rev())
+                .position(|(p, q)| p != q)
+                .unwrap_or(0)
+                / 4;
+        x0 = x0.min(first);
+        x1 = x1.max(last);
+    }
+    let y0 = y0?;
+    Some(Rect::new(
+        x0 as i32,
+        y0 as i32,
+        (x1 - x0 + 1) as u32,
+        (y1 - y0 + 1) as u32,
+    ))
+}
+
+fn run(
+    config: CaptureConfig,
+    slot: &Slot,
+    mut wake: UnixStream,
+    frames: &AtomicU64,
+    ready: &mut Option<mpsc::SyncSender<Result<MonitorInfo, DesktopError>>>,
+) -> Result<(), DesktopError> {
+    let x = Xconn::connect()?;
+    if x.conn
+        .extension_information(x11rb::protocol::shm::X11_EXTENSION_NAME)?
+        .is_none()
+    {
+        return Err(DesktopError::MissingExtension("MIT-SHM"));
+    }
+    let depth = x.conn.setup().roots[x.screen].root_depth;
+    if depth != 24 && depth != 32 {
+        return Err(DesktopError::Capture(format!(
+            "screen depth {depth} is not supported (24 or 32 bits needed)"
+        )));
+    }
+    let mons = monitors_on(&x)?;
+    let mon = *mons
+        .get(config.monitor)
+        .ok_or(DesktopError::NoSuchMonitor {
+            index: config.monitor,
+            count: mons.len(),
+        })?;
+    let mon_rect = mon.rect();
+    let fps = config.max_fps.clamp(1, MAX_FPS);
+    let interval = Duration::from_secs(1) / fps;
+
+    x.conn.change_window_attributes(
+        x.root,
+        &ChangeWindowAttributesAux::new().event_mask(
+            EventMask::SUBSTRUCTURE_NOTIFY
+                | EventMask::STRUCTURE_NOTIFY
+                | EventMask::PROPERTY_CHANGE,
+        ),
+    )?;
+    let dmg = setup_damage(&x)?;
+    if dmg.is_none() {
+        tracing::info!("X DAMAGE missing: polling the screen at {fps} fps");
+    }
+    let compositor = x.compositor_running()?;
+    x.conn.flush()?;
+
+    let server = scrap::x11::Server::default()
+        .map_err(|e| DesktopError::Capture(format!("scrap cannot connect: {e:?}")))?;
+    let rect = scrap::x11::Rect {
+        x: i16::try_from(mon.x).map_err(|_| DesktopError::Capture("monitor off range".into()))?,
+        y: i16::try_from(mon.y).map_err(|_| DesktopError::Capture("monitor off range".into()))?,
+        w: u16::try_from(mon.width).map_err(|_| DesktopError::Capture("monitor too big".into()))?,
+        h: u16::try_from(mon.height)
+            .map_err(|_| DesktopError::Capture("monitor too big".into()))?,
+    };
+    // SAFETY: `Display::new` only stores its arguments; `x.root` is the root
+    // window of the same display (both connections use $DISPLAY) and `rect`
+    // lies inside it (a RandR monitor of that screen).
+    let display = unsafe { scrap::x11::Display::new(Rc::new(server), mon.primary, rect, x.root) };
+    let mut capturer = scrap::x11::Capturer::new(display)
+        .map_err(|e| DesktopError::Capture(format!("MIT-SHM setup failed: {e}")))?;
+    let (w, h) = (mon.width, mon.height);
+    let stride = w as usize * 4;
+    let size = stride * h as usize;
+
+    if let Some(tx) = ready.take() {
+        let _ = tx.send(Ok(mon));
+    }
+
+    let x_fd = x.conn.stream().as_raw_fd();
+    let wake_fd = wake.as_raw_fd();
+    let mut cache = AppCache::default();
+    let mut pending = Pending {
+        stack_changed: true,
+        ..Pending::default()
+    };
+    let mut first = true;
+    let mut number = 0u64;
+    let mut next_at = Instant::now();
+    let mut prev: Option<Vec<u8>> = None; // only without DAMAGE
+    let mut last_region: Option<Region> = None;
+    let mut history: VecDeque<(Instant, Region)> = VecDeque::new();
+    let mut settle_at: Option<Instant> = None;
+    let mut regrabs = 0u32;
+
+    loop {
+        // Stopped? (`stop()` also writes to the wake pipe.)
+        let mut b = [0u8; 16];
+        if matches!(wake.read(&mut b), Ok(0)) || slot.lock().stopped {
+            return Ok(());
+        }
+        drain_events(&x, dmg.as_ref(), &mut cache, &mut pending)?;
+        if pending.root_resized {
+            pending.root_resized = false;
+            let g = x.conn.get_geometry(x.root)?.reply()?;
+            let root = Rect::new(0, 0, u32::from(g.width), u32::from(g.height));
+            if root.intersect(&mon_rect) != Some(mon_rect) {
+                return Err(DesktopError::Capture(
+                    "the screen layout changed; start sharing again".into(),
+                ));
+            }
+            continue; // the reply may have buffered events: drain again
+        }
+        let now = Instant::now();
+        let settle_due = settle_at.is_some_and(|t| now >= t);
+        let due = first
+            || !pending.damage.is_empty()
+            || (config.mask.is_some() && (pending.stack_changed || settle_due))
+            || (dmg.is_none() && now >= next_at);
+        if !due {
+            let timeout = match (dmg.is_none(), settle_at) {
+                (true, _) => Some(next_at.saturating_duration_since(now)),
+                (false, Some(t)) => Some(t.saturating_duration_since(now)),
+                (false, None) => None,
+            };
+            x.conn.flush()?;
+            wait_readable(x_fd, wake_fd, timeout);
+            continue;
+        }
+        if now < next_at {
+            x.conn.flush()?;
+            wait_readable(x_fd, wake_fd, Some(next_at - now));
+            continue;
+        }
+
+        // Region first, then pixels, then verify nothing moved meanwhile.
+        let region = match &config.mask {
+            Some(m) => {
+                pending.stack_changed = false;
+                let stack = cache.stack(&x)?;
+                Some(visible_region(&stack, m.apps()))
+            }
+            None => None,
+        };
+        let _ = capturer.frame(); // the image asked for last time: stale
+        let data = capturer.frame().to_vec();
+        if data.len() < size {
+            return Err(DesktopError::Capture(
+                "short image from the X server".into(),
+            ));
+        }
+        if config.mask.is_some() {
+            x.conn.get_input_focus()?.reply()?; // round trip: events are in
+            drain_events(&x, dmg.as_ref(), &mut cache, &mut pending)?;
+            if pending.stack_changed {
+                regrabs += 1;
+                if regrabs >= MAX_REGRABS {
+                    // Windows keep moving: try again on the next tick.
+                    regrabs = 0;
+                    next_at = Instant::now() + interval;
+                }
+                continue;
+            }
+        }
+        regrabs = 0;
+        let taken_at = Instant::now();
+        next_at = taken_at + interval;
+
+        let mut damage: Vec<Rect> = std::mem::take(&mut pending.damage)
+            .iter()
+            .filter_map(|r| r.intersect(&mon_rect))
+            .map(|r| r.translate(-mon.x, -mon.y))
+            .collect();
+        if dmg.is_none() {
+            if let Some(p) = prev.as_deref() {
+                damage.extend(diff_box(p, &data, w, h, stride));
+            }
+            prev = Some(data.clone());
+        }
+        let mut frame = Frame {
+            number: 0,
+            width: w,
+            height: h,
+            stride,
+            origin: (mon.x, mon.y),
+            data,
+            damage: Vec::new(),
+        };
+        let mut effective_changed = false;
+        if let (Some(mask), Some(region)) = (&config.mask, region) {
+            mask.set_region(region.clone());
+            let mut effective = region.clone();
+            if compositor {
+                history.retain(|(t, _)| taken_at.duration_since(*t) < COMPOSITOR_SETTLE);
+                if history.back().map(|(_, r)| r) != Some(&region) {
+                    history.push_back((taken_at, region.clone()));
+                }
+                for (_, r) in &history {
+                    effective = effective.intersect(r);
+                }
+                settle_at = (history.len() > 1)
+                    .then(|| history.front().map(|(t, _)| *t + COMPOSITOR_SETTLE))
+                    .flatten();
+            }
+            black_out_outside(&mut frame, &effective);
+            effective_changed = last_region.as_ref() != Some(&effective);
+            last_region = Some(effective);
+        }
+        if first || effective_changed {
+            damage = vec![Rect::new(0, 0, w, h)];
+        }
+        first = false;
+        if damage.is_empty() {
+            continue; // nothing visible changed (e.g. polling without DAMAGE)
+        }
+        number += 1;
+        frame.number = number;
+        frame.damage = simplify_damage(damage);
+        if !slot.deliver(frame) {
+            return Ok(());
+        }
+        frames.fetch_add(1, Ordering::Relaxed);
+        if let Some(n) = &config.notify {
+            n();
+        }
+    }
+}
