@@ -3,5 +3,6 @@
 mod support;
 
 mod capture;
+mod input;
 mod mask;
 mod windows;
