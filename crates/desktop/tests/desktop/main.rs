@@ -5,4 +5,5 @@ mod support;
 mod capture;
 mod input;
 mod mask;
+mod sound;
 mod windows;

@@ -19,6 +19,11 @@ use x11rb::wrapper::ConnectionExt as _;
 /// The tests share the process environment (`DISPLAY`, `HOME`): one at a time.
 static DISPLAY_LOCK: Mutex<()> = Mutex::new(());
 
+/// Holds the process environment for one test.
+pub fn env_lock() -> MutexGuard<'static, ()> {
+    DISPLAY_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Polls `f` until it returns `Some`, panicking with `what` after TIMEOUT.
@@ -61,7 +66,7 @@ impl Xvfb {
     }
 
     pub fn start_with(width: u32, height: u32, args: &[&str]) -> Xvfb {
-        let lock = DISPLAY_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = env_lock();
         let mut child = Command::new("Xvfb")
             .args([
                 "-displayfd",
