@@ -68,7 +68,25 @@ pub fn decode_text(text: &str) -> Result<Envelope, ProtocolError> {
             limit: MAX_TEXT_BYTES,
         });
     }
-    serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))
+    serde_json::from_str(text).or_else(|e| {
+        // `ack` carries its own `seq`, which the envelope's `seq` field
+        // takes first when deserialising; read it back from the raw JSON.
+        decode_ack(text).ok_or_else(|| ProtocolError::Malformed(e.to_string()))
+    })
+}
+
+fn decode_ack(text: &str) -> Option<Envelope> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    if value.get("type")?.as_str()? != "ack" {
+        return None;
+    }
+    Some(Envelope {
+        seq: None,
+        session: value.get("session").and_then(serde_json::Value::as_u64),
+        msg: Message::Ack {
+            seq: value.get("seq")?.as_u64()?,
+        },
+    })
 }
 
 /// Encode one envelope as a JSON text frame.

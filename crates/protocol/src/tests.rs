@@ -108,3 +108,11 @@ proptest! {
         let _ = decode_text(&s);
     }
 }
+
+#[test]
+fn ack_round_trips_despite_the_envelope_seq() {
+    let env = Envelope::new(Message::Ack { seq: 5 }).with_session(2);
+    let text = encode_text(&env);
+    assert_eq!(decode_text(&text).unwrap(), env);
+    assert!(decode_text(r#"{"type":"ack"}"#).is_err());
+}
