@@ -22,6 +22,7 @@ pub mod stamp;
 
 pub use binary::{BinaryHeader, BinaryKind, FLAG_LAST};
 pub use message::*;
+use serde::Deserialize as _;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -68,25 +69,23 @@ pub fn decode_text(text: &str) -> Result<Envelope, ProtocolError> {
             limit: MAX_TEXT_BYTES,
         });
     }
-    serde_json::from_str(text).or_else(|e| {
-        // `ack` carries its own `seq`, which the envelope's `seq` field
-        // takes first when deserialising; read it back from the raw JSON.
-        decode_ack(text).ok_or_else(|| ProtocolError::Malformed(e.to_string()))
-    })
-}
-
-fn decode_ack(text: &str) -> Option<Envelope> {
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    if value.get("type")?.as_str()? != "ack" {
-        return None;
-    }
-    Some(Envelope {
-        seq: None,
-        session: value.get("session").and_then(serde_json::Value::as_u64),
-        msg: Message::Ack {
-            seq: value.get("seq")?.as_u64()?,
-        },
-    })
+    // Decoded in two steps because three messages have fields named like
+    // the envelope's own: `ack.seq`, `welcome.session`, `accept.session`
+    // (and `session_started.session`, which equals the envelope's). With a
+    // flattened envelope serde would hand those keys to the envelope only.
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+    let msg = Message::deserialize(&value).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+    let top = |key: &str| value.get(key).and_then(serde_json::Value::as_u64);
+    let seq = match msg {
+        Message::Ack { .. } => None,
+        _ => top("seq"),
+    };
+    let session = match msg {
+        Message::Welcome { .. } | Message::Accept { .. } => None,
+        _ => top("session"),
+    };
+    Ok(Envelope { seq, session, msg })
 }
 
 /// Encode one envelope as a JSON text frame.

@@ -116,3 +116,29 @@ fn ack_round_trips_despite_the_envelope_seq() {
     assert_eq!(decode_text(&text).unwrap(), env);
     assert!(decode_text(r#"{"type":"ack"}"#).is_err());
 }
+
+#[test]
+fn inner_session_fields_survive_decoding() {
+    for env in [
+        Envelope::new(Message::Welcome {
+            version: 1,
+            session: Some(9),
+            resume_token: Some("t".into()),
+            site: SiteInfo::default(),
+            last_seq: 4,
+        }),
+        Envelope::new(Message::Accept { session: 9 }).with_seq(3),
+        Envelope::new(Message::SessionStarted {
+            session: 9,
+            customer_name: "A".into(),
+            problem: None,
+            role: Role::Customer,
+            history: vec![],
+            consents: vec![],
+        })
+        .with_seq(2)
+        .with_session(9),
+    ] {
+        assert_eq!(decode_text(&encode_text(&env)).unwrap(), env);
+    }
+}
