@@ -30,7 +30,7 @@ pub mod geom;
 pub mod input;
 pub mod mask;
 pub mod sound;
-// pub mod watermark;
+pub mod watermark;
 pub mod windows;
 mod xutil;
 
@@ -40,5 +40,5 @@ pub use geom::{Rect, Region};
 pub use input::{ControlSwitch, EnigoInjector, GuardedInjector, Injector};
 pub use mask::Mask;
 pub use sound::{play_alarm, play_alarm_blocking};
-// pub use watermark::Watermark;
+pub use watermark::Watermark;
 pub use windows::{AppGroup, Icon, WindowInfo, list_apps};

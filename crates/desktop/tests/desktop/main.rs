@@ -6,4 +6,5 @@ mod capture;
 mod input;
 mod mask;
 mod sound;
+mod watermark;
 mod windows;

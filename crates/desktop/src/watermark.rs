@@ -1,0 +1,434 @@
+//! The "support session in progress" overlay: repeated text over the whole
+//! screen, always on top, never taking clicks or focus.
+//!
+//! An override-redirect window (the window manager never manages or
+//! focuses it) covering the root window, with an empty XShape *input*
+//! shape, so every click goes to the window beneath. How the text is shown
+//! depends on whether a compositor runs (`_NET_WM_CM_S0` has an owner):
+//!
+//! * with a compositor: a 32-bit ARGB window whose background is the
+//!   rendered text with partial alpha — translucent text, the desktop fully
+//!   visible around and through it;
+//! * without one (ARGB would be opaque black): a normal-depth window whose
+//!   *bounding* shape is exactly the text's pixels, so only the glyphs
+//!   cover the desktop.
+//!
+//! The text is rendered here with `ab_glyph` from the font egui already
+//! embeds (Ubuntu Light, via `epaint_default_fonts`). A thread with the
+//! overlay's X connection keeps it on top when other windows are raised.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
+use x11rb::connection::{Connection, RequestConnection};
+use x11rb::protocol::Event;
+use x11rb::protocol::shape::{self, ConnectionExt as _};
+use x11rb::protocol::xproto::{
+    AtomEnum, ChangeWindowAttributesAux, ClipOrdering, ColormapAlloc, ConfigureWindowAux,
+    ConnectionExt as _, CreateGCAux, CreateWindowAux, Drawable, EventMask, ImageFormat, ImageOrder,
+    PropMode, StackMode, VisualClass, Window, WindowClass,
+};
+use x11rb::rust_connection::RustConnection;
+use x11rb::wrapper::ConnectionExt as _;
+
+use crate::DesktopError;
+use crate::xutil::{WATERMARK_CLASS, Xconn};
+
+/// Text height in pixels.
+const TEXT_PX: f32 = 30.0;
+/// Text colour (grey works on light and dark desktops).
+const GREY: u8 = 0x90;
+/// Opacity of the text with a compositor.
+const ALPHA: f32 = 0.35;
+
+/// A shown watermark; dropping it removes it from the screen.
+pub struct Watermark {
+    conn: Arc<RustConnection>,
+    window: Window,
+    translucent: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Watermark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watermark")
+            .field("window", &self.window)
+            .field("translucent", &self.translucent)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An 8-bit coverage image.
+struct Alpha {
+    width: usize,
+    height: usize,
+    data: Vec<u8>,
+}
+
+/// Renders `text` once, one line, slightly emboldened (1 px dilation: the
+/// light font would be too thin to read as a shape).
+fn render_line(text: &str) -> Result<Alpha, DesktopError> {
+    let font = FontRef::try_from_slice(epaint_default_fonts::UBUNTU_LIGHT)
+        .map_err(|e| DesktopError::Render(e.to_string()))?;
+    let scale = PxScale::from(TEXT_PX);
+    let sf = font.as_scaled(scale);
+    let ascent = sf.ascent();
+    let height = (sf.ascent() - sf.descent()).ceil().max(1.0) as usize + 2;
+    let mut glyphs = Vec::new();
+    let mut caret = 1.0f32;
+    let mut prev = None;
+    for c in text.chars().filter(|c| !c.is_control()).take(200) {
+        let id = font.glyph_id(c);
+        if let Some(p) = prev {
+            caret += sf.kern(p, id);
+        }
+        glyphs.push(id.with_scale_and_position(scale, point(caret, ascent + 1.0)));
+        caret += sf.h_advance(id);
+        prev = Some(id);
+    }
+    let width = (caret.ceil() as usize + 2).max(1);
+    let mut data = vec![0u8; width * height];
+    for g in glyphs {
+        let Some(outline) = font.outline_glyph(g) else {
+            continue;
+        };
+        let b = outline.px_bounds();
+        outline.draw(|x, y, c| {
+            let px = b.min.x as i64 + i64::from(x);
+            let py = b.min.y as i64 + i64::from(y);
+            if px >= 0 && py >= 0 && (px as usize) < width && (py as usize) < height {
+                let i = py as usize * width + px as usize;
+                data[i] = data[i].max((c.clamp(0.0, 1.0) * 255.0) as u8);
+            }
+        });
+    }
+    // Embolden: max with the right and lower neighbour.
+    let mut bold = data.clone();
+    for y in 0..height {
+        for x in 0..width {
+            let mut v = data[y * width + x];
+            if x > 0 {
+                v = v.max(data[y * width + x - 1]);
+            }
+            if y > 0 {
+                v = v.max(data[(y - 1) * width + x]);
+            }
+            bold[y * width + x] = v;
+        }
+    }
+    Ok(Alpha {
+        width,
+        height,
+        data: bold,
+    })
+}
+
+/// Repeats the line over a `w`×`h` screen in staggered rows.
+fn tile(line: &Alpha, w: usize, h: usize) -> Alpha {
+    let mut data = vec![0u8; w * h];
+    let step_x = line.width + 160;
+    let step_y = line.height * 4;
+    let mut row = 0usize;
+    let mut y0 = line.height;
+    while y0 < h {
+        let mut x0 = if row.is_multiple_of(2) { 40 } else { 40 + step_x / 2 };
+        while x0 < w {
+            for ly in 0..line.height {
+                let y = y0 + ly;
+                if y >= h {
+                    break;
+                }
+                for lx in 0..line.width {
+                    let x = x0 + lx;
+                    if x >= w {
+                        break;
+                    }
+                    let a = line.data[ly * line.width + lx];
+                    if a > 0 {
+                        data[y * w + x] = a;
+                    }
+                }
+            }
+            x0 += step_x;
+        }
+        y0 += step_y;
+        row += 1;
+    }
+    Alpha {
+        width: w,
+        height: h,
+        data,
+    }
+}
+
+impl Watermark {
+    /// Shows `text` repeated over the whole screen until the returned value
+    /// is dropped.
+    pub fn show(text: &str) -> Result<Watermark, DesktopError> {
+        let x = Xconn::connect()?;
+        if x.conn
+            .extension_information(shape::X11_EXTENSION_NAME)?
+            .is_none()
+        {
+            return Err(DesktopError::MissingExtension("SHAPE"));
+        }
+        x.conn.shape_query_version()?.reply()?;
+        let (sw, sh) = x.root_size();
+        let (w, h) = (usize::from(sw), usize::from(sh));
+        let alpha = tile(&render_line(text)?, w, h);
+        let translucent = x.compositor_running()? && argb_visual(&x).is_some();
+        let conn = Arc::new(x.conn);
+        let window = conn.generate_id()?;
+        let (screen, root) = (x.screen, x.root);
+        let scr = &conn.setup().roots[screen];
+        let common = CreateWindowAux::new()
+            .override_redirect(1)
+            .border_pixel(0)
+            .event_mask(EventMask::STRUCTURE_NOTIFY);
+
+        if translucent {
+            let visual = argb_visual_of(&conn, screen)
+                .ok_or(DesktopError::MissingExtension("32-bit ARGB visual"))?;
+            let colormap = conn.generate_id()?;
+            conn.create_colormap(ColormapAlloc::NONE, colormap, root, visual)?;
+            // Premultiplied ARGB, little-endian B, G, R, A.
+            let mut img = Vec::with_capacity(w * h * 4);
+            for &a in &alpha.data {
+                let a = (f32::from(a) * ALPHA) as u32;
+                let c = (u32::from(GREY) * a / 255) as u8;
+                img.extend_from_slice(&[c, c, c, a as u8]);
+            }
+            let pixmap = conn.generate_id()?;
+            conn.create_pixmap(32, pixmap, root, sw, sh)?;
+            put_image(&conn, pixmap, 32, w, h, &img, w * 4)?;
+            conn.create_window(
+                32,
+                window,
+                root,
+                0,
+                0,
+                sw,
+                sh,
+                0,
+                WindowClass::INPUT_OUTPUT,
+                visual,
+                &common.colormap(colormap).background_pixmap(pixmap),
+            )?;
+            conn.free_pixmap(pixmap)?;
+            conn.free_colormap(colormap)?;
+        } else {
+            let grey = u32::from(GREY);
+            conn.create_window(
+                x11rb::COPY_DEPTH_FROM_PARENT,
+                window,
+                root,
+                0,
+                0,
+                sw,
+                sh,
+                0,
+                WindowClass::INPUT_OUTPUT,
+                scr.root_visual,
+                &common.background_pixel(grey << 16 | grey << 8 | grey),
+            )?;
+            // The bounding shape is the text: a 1-bit mask of the glyphs.
+            let setup = conn.setup();
+            let pad = usize::from(setup.bitmap_format_scanline_pad.max(8)) / 8;
+            let stride = (w.div_ceil(8)).div_ceil(pad) * pad;
+            let lsb = setup.bitmap_format_bit_order == ImageOrder::LSB_FIRST;
+            let mut bits = vec![0u8; stride * h];
+            for y in 0..h {
+                for xx in 0..w {
+                    if alpha.data[y * w + xx] >= 96 {
+                        let bit = if lsb { xx % 8 } else { 7 - xx % 8 };
+                        bits[y * stride + xx / 8] |= 1 << bit;
+                    }
+                }
+            }
+            let mask = conn.generate_id()?;
+            conn.create_pixmap(1, mask, root, sw, sh)?;
+            put_image(&conn, mask, 1, w, h, &bits, stride)?;
+            conn.shape_mask(shape::SO::SET, shape::SK::BOUNDING, window, 0, 0, mask)?;
+            conn.free_pixmap(mask)?;
+        }
+        // Click-through: an empty input shape.
+        conn.shape_rectangles(
+            shape::SO::SET,
+            shape::SK::INPUT,
+            ClipOrdering::UNSORTED,
+            window,
+            0,
+            0,
+            &[],
+        )?;
+        let class = format!("{WATERMARK_CLASS}\0{WATERMARK_CLASS}\0");
+        conn.change_property8(
+            PropMode::REPLACE,
+            window,
+            AtomEnum::WM_CLASS,
+            AtomEnum::STRING,
+            class.as_bytes(),
+        )?;
+        conn.change_property8(
+            PropMode::REPLACE,
+            window,
+            AtomEnum::WM_NAME,
+            AtomEnum::STRING,
+            b"Lotse watermark",
+        )?;
+        // Follow other windows being raised, to stay on top.
+        conn.change_window_attributes(
+            root,
+            &ChangeWindowAttributesAux::new().event_mask(EventMask::SUBSTRUCTURE_NOTIFY),
+        )?;
+        conn.map_window(window)?;
+        conn.get_input_focus()?.reply()?; // round trip: errors show up here
+        let thread = {
+            let conn = conn.clone();
+            std::thread::Builder::new()
+                .name("lotse-watermark".into())
+                .spawn(move || keep_on_top(&conn, window))
+                .map_err(|e| DesktopError::Thread(e.to_string()))?
+        };
+        Ok(Watermark {
+            conn,
+            window,
+            translucent,
+            thread: Some(thread),
+        })
+    }
+
+    /// The overlay's X window id.
+    pub fn window_id(&self) -> u32 {
+        self.window
+    }
+
+    /// True when shown as translucent ARGB text (a compositor runs); false
+    /// when shown as a text-shaped window.
+    pub fn is_translucent(&self) -> bool {
+        self.translucent
+    }
+}
+
+impl Drop for Watermark {
+    fn drop(&mut self) {
+        let _ = self.conn.destroy_window(self.window);
+        let _ = self.conn.flush();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Raises the overlay whenever another top-level window is mapped or
+/// restacked; ends when the overlay is destroyed or the connection breaks.
+fn keep_on_top(conn: &RustConnection, window: Window) {
+    loop {
+        let ev = match conn.wait_for_event() {
+            Ok(ev) => ev,
+            Err(e) => {
+                tracing::debug!("watermark connection ended: {e}");
+                return;
+            }
+        };
+        let other_changed = match ev {
+            Event::DestroyNotify(e) if e.window == window => return,
+            Event::MapNotify(e) => e.window != window,
+            Event::ConfigureNotify(e) => e.window != window && e.above_sibling != window,
+            _ => false,
+        };
+        if other_changed {
+            let _ = conn.configure_window(
+                window,
+                &ConfigureWindowAux::new().stack_mode(StackMode::ABOVE),
+            );
+            let _ = conn.flush();
+        }
+    }
+}
+
+fn argb_visual(x: &Xconn) -> Option<u32> {
+    argb_visual_of(&x.conn, x.screen)
+}
+
+fn argb_visual_of(conn: &RustConnection, screen: usize) -> Option<u32> {
+    conn.setup()
+        .roots
+        .get(screen)?
+        .allowed_depths
+        .iter()
+        .find_map(|d| {
+            if d.depth != 32 {
+                return None;
+            }
+            d.visuals
+                .iter()
+                .find(|v| v.class == VisualClass::TRUE_COLOR)
+                .map(|v| v.visual_id)
+        })
+}
+
+/// Uploads an image into a pixmap in strips that fit the request size.
+fn put_image(
+    conn: &RustConnection,
+    pixmap: Drawable,
+    depth: u8,
+    w: usize,
+    h: usize,
+    data: &[u8],
+    stride: usize,
+) -> Result<(), DesktopError> {
+    let gc = conn.generate_id()?;
+    conn.create_gc(gc, pixmap, &CreateGCAux::new())?;
+    let max = conn.maximum_request_bytes().saturating_sub(64).max(stride);
+    let rows = (max / stride.max(1)).clamp(1, h.max(1));
+    let mut y = 0usize;
+    while y < h {
+        let n = rows.min(h - y);
+        let chunk = data
+            .get(y * stride..(y + n) * stride)
+            .ok_or_else(|| DesktopError::Render("image smaller than its size".into()))?;
+        conn.put_image(
+            ImageFormat::Z_PIXMAP,
+            pixmap,
+            gc,
+            w as u16,
+            n as u16,
+            0,
+            y as i16,
+            0,
+            depth,
+            chunk,
+        )?;
+        y += n;
+    }
+    conn.free_gc(gc)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_renders_to_visible_pixels() {
+        let line = render_line("Lotse · Fernwartung läuft").expect("render");
+        assert!(line.width > 200 && line.height >= 30);
+        let ink = line.data.iter().filter(|&&a| a >= 96).count();
+        assert!(ink > 500, "{ink} ink pixels");
+        let t = tile(&line, 1280, 800);
+        let tiled = t.data.iter().filter(|&&a| a >= 96).count();
+        assert!(tiled > ink * 8);
+        // Most of the screen stays free.
+        assert!(tiled < 1280 * 800 / 5);
+    }
+
+    #[test]
+    fn empty_and_odd_text_does_not_panic() {
+        for t in ["", "\u{0}\n\t", "日本語", "🙂"] {
+            let line = render_line(t).expect("render");
+            let _ = tile(&line, 10, 10);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The watermark overlay: visible, on top, click-through, with and without
+//! a compositor.
+
+use lotse_desktop::{Capture, CaptureConfig, Mask, Watermark};
+use x11rb::connection::Connection;
+use x11rb::protocol::Event;
+use x11rb::protocol::shape::{self, ConnectionExt as _};
+use x11rb::protocol::xproto::{ChangeWindowAttributesAux, ConnectionExt as _, EventMask, MapState};
+
+use crate::support::{Xvfb, frame_where, px, wait_for};
+
+const WHITE: u32 = 0xffffff;
+const GREY: u32 = 0x909090;
+
+/// Shows the watermark over a white window that listens for clicks, checks
+/// everything a user would notice, and returns the colour seen at a point
+/// covered by the text.
+fn check_watermark(x: &Xvfb, expect_translucent: bool) -> u32 {
+    let under = x.window("Under", 0, 0, 640, 480, WHITE);
+    x.conn
+        .change_window_attributes(
+            under,
+            &ChangeWindowAttributesAux::new().event_mask(EventMask::BUTTON_PRESS),
+        )
+        .expect("select clicks");
+    x.sync();
+
+    let wm = Watermark::show("Lotse · support session in progress").expect("watermark");
+    assert_eq!(wm.is_translucent(), expect_translucent);
+    let win = wm.window_id();
+    let attrs = x
+        .conn
+        .get_window_attributes(win)
+        .expect("attrs")
+        .reply()
+        .expect("attrs");
+    assert!(attrs.override_redirect, "never managed by a window manager");
+    assert_eq!(attrs.map_state, MapState::VIEWABLE);
+    // It is on top.
+    let tree = x
+        .conn
+        .query_tree(x.root)
+        .expect("tree")
+        .reply()
+        .expect("tree");
+    assert_eq!(tree.children.last(), Some(&win));
+    // Click-through: the input shape is empty.
+    let input = x
+        .conn
+        .shape_get_rectangles(win, shape::SK::INPUT)
+        .expect("input shape")
+        .reply()
+        .expect("input shape");
+    assert!(
+        input.rectangles.is_empty(),
+        "input shape {:?}",
+        input.rectangles.len()
+    );
+    // It never has the focus.
+    let focus = x
+        .conn
+        .get_input_focus()
+        .expect("focus")
+        .reply()
+        .expect("focus")
+        .focus;
+    assert_ne!(focus, win);
+
+    // A point covered by the text: from the bounding shape without a
+    // compositor, else found in a captured frame.
+    let cap = Capture::start(CaptureConfig::default()).expect("capture");
+    let (tx, ty, seen) = if expect_translucent {
+        let f = frame_where(
+            &cap,
+            "translucent text",
+            |_| {},
+            |f| (0..f.height).any(|y| (0..f.width).any(|x| px(f, x, y) != WHITE)),
+        );
+        let (tx, ty) = (0..f.height)
+            .flat_map(|y| (0..f.width).map(move |x| (x, y)))
+            .find(|&(x, y)| px(&f, x, y) != WHITE)
+            .expect("a text pixel");
+        (tx, ty, px(&f, tx, ty))
+    } else {
+        let b = x
+            .conn
+            .shape_get_rectangles(win, shape::SK::BOUNDING)
+            .expect("bounding")
+            .reply()
+            .expect("bounding");
+        let area: u64 = b
+            .rectangles
+            .iter()
+            .map(|r| u64::from(r.width) * u64::from(r.height))
+            .sum();
+        assert!(
+            !b.rectangles.is_empty() && area < 640 * 480 / 4,
+            "text-shaped, area {area}"
+        );
+        let r = b.rectangles[b.rectangles.len() / 2];
+        let (tx, ty) = (r.x as u32, r.y as u32);
+        let f = frame_where(&cap, "the text pixel", |_| {}, |f| px(f, tx, ty) != WHITE);
+        (tx, ty, px(&f, tx, ty))
+    };
+    // Most of the desktop stays visible (a fresh capture: the first frame
+    // is the whole screen).
+    drop(cap);
+    let cap = Capture::start(CaptureConfig::default()).expect("capture");
+    let f = frame_where(&cap, "any frame", |_| {}, |_| true);
+    drop(cap);
+    let white = (0..f.height)
+        .flat_map(|y| (0..f.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| px(&f, x, y) == WHITE)
+        .count();
+    assert!(
+        white > 640 * 480 * 3 / 4,
+        "only {white} desktop pixels visible"
+    );
+
+    // A click right on the text reaches the window beneath.
+    let st = std::process::Command::new("xdotool")
+        .env("DISPLAY", &x.display)
+        .args(["mousemove", &tx.to_string(), &ty.to_string(), "click", "1"])
+        .status()
+        .expect("xdotool");
+    assert!(st.success());
+    wait_for("the click on the window beneath", || {
+        while let Some(ev) = x.conn.poll_for_event().expect("events") {
+            if let Event::ButtonPress(e) = ev
+                && e.event == under
+            {
+                return Some(());
+            }
+        }
+        None
+    });
+
+    // The app mask ignores the watermark: the window beneath stays shared.
+    let mask = Mask::new(["Under"]).expect("mask");
+    assert_eq!(mask.region().area(), 640 * 480);
+
+    // Dropping removes it.
+    drop(wm);
+    x.sync();
+    assert!(
+        x.conn
+            .get_window_attributes(win)
+            .expect("send")
+            .reply()
+            .is_err()
+    );
+    seen
+}
+
+#[test]
+fn watermark_without_compositor_is_text_shaped_and_click_through() {
+    let x = Xvfb::start(640, 480);
+    let seen = check_watermark(&x, false);
+    assert_eq!(seen, GREY, "solid text where it is");
+}
+
+#[test]
+fn watermark_with_compositor_is_translucent_and_click_through() {
+    let x = Xvfb::start(640, 480).with_compositor();
+    let seen = check_watermark(&x, true);
+    assert!(seen != WHITE && seen != GREY, "blended text {seen:06x}");
+}
