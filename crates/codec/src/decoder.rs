@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use crate::compress::StreamDecoder;
 use crate::format::{
-    FLAG_KEY, HEADER_LEN, MAGIC, MAX_BODY, MAX_CURSOR_DIM, MAX_DIM, MAX_PIXELS, MAX_SLOTS,
-    MAX_TILE, MIN_TILE, OP_CACHE_LOAD, OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE,
-    OP_FILL, OP_PIXELS, OP_SIZE, PIX_RAW, PIX_TABLE, Reader, TABLE_CLEAR, TABLE_COLUMNS,
-    TABLE_SIZE,
+    MAX_CURSOR_DIM, MAX_DIM, MAX_PIXELS, MAX_SLOTS, MAX_TILE, MIN_TILE, OP_CACHE_LOAD,
+    OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE, OP_FILL, OP_PIXELS, OP_SIZE, PIX_RAW,
+    PIX_TABLE, Reader, TABLE_CLEAR, TABLE_COLUMNS, TABLE_SIZE, parse_header,
 };
 use crate::{DecodeError, Rect};
 
@@ -132,20 +131,12 @@ impl Decoder {
     }
 
     fn apply_inner(&mut self, update: &[u8]) -> Result<Vec<Rect>, DecodeError> {
-        let mut r = Reader::new(update);
-        if r.u8()? != MAGIC {
-            return Err(DecodeError::BadMagic);
-        }
-        let flags = r.u8()?;
-        let comp = r.u8()?;
-        let len = r.bytes(4)?;
-        let body_len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        if body_len > MAX_BODY {
-            return Err(DecodeError::TooLarge);
-        }
-        let payload = update.get(HEADER_LEN..).ok_or(DecodeError::Truncated)?;
-        let key = flags & FLAG_KEY != 0;
-        let body = self.stream.decompress(comp, key, payload, body_len)?;
+        let head = parse_header(update)?;
+        let key = head.key;
+        let payload = update.get(head.len..).ok_or(DecodeError::Truncated)?;
+        let body = self
+            .stream
+            .decompress(head.comp, key, payload, head.body_len)?;
         let mut ops = Reader::new(&body);
         let mut rects = Vec::new();
         if key {

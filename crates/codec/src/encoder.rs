@@ -12,9 +12,9 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::compress::{Compression, StreamEncoder, oneshot};
 use crate::format::{
-    FLAG_KEY, MAGIC, MAX_CURSOR_DIM, MAX_DIM, MAX_PIXELS, MAX_SLOTS, MAX_TILE, MIN_TILE,
+    MAX_CURSOR_DIM, MAX_DIM, MAX_HEADER_LEN, MAX_PIXELS, MAX_SLOTS, MAX_TILE, MIN_TILE,
     OP_CACHE_LOAD, OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE, OP_FILL, OP_PIXELS,
-    OP_SIZE, PIX_RAW, PIX_TABLE, Put, TABLE_CLEAR, TABLE_COLUMNS,
+    OP_SIZE, PIX_RAW, PIX_TABLE, Put, TABLE_CLEAR, TABLE_COLUMNS, put_header,
 };
 use crate::{Frame, Rect};
 
@@ -38,7 +38,7 @@ impl Default for EncoderConfig {
     fn default() -> Self {
         Self {
             tile: 64,
-            compression: Compression::Zstd(1),
+            compression: Compression::Zstd(3),
             cache_slots: MAX_SLOTS,
             scroll_detection: true,
             column_major: true,
@@ -159,6 +159,10 @@ pub struct Encoder {
     body: Vec<u8>,
     dirty: Vec<bool>,
     table: ColourTable,
+    /// Scratch buffer for the compressed body.
+    payload: Vec<u8>,
+    /// The vertical shift found last (tried first next time).
+    last_shift: Option<isize>,
 }
 
 impl Encoder {
@@ -180,6 +184,8 @@ impl Encoder {
             body: Vec::new(),
             dirty: Vec::new(),
             table: ColourTable::new(),
+            last_shift: None,
+            payload: Vec::new(),
         }
     }
 
@@ -226,10 +232,11 @@ impl Encoder {
         op.u16(hot_x.min(u32::from(u16::MAX)) as u16);
         op.u16(hot_y.min(u32::from(u16::MAX)) as u16);
         op.extend_from_slice(&rgba[..n]);
-        let mut out = Vec::with_capacity(op.len() / 2 + 16);
-        header(&mut out, 0, 0, op.len());
-        let comp = oneshot(&op, &mut out);
-        out[2] = comp;
+        let mut payload = Vec::with_capacity(op.len() / 2 + 16);
+        let comp = oneshot(&op, &mut payload);
+        let mut out = Vec::with_capacity(payload.len() + MAX_HEADER_LEN);
+        put_header(&mut out, false, comp, op.len());
+        out.extend_from_slice(&payload);
         self.cursor_op = Some(op);
         out
     }
@@ -238,7 +245,7 @@ impl Encoder {
     pub fn cursor_position(&mut self, x: i32, y: i32) -> Vec<u8> {
         self.cursor_pos = Some((x, y));
         let mut out = Vec::with_capacity(16);
-        header(&mut out, 0, crate::format::COMP_STORED, 9);
+        put_header(&mut out, false, crate::format::COMP_STORED, 9);
         out.u8(OP_CURSOR_POS);
         out.i32(x);
         out.i32(y);
@@ -341,17 +348,19 @@ impl Encoder {
     }
 
     fn finish(&mut self, key: bool) -> Vec<u8> {
-        let flags = if key { FLAG_KEY } else { 0 };
-        let mut out = Vec::with_capacity(self.body.len() / 4 + 64);
-        header(&mut out, flags, 0, self.body.len());
-        let comp = match self.stream.compress(&self.body, &mut out) {
+        let mut payload = std::mem::take(&mut self.payload);
+        payload.clear();
+        let comp = match self.stream.compress(&self.body, &mut payload) {
             Ok(c) => c,
             Err(c) => {
                 self.need_key = true;
                 c
             }
         };
-        out[2] = comp;
+        let mut out = Vec::with_capacity(payload.len() + MAX_HEADER_LEN);
+        put_header(&mut out, key, comp, self.body.len());
+        out.extend_from_slice(&payload);
+        self.payload = payload;
         self.stats.updates += 1;
         self.stats.keyframes += u64::from(key);
         self.stats.bytes += out.len() as u64;
@@ -587,6 +596,7 @@ impl Encoder {
                 continue;
             };
             let dy = *dy;
+            self.last_shift = Some(dy);
             let ga = tx;
             while tx < cols && found[tx].as_ref().is_some_and(|(d, _)| *d == dy) {
                 tx += 1;
@@ -680,6 +690,24 @@ impl Encoder {
         let w = self.width as usize;
         let cur_row = |y: usize| &f.bgra[y * f.stride + x0 * 4..y * f.stride + x1 * 4];
         let old_row = |y: usize| &self.prev[(y * w + x0) * 4..(y * w + x1) * 4];
+        let len = y1 - y0;
+        // Scrolling usually goes on by the same step (one text line): try the
+        // last shift first, by comparing bytes; hashing is the slow path.
+        if let Some(dy) = self.last_shift {
+            let (mut changed, mut explained) = (0usize, 0usize);
+            let mut matches = vec![false; len];
+            for (i, m) in matches.iter_mut().enumerate() {
+                let j = i as isize - dy;
+                *m = j >= 0 && (j as usize) < len && cur_row(y0 + i) == old_row(y0 + j as usize);
+                if cur_row(y0 + i) != old_row(y0 + i) {
+                    changed += 1;
+                    explained += usize::from(*m);
+                }
+            }
+            if explained >= 4 && explained * 2 >= changed {
+                return Some((dy, matches));
+            }
+        }
         let hc: Vec<u64> = (y0..y1).map(|y| xxh3_64(cur_row(y))).collect();
         let hp: Vec<u64> = (y0..y1).map(|y| xxh3_64(old_row(y))).collect();
         // Old rows by hash; rows that occur twice (blank lines) say nothing.
@@ -705,7 +733,6 @@ impl Encoder {
         if n < 4 {
             return None;
         }
-        let len = y1 - y0;
         let matches = (0..len)
             .map(|i| {
                 let j = i as isize - dy;
@@ -750,14 +777,6 @@ fn valid_frame(f: &Frame<'_>) -> bool {
     }
     let row = w as usize * 4;
     f.stride >= row && (f.stride as u64) * u64::from(h - 1) + row as u64 <= f.bgra.len() as u64
-}
-
-fn header(out: &mut Vec<u8>, flags: u8, comp: u8, body_len: usize) {
-    out.u8(MAGIC);
-    out.u8(flags);
-    out.u8(comp);
-    // Bodies are far below 4 GiB (MAX_PIXELS * 3 plus ops).
-    out.extend_from_slice(&(body_len as u32).to_le_bytes());
 }
 
 fn put_rect(out: &mut Vec<u8>, r: Rect) {

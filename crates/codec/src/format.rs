@@ -5,12 +5,14 @@ use crate::DecodeError;
 
 /// First byte of every update.
 pub const MAGIC: u8 = 0xC5;
-/// Header length: magic, flags, compression, body length (u32 LE).
-pub const HEADER_LEN: usize = 7;
+/// Longest header: magic, mode, body length as a 5-byte LEB128 varint.
+pub const MAX_HEADER_LEN: usize = 7;
 
-/// Header flag: keyframe. Resets the compression stream and the tile cache;
-/// the body starts with a `SIZE` op.
-pub const FLAG_KEY: u8 = 0b0000_0001;
+/// Mode bits 0-1: the compression (`COMP_*`).
+pub const MODE_COMP: u8 = 0b0000_0011;
+/// Mode bit 2: keyframe. Resets the compression stream, colour table and
+/// tile cache; the body starts with a `SIZE` op.
+pub const MODE_KEY: u8 = 0b0000_0100;
 
 /// Body stored as is (independent of every other update).
 pub const COMP_STORED: u8 = 0;
@@ -33,7 +35,7 @@ pub const OP_CURSOR_POS: u8 = 0x08;
 /// `PIXELS` encoding: packed RGB, 3 bytes per pixel.
 pub const PIX_RAW: u8 = 0;
 /// `PIXELS` encoding: indices into the colour table kept between keyframes.
-pub const PIX_TABLE: u8 = 2;
+pub const PIX_TABLE: u8 = 1;
 /// `TABLE` flag: empty the colour table before adding this op's colours.
 pub const TABLE_CLEAR: u8 = 0b01;
 /// `TABLE` flag: indices are written column by column (else row by row).
@@ -58,6 +60,60 @@ pub const MAX_CURSOR_DIM: u32 = 256;
 pub const LZ4_WINDOW: usize = 64 * 1024;
 /// zstd window (log2): how far back a match may reach, and the decoder's cap.
 pub const ZSTD_WINDOW_LOG: u32 = 23;
+
+/// Write an update header.
+pub fn put_header(out: &mut Vec<u8>, key: bool, comp: u8, body_len: usize) {
+    out.push(MAGIC);
+    out.push((comp & MODE_COMP) | if key { MODE_KEY } else { 0 });
+    let mut v = body_len;
+    loop {
+        let byte = (v & 0x7F) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A parsed update header.
+pub struct Header {
+    pub key: bool,
+    pub comp: u8,
+    pub body_len: usize,
+    /// Where the payload starts.
+    pub len: usize,
+}
+
+/// Read an update header (magic, mode, varint body length).
+pub fn parse_header(update: &[u8]) -> Result<Header, DecodeError> {
+    let mut r = Reader::new(update);
+    if r.u8()? != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    let mode = r.u8()?;
+    if mode & !(MODE_COMP | MODE_KEY) != 0 {
+        return Err(DecodeError::BadMagic);
+    }
+    let mut body_len = 0usize;
+    for i in 0..5 {
+        let b = r.u8()?;
+        body_len |= usize::from(b & 0x7F) << (7 * i);
+        if b & 0x80 == 0 {
+            if body_len > MAX_BODY {
+                return Err(DecodeError::TooLarge);
+            }
+            return Ok(Header {
+                key: mode & MODE_KEY != 0,
+                comp: mode & MODE_COMP,
+                body_len,
+                len: 2 + i + 1,
+            });
+        }
+    }
+    Err(DecodeError::TooLarge)
+}
 
 /// Little-endian writer helpers on a `Vec<u8>`.
 pub trait Put {

@@ -22,7 +22,7 @@
 //!   logic of its own and both ends stay identical by construction. A tile
 //!   the console already saw (a menu closed again, a window restored) is a
 //!   7-byte reference.
-//! - All update bodies between two keyframes form one zstd stream (level 1,
+//! - All update bodies between two keyframes form one zstd stream (level 3,
 //!   8 MiB window), flushed after every update, so glyphs and words seen
 //!   before compress to a few bytes.
 //! - The pointer travels separately: [`Encoder::cursor_shape`] once per
@@ -64,7 +64,7 @@ pub const MAX_PIECE: usize = 1_992_294;
 
 /// Largest complete update a receiver needs to accept (an 8K keyframe of
 /// noise, stored, fits).
-pub const MAX_UPDATE_BYTES: usize = format::MAX_BODY + format::HEADER_LEN;
+pub const MAX_UPDATE_BYTES: usize = format::MAX_BODY + format::MAX_HEADER_LEN;
 
 /// One captured screen frame: BGRA, 4 bytes per pixel, rows `stride` bytes
 /// apart. The alpha byte is ignored (decoded pixels have alpha 255).

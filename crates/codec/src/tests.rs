@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use crate::format::{COMP_STORED, FLAG_KEY, HEADER_LEN, MAGIC, OP_COPY};
+use crate::format::{COMP_STORED, MAGIC, MODE_KEY, OP_COPY, parse_header};
 use crate::{Compression, DecodeError, Decoder, Encoder, EncoderConfig, Frame, Rect, split};
 
 /// A test screen: BGRA with a stride wider than the rows and garbage alpha,
@@ -302,7 +302,7 @@ proptest! {
         let mut with_magic = bytes.clone();
         if with_magic.len() > 3 {
             with_magic[0] = MAGIC;
-            with_magic[2] %= 4;
+            with_magic[1] &= 0b111;
         }
         let _ = dec.apply(&with_magic);
         if dec.width() > 0 {
@@ -394,11 +394,12 @@ fn scroll_by_one_line_travels_as_a_copy_plus_the_new_line() {
     let update = enc.encode(&after.frame()).expect("a change");
     // Uncompressed body: the COPY op is there, and the update is about the
     // size of one new text line, far below the 640×480 screen.
-    assert_eq!(update[0], MAGIC);
-    assert_eq!(update[2], COMP_STORED);
-    assert_eq!(update[HEADER_LEN], OP_COPY, "update starts with a copy");
-    let copy_src_y = u16::from_le_bytes([update[HEADER_LEN + 3], update[HEADER_LEN + 4]]);
-    let copy_dst_y = u16::from_le_bytes([update[HEADER_LEN + 11], update[HEADER_LEN + 12]]);
+    let head = parse_header(&update).expect("header");
+    assert_eq!(head.comp, COMP_STORED);
+    let body = &update[head.len..];
+    assert_eq!(body[0], OP_COPY, "update starts with a copy");
+    let copy_src_y = u16::from_le_bytes([body[3], body[4]]);
+    let copy_dst_y = u16::from_le_bytes([body[11], body[12]]);
     assert_eq!(i32::from(copy_src_y) - i32::from(copy_dst_y), 15);
     assert!(enc.stats().copied_rows >= 400, "{:?}", enc.stats());
     let one_line_raw = (w * 15 * 3) as usize;
@@ -569,9 +570,10 @@ fn errors_require_a_keyframe() {
         Err(DecodeError::BadMagic)
     );
     assert_eq!(dec.apply(&[MAGIC]), Err(DecodeError::Truncated));
-    let mut huge = vec![MAGIC, FLAG_KEY, COMP_STORED];
-    huge.extend_from_slice(&u32::MAX.to_le_bytes());
+    let huge = [MAGIC, MODE_KEY | COMP_STORED, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F];
     assert_eq!(dec.apply(&huge), Err(DecodeError::TooLarge));
+    let endless = [MAGIC, COMP_STORED, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01];
+    assert_eq!(dec.apply(&endless), Err(DecodeError::TooLarge));
 }
 
 #[test]
