@@ -1,28 +1,59 @@
 //! Lotse's access to the customer's desktop — everything the customer
 //! client does to the screen, keyboard, mouse and speakers except drawing
-//! its own window. X11 only for now (Windows and macOS later behind the
-//! same API).
+//! its own window. X11 for now (Windows and macOS later behind the same
+//! API). It knows nothing about the network or the UI and depends only on
+//! `lotse-protocol` (for [`lotse_protocol::InputEvent`]). Nothing here
+//! blocks for long except where a name says so; none of it belongs on an
+//! egui UI thread except [`Capture::try_recv`].
 //!
-//! * [`capture`] — screen capture of one monitor on its own thread,
-//!   `Capture::start(CaptureConfig) -> Capture`, frames only when the X
-//!   DAMAGE extension reports a change, newest frame wins; [`monitors()`].
-//! * [`windows`] — open windows grouped by application with title,
-//!   geometry, stacking and icon: [`list_apps()`].
-//! * [`mask`] — app-selective sharing: the region of the chosen apps'
-//!   windows minus everything above them; the capture thread blacks out
-//!   every other pixel before a frame leaves it. Also answers "is this
-//!   point shared" and "does a chosen app have the focus" for input.
-//! * [`input`] — input injection: the [`Injector`] trait, [`EnigoInjector`]
-//!   (XTEST through enigo) and [`GuardedInjector`], which enforces the
-//!   control grant and the mask on the customer's side.
-//! * [`watermark`] — the always-on-top, click-through "support session in
-//!   progress" overlay, with or without a compositor.
-//! * [`sound`] — the nudge alarm, [`play_alarm()`].
+//! **Architecture invariant:** with a [`Mask`], no frame leaves the capture
+//! thread with a pixel outside the chosen applications' visible region
+//! that is not black.
 //!
-//! This crate knows nothing about the network or the UI; it depends only
-//! on `lotse-protocol` (for [`lotse_protocol::InputEvent`]).
-//! Architecture invariant: no frame leaves [`capture`] with a pixel outside
-//! the mask that is not black.
+//! # Modules and API
+//!
+//! * [`capture`] — one monitor, on the dedicated thread `lotse-capture`.
+//!   - [`monitors()`]` -> Result<Vec<MonitorInfo>>`;
+//!     `MonitorInfo { index, x, y, width, height, primary }` (root pixels).
+//!   - [`Capture::start`]`(CaptureConfig { monitor, max_fps /* 30, ≤ 60 */,
+//!     mask: Option<Arc<Mask>>, notify: Option<Arc<dyn Fn() + Send + Sync>> })
+//!     -> Result<Capture>`; `CaptureConfig::default()` = monitor 0, 30 fps.
+//!   - `capture.recv_timeout(Duration) -> Result<Option<Frame>>` (`Ok(None)`
+//!     = nothing new yet, `Err` = stopped or failed), `try_recv()`,
+//!     `monitor()`, `frames_produced()`, `stop()` (also on drop): when it
+//!     returns, no further frame is produced or delivered.
+//!   - [`Frame`]` { number, width, height, stride, origin, data /* BGRA */,
+//!     damage: Vec<Rect> }`: a one-slot mailbox, a newer frame replaces one
+//!     not taken yet and inherits its damage. Frames only come when X
+//!     DAMAGE reports a change (none at all while idle); `notify` is called
+//!     on the capture thread after each frame (keep it cheap).
+//! * [`windows`] — [`list_apps()`]` -> Result<Vec<AppGroup>>`:
+//!   `AppGroup { id /* WM_CLASS class */, name, windows: Vec<WindowInfo>,
+//!   icon: Option<Icon /* 32×32 RGBA */> }`, top-most application first;
+//!   `WindowInfo { id, app_id, title, x, y, width, height, stacking, icon }`.
+//! * [`mask`] — [`Mask::new`]`(["XTerm", …]) -> Result<Mask>` (wrap it in
+//!   an `Arc` for [`CaptureConfig::mask`] and [`GuardedInjector::new`]);
+//!   `region()`, `refresh()`, `contains(x, y)` (root pixels),
+//!   `chosen_app_has_focus() -> Result<bool>`, `apps()`. To change the
+//!   chosen apps, stop the capture and start a new one with a new mask.
+//! * [`input`] — trait [`Injector`]` { apply(&mut self, &InputEvent),
+//!   pointer(&mut self) }`; [`EnigoInjector::new`]`()`;
+//!   [`GuardedInjector::new`]`(inner, monitor: MonitorInfo, mask:
+//!   Option<Arc<Mask>>)` with `grant()`, `revoke()` (releases held keys and
+//!   buttons), `switch() -> ControlSwitch` (clonable grant/revoke handle
+//!   for other threads), `apply(&ev) -> Result<bool>` (`false` = dropped),
+//!   `dropped() -> u64`. Event coordinates are pixels of the shared
+//!   monitor. Key names: see [`input::key_from_name`].
+//! * [`watermark`] — [`Watermark::show`]`(text) -> Result<Watermark>`;
+//!   dropping it removes the overlay. `window_id()`, `is_translucent()`.
+//! * [`sound`] — [`play_alarm()`]` -> Result<()>` (returns once the device
+//!   is open, plays on the thread `lotse-alarm`;
+//!   [`DesktopError::NoAudioDevice`] without a device) and
+//!   [`play_alarm_blocking()`].
+//! * [`geom`] — [`Rect`], [`Region`] (disjoint rectangle lists).
+//!
+//! All errors are [`DesktopError`]. The display is the one `$DISPLAY`
+//! names.
 
 pub mod capture;
 mod error;
@@ -42,3 +73,19 @@ pub use mask::Mask;
 pub use sound::{play_alarm, play_alarm_blocking};
 pub use watermark::Watermark;
 pub use windows::{AppGroup, Icon, WindowInfo, list_apps};
+
+#[cfg(test)]
+mod tests {
+    /// The client moves these between threads.
+    #[test]
+    fn handles_are_send() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<crate::Capture>();
+        send_sync::<crate::Mask>();
+        send_sync::<crate::ControlSwitch>();
+        send_sync::<crate::Frame>();
+        send::<crate::Watermark>();
+        send::<crate::GuardedInjector<crate::EnigoInjector>>();
+    }
+}
