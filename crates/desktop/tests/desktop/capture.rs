@@ -96,3 +96,16 @@ fn bad_monitor_is_a_clean_error() {
     .expect_err("no monitor 3");
     assert!(e.to_string().contains("monitor"), "{e}");
 }
+
+#[test]
+fn without_damage_extension_capture_polls_and_still_sees_changes() {
+    let x = Xvfb::start_with(320, 240, &["-extension", "DAMAGE"]);
+    x.set_root_colour(GREY);
+    let cap = Capture::start(CaptureConfig::default()).expect("capture starts");
+    let first = frame_where(&cap, "the grey screen", |_| {}, |f| px(f, 10, 10) == GREY);
+    x.window("Red", 100, 100, 20, 10, RED);
+    let f = frame_where(&cap, "the red window", |_| {}, |f| px(f, 105, 105) == RED);
+    assert!(f.number > first.number);
+    // The damage found by comparing frames covers exactly the window.
+    assert_eq!(f.damage, vec![Rect::new(100, 100, 20, 10)]);
+}
