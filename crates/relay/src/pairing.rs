@@ -326,6 +326,15 @@ impl Hub {
         let Some(link) = s.customer.clone().filter(|l| l.id == link_id) else {
             return Handled::Close;
         };
+        // Numbered messages take their place in the sequence even when
+        // refused below, so the sender's later messages are not held up.
+        if env.msg.is_reliable() && env.seq.is_some() {
+            let fresh = s.c_in.accept(&env);
+            link.text(&Envelope::new(Message::Ack { seq: s.c_in.last() }));
+            if !fresh {
+                return Handled::Ok;
+            }
+        }
         let allowed = matches!(
             env.msg,
             Message::Ack { .. }
@@ -353,13 +362,6 @@ impl Hub {
         if let Message::Ack { seq } = env.msg {
             s.c_out.ack(seq);
             return Handled::Ok;
-        }
-        if env.msg.is_reliable() && env.seq.is_some() {
-            let fresh = s.c_in.accept(&env);
-            link.text(&Envelope::new(Message::Ack { seq: s.c_in.last() }));
-            if !fresh {
-                return Handled::Ok;
-            }
         }
         let who = if s.name.is_empty() {
             "customer".to_owned()
@@ -737,6 +739,15 @@ impl Hub {
             return Handled::Close;
         };
         let link = t.link.clone();
+        // Numbered messages take their place in the sequence even when
+        // refused below, so the sender's later messages are not held up.
+        if env.msg.is_reliable() && env.seq.is_some() {
+            let fresh = t.t_in.accept(&env);
+            link.text(&Envelope::new(Message::Ack { seq: t.t_in.last() }));
+            if !fresh {
+                return Handled::Ok;
+            }
+        }
         let allowed = matches!(
             env.msg,
             Message::Ack { .. }
@@ -769,13 +780,6 @@ impl Hub {
         if let Message::Ack { seq } = env.msg {
             t.t_out.ack(seq);
             return Handled::Ok;
-        }
-        if env.msg.is_reliable() && env.seq.is_some() {
-            let fresh = t.t_in.accept(&env);
-            link.text(&Envelope::new(Message::Ack { seq: t.t_in.last() }));
-            if !fresh {
-                return Handled::Ok;
-            }
         }
         let who = t.user.clone();
         match env.msg {
