@@ -8,7 +8,7 @@ use crate::compress::StreamDecoder;
 use crate::format::{
     MAX_CURSOR_DIM, MAX_DIM, MAX_PIXELS, MAX_SLOTS, MAX_TILE, MIN_TILE, OP_CACHE_LOAD,
     OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE, OP_FILL, OP_PIXELS, OP_SIZE, PIX_RAW,
-    PIX_TABLE, Reader, TABLE_CLEAR, TABLE_COLUMNS, TABLE_SIZE, parse_header,
+    PIX_TABLE, Reader, TABLE_CLEAR, TABLE_COLUMNS, TABLE_SIZE, copy_rect, parse_header,
 };
 use crate::{DecodeError, Rect};
 
@@ -176,7 +176,7 @@ impl Decoder {
                     };
                     self.check(src)?;
                     self.check(dst)?;
-                    self.copy(src, dst);
+                    copy_rect(&mut self.fb, self.width as usize, src, dx, dy);
                     rects.push(dst);
                 }
                 OP_FILL => {
@@ -325,23 +325,6 @@ impl Decoder {
     fn row_mut(&mut self, y: u32, x: u32, w: u32) -> &mut [u8] {
         let at = (y as usize * self.width as usize + x as usize) * 4;
         &mut self.fb[at..at + w as usize * 4]
-    }
-
-    /// Copy `src` to `dst` (same size, both checked) as if through a
-    /// temporary buffer: overlapping rectangles copy correctly.
-    fn copy(&mut self, src: Rect, dst: Rect) {
-        let stride = self.width as usize * 4;
-        let row_bytes = src.w as usize * 4;
-        let rows: Vec<u32> = if dst.y > src.y {
-            (0..src.h).rev().collect()
-        } else {
-            (0..src.h).collect()
-        };
-        for i in rows {
-            let s = (src.y + i) as usize * stride + src.x as usize * 4;
-            let d = (dst.y + i) as usize * stride + dst.x as usize * 4;
-            self.fb.copy_within(s..s + row_bytes, d);
-        }
     }
 
     fn pixels(&mut self, rect: Rect, ops: &mut Reader<'_>) -> Result<(), DecodeError> {

@@ -14,7 +14,7 @@ use crate::compress::{Compression, StreamEncoder, oneshot};
 use crate::format::{
     MAX_CURSOR_DIM, MAX_DIM, MAX_HEADER_LEN, MAX_PIXELS, MAX_SLOTS, MAX_TILE, MIN_TILE,
     OP_CACHE_LOAD, OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE, OP_FILL, OP_PIXELS,
-    OP_SIZE, PIX_RAW, PIX_TABLE, Put, TABLE_CLEAR, TABLE_COLUMNS, put_header,
+    OP_SIZE, PIX_RAW, PIX_TABLE, Put, TABLE_CLEAR, TABLE_COLUMNS, copy_rect, put_header,
 };
 use crate::{Frame, Rect};
 
@@ -110,6 +110,15 @@ impl TileCache {
         self.map.insert(h, id);
         self.next = (slot + 1) % self.ring.len();
     }
+}
+
+/// A region the caller knows has moved: `src` (in the previous frame) now
+/// lies at `(dst_x, dst_y)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move {
+    pub src: Rect,
+    pub dst_x: u32,
+    pub dst_y: u32,
 }
 
 /// A changed tile waiting to be sent with its neighbours.
@@ -208,14 +217,27 @@ impl Encoder {
     /// side (or 40 million pixels) or whose buffer is shorter than
     /// `stride * height` is not encoded (`None`).
     pub fn encode(&mut self, frame: &Frame<'_>) -> Option<Vec<u8>> {
-        self.encode_inner(frame, None)
+        self.encode_inner(frame, None, &[])
     }
 
     /// Like [`encode`](Self::encode), but only the given rectangles (for
     /// example from X DAMAGE) are compared; the rest of the screen is taken
     /// as unchanged.
     pub fn encode_damaged(&mut self, frame: &Frame<'_>, damage: &[Rect]) -> Option<Vec<u8>> {
-        self.encode_inner(frame, Some(damage))
+        self.encode_inner(frame, Some(damage), &[])
+    }
+
+    /// Like [`encode_damaged`](Self::encode_damaged) (`damage` `None` = look
+    /// at the whole screen), with moves the caller knows of, e.g. a window
+    /// that was dragged (from the window geometry). Each move is checked
+    /// against the pixels row by row; what holds travels as a `COPY` op.
+    pub fn encode_hinted(
+        &mut self,
+        frame: &Frame<'_>,
+        damage: Option<&[Rect]>,
+        moves: &[Move],
+    ) -> Option<Vec<u8>> {
+        self.encode_inner(frame, damage, moves)
     }
 
     /// An update carrying a new pointer shape (RGBA8, straight alpha,
@@ -252,7 +274,12 @@ impl Encoder {
         out
     }
 
-    fn encode_inner(&mut self, f: &Frame<'_>, damage: Option<&[Rect]>) -> Option<Vec<u8>> {
+    fn encode_inner(
+        &mut self,
+        f: &Frame<'_>,
+        damage: Option<&[Rect]>,
+        moves: &[Move],
+    ) -> Option<Vec<u8>> {
         if !valid_frame(f) {
             return None;
         }
@@ -271,6 +298,10 @@ impl Encoder {
             let any = self.diff_tiles(f, candidates.as_deref(), 0..cols, 0..rows);
             if !any {
                 return None;
+            }
+            if !moves.is_empty() && self.apply_moves(f, moves) {
+                self.dirty.iter_mut().for_each(|d| *d = false);
+                self.diff_tiles(f, candidates.as_deref(), 0..cols, 0..rows);
             }
             if self.cfg.scroll_detection {
                 self.detect_scroll(f, cols, rows);
@@ -549,6 +580,55 @@ impl Encoder {
         }
     }
 
+    /// Write a `COPY` op and apply it to the model.
+    fn emit_copy(&mut self, src: Rect, dst_x: u32, dst_y: u32) {
+        self.body.u8(OP_COPY);
+        put_rect(&mut self.body, src);
+        self.body.u16(dst_x as u16);
+        self.body.u16(dst_y as u16);
+        copy_rect(&mut self.prev, self.width as usize, src, dst_x, dst_y);
+        self.stats.copies += 1;
+        self.stats.copied_rows += u64::from(src.h);
+    }
+
+    /// Send the hinted moves that the new frame confirms (row by row, on
+    /// bytes) as `COPY` ops. Returns whether any was sent.
+    fn apply_moves(&mut self, f: &Frame<'_>, moves: &[Move]) -> bool {
+        let (w, h) = (self.width, self.height);
+        let mut any = false;
+        for m in moves {
+            // Clip to the screen, source and destination alike.
+            let (sx, sy, dx, dy) = (m.src.x, m.src.y, m.dst_x, m.dst_y);
+            let mw = m.src.w.min(w.saturating_sub(sx)).min(w.saturating_sub(dx));
+            let mh = m.src.h.min(h.saturating_sub(sy)).min(h.saturating_sub(dy));
+            if mw == 0 || mh == 0 || (sx, sy) == (dx, dy) {
+                continue;
+            }
+            let stride = w as usize * 4;
+            let row_bytes = mw as usize * 4;
+            let ok: Vec<bool> = (0..mh)
+                .map(|r| {
+                    let c = (dy + r) as usize * f.stride + dx as usize * 4;
+                    let p = (sy + r) as usize * stride + sx as usize * 4;
+                    let old = (dy + r) as usize * stride + dx as usize * 4;
+                    let cur = &f.bgra[c..c + row_bytes];
+                    // Worth it only where the destination really changed.
+                    cur == &self.prev[p..p + row_bytes] && cur != &self.prev[old..old + row_bytes]
+                })
+                .collect();
+            let mut runs = runs_of(&ok, 2);
+            if dy > sy {
+                runs.reverse();
+            }
+            for (start, n) in runs {
+                let start = start as u32;
+                self.emit_copy(Rect::new(sx, sy + start, mw, n as u32), dx, dy + start);
+                any = true;
+            }
+        }
+        any
+    }
+
     /// Find content that moved vertically inside the changed area, band by
     /// band (a band is one tile column), send it as `COPY` ops, apply them
     /// to the model and recompute the dirty tiles.
@@ -646,27 +726,11 @@ impl Encoder {
             return;
         }
         for (x0, x1, src_y, dst_y, n) in copies {
-            let cw = x1 - x0;
-            self.body.u8(OP_COPY);
-            put_rect(
-                &mut self.body,
-                Rect::new(x0 as u32, src_y as u32, cw as u32, n as u32),
+            self.emit_copy(
+                Rect::new(x0 as u32, src_y as u32, (x1 - x0) as u32, n as u32),
+                x0 as u32,
+                dst_y as u32,
             );
-            self.body.u16(x0 as u16);
-            self.body.u16(dst_y as u16);
-            // Same semantics as the decoder: row by row, away from the overlap.
-            let order: Vec<usize> = if dst_y > src_y {
-                (0..n).rev().collect()
-            } else {
-                (0..n).collect()
-            };
-            for r in order {
-                let s = ((src_y + r) * w + x0) * 4;
-                let d = ((dst_y + r) * w + x0) * 4;
-                self.prev.copy_within(s..s + cw * 4, d);
-            }
-            self.stats.copies += 1;
-            self.stats.copied_rows += n as u64;
         }
         for ty in ty0..ty1 {
             for tx in tx0..tx1 {

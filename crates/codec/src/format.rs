@@ -115,6 +115,25 @@ pub fn parse_header(update: &[u8]) -> Result<Header, DecodeError> {
     Err(DecodeError::TooLarge)
 }
 
+/// The `COPY` op on a packed 4-byte-per-pixel buffer `width` pixels wide:
+/// `src` goes to `(dst_x, dst_y)` as if through a temporary buffer. Both
+/// rectangles must lie inside the buffer (the caller checks). Encoder and
+/// decoder share this so their framebuffers stay identical.
+pub fn copy_rect(buf: &mut [u8], width: usize, src: crate::Rect, dst_x: u32, dst_y: u32) {
+    let stride = width * 4;
+    let row_bytes = src.w as usize * 4;
+    let mut row = |i: u32| {
+        let s = (src.y + i) as usize * stride + src.x as usize * 4;
+        let d = (dst_y + i) as usize * stride + dst_x as usize * 4;
+        buf.copy_within(s..s + row_bytes, d);
+    };
+    if dst_y > src.y {
+        (0..src.h).rev().for_each(&mut row);
+    } else {
+        (0..src.h).for_each(&mut row);
+    }
+}
+
 /// Little-endian writer helpers on a `Vec<u8>`.
 pub trait Put {
     fn u8(&mut self, v: u8);

@@ -56,7 +56,7 @@ mod tests;
 
 pub use compress::Compression;
 pub use decoder::{CursorState, Decoder};
-pub use encoder::{Encoder, EncoderConfig, EncoderStats};
+pub use encoder::{Encoder, EncoderConfig, EncoderStats, Move};
 
 /// Largest piece [`split`] produces: 1.9 MiB, leaving room for the binary
 /// frame header under the protocol's 2 MiB frame limit.
