@@ -328,8 +328,12 @@ impl Encoder {
                 // flush_run); small changes stay in their run.
                 let caching = self.cache.enabled() && self.big_change(bbox);
                 let hash = if caching { tile_hash(f, tile) } else { 0 };
-                if caching && let Some(slot) = self.cache.lookup(hash) {
+                if caching && self.cache.lookup(hash).is_some() {
+                    // Send the tiles before first: storing them may evict
+                    // the very slot this tile would load from.
                     self.flush_run(f, &mut run);
+                }
+                if caching && let Some(slot) = self.cache.lookup(hash) {
                     self.body.u8(OP_CACHE_LOAD);
                     self.body.u16(slot);
                     self.body.u16(tile.x as u16);

@@ -13,10 +13,16 @@
 //!   previous one tile by tile (64×64 by default), and a changed tile sends
 //!   only the bounding box of its changed pixels.
 //! - Vertical scrolling is found by matching row hashes between the previous
-//!   and the new frame; scrolled rows travel as `COPY` operations and only
-//!   the newly exposed strip as pixels.
-//! - Pixels go as a palette with packed indices when a rectangle has at most
-//!   256 colours (text: nearly always), as a fill when it has one, else as RGB.
+//!   and the new frame, per tile column; scrolled rows travel as `COPY`
+//!   operations and only the newly exposed strip as pixels. Moves the caller
+//!   knows of (a dragged window, from the window geometry) can be passed to
+//!   [`Encoder::encode_hinted`]; they are checked on the pixels and sent as
+//!   copies too.
+//! - Neighbouring changed tiles of one tile row go as one rectangle (a text
+//!   line stays whole). Pixels go as indices into a colour table both ends
+//!   keep between keyframes, column by column, when a rectangle has at most
+//!   256 colours (text: nearly always); as a fill when it has one; else RGB.
+//!   With the table, the same glyph always becomes the same bytes.
 //! - A content-addressed cache of recent tiles exists on both ends; the
 //!   encoder chooses every slot explicitly, so the decoder needs no eviction
 //!   logic of its own and both ends stay identical by construction. A tile
@@ -67,7 +73,9 @@ pub const MAX_PIECE: usize = 1_992_294;
 pub const MAX_UPDATE_BYTES: usize = format::MAX_BODY + format::MAX_HEADER_LEN;
 
 /// One captured screen frame: BGRA, 4 bytes per pixel, rows `stride` bytes
-/// apart. The alpha byte is ignored (decoded pixels have alpha 255).
+/// apart. Decoded pixels have alpha 255 whatever the alpha byte says, but
+/// change detection compares whole bytes: the alpha byte must not flicker
+/// (X11 captures hold a constant 0 there).
 #[derive(Debug, Clone, Copy)]
 pub struct Frame<'a> {
     pub width: u32,
