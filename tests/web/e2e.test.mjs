@@ -180,6 +180,17 @@ test('web chat: name, chat prompt, recording, queue, chat both ways, notificatio
     await page.waitForFunction(() => window.__notes.some((n) => n.body === 'Are you still there?'));
     const notes = await page.evaluate(() => window.__notes);
     assert.deepEqual(notes, [{ title: `Message from ${t.displayName}`, body: 'Are you still there?' }]);
+    // Not hidden → no notification for the next message.
+    await page.evaluate(() => { window.__forceHidden = false; });
+    t.send({ type: 'chat', session, text: 'Visible now.' });
+    await page.getByTestId('line-tech').filter({ hasText: 'Visible now.' }).waitFor();
+    assert.equal(await page.evaluate(() => window.__notes.length), 1);
+    await page.evaluate(() => { window.__forceHidden = true; });
+    // A nudge writes a line and, while hidden, notifies too.
+    t.send({ type: 'nudge', session });
+    await page.getByTestId('line-sys').filter({ hasText: `${t.displayName} is trying to get your attention.` }).waitFor();
+    await page.waitForFunction(() => window.__notes.length === 2);
+    assert.equal((await page.evaluate(() => window.__notes[1].title)), `${t.displayName} needs your attention`);
     await page.evaluate(() => { window.__forceHidden = false; });
 
     // Font size: buttons and Ctrl +/−.
@@ -292,6 +303,12 @@ test('screen share from the browser reaches the technician as JPEG image frames,
     await page.getByTestId('share-banner').waitFor({ state: 'hidden' });
     await page.getByTestId('line-sys').filter({ hasText: 'Screen sharing ended.' }).nth(1).waitFor();
 
+    // Control needs the full client: the web chat declines and says why.
+    from = t.messages.length;
+    t.send({ type: 'control_request', session });
+    await t.waitForType('control_decline', (m) => m.session === session, { from });
+    await page.getByTestId('line-sys').filter({ hasText: 'This needs the support app' }).waitFor();
+
     // The technician ends the session.
     t.send({ type: 'end', session, reason: 'ended_by_technician' });
     await page.getByTestId('final').waitFor({ state: 'visible' });
@@ -307,8 +324,15 @@ test('ending a served chat shows the exit survey first', async () => {
   const { context, page } = await newCustomerPage(browser);
   try {
     await startChat(page, 'Susi Survey', '');
-    const { session } = await acceptCustomer(t, 'Susi Survey');
+    let { session } = await acceptCustomer(t, 'Susi Survey');
     await page.getByTestId('line-sys').filter({ hasText: 'has joined the chat.' }).waitFor();
+    // Handed back: the customer waits again, then is taken again.
+    t.send({ type: 'hand_back', session });
+    await page.getByTestId('line-sys').filter({ hasText: 'You are back in the queue.' }).waitFor();
+    await page.getByTestId('waiting').waitFor({ state: 'visible' });
+    assert.ok(await page.getByTestId('message').isDisabled(), 'no chat input while waiting');
+    ({ session } = await acceptCustomer(t, 'Susi Survey'));
+    await page.getByTestId('line-sys').filter({ hasText: 'has joined the chat.' }).nth(1).waitFor();
     await page.getByTestId('end-chat').click();
     await page.getByTestId('survey').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#survey-question').textContent(), SITE.survey);
