@@ -13,19 +13,21 @@
 //! With a [`Mask`] (app-selective sharing) every grab goes like this:
 //! compute the visible region from the window stack, grab, then make one
 //! round trip on the connection that receives the root window's
-//! SubstructureNotify events. Any window change the X server processed
-//! before the grab has by then arrived as an event; if one did, the frame
-//! is thrown away and grabbed again. So the region always matches the
-//! pixels, and everything outside it is set to black before the frame
-//! leaves the thread. When a compositor runs (it repaints the screen a
-//! little after windows move), the region of the last 300 ms is
-//! intersected in as well.
+//! SubstructureNotify events. Every window change the X server processed
+//! before the grab has by then arrived as an event. If only other
+//! applications' windows moved, every rectangle they occupied (each event
+//! carries the geometry) is cut out of the region for this frame; if a
+//! chosen window itself changed, the frame is thrown away and grabbed
+//! again. So the region never claims a pixel that might show something
+//! else, and everything outside it is set to black before the frame leaves
+//! the thread. When a compositor runs (it repaints the screen a little
+//! after windows change), every region and every other-window rectangle of
+//! the last 300 ms is cut out as well.
 //!
 //! `scrap` pipelines its requests (each `frame()` returns the image asked
 //! for by the call before), so the thread calls it twice per grab and keeps
 //! the second, fresh image.
 
-use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -40,7 +42,10 @@ use x11rb::protocol::Event;
 use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::randr::ConnectionExt as _;
 use x11rb::protocol::xfixes::{self, ConnectionExt as _};
-use x11rb::protocol::xproto::{ChangeWindowAttributesAux, ConnectionExt as _, EventMask};
+use x11rb::protocol::xproto::{
+    ChangeWindowAttributesAux, ConnectionExt as _, EventMask, MapNotifyEvent as Ev,
+    ReparentNotifyEvent as ReparentEv,
+};
 
 use crate::DesktopError;
 use crate::geom::{Rect, Region};
@@ -388,23 +393,7 @@ fn simplify_damage(mut d: Vec<Rect>) -> Vec<Rect> {
     if d.len() <= MAX_DAMAGE_RECTS {
         return d;
     }
-    let mut reg = Region::new();
-    for r in &d {
-        reg.add(*r);
-    }
-    if reg.rects().len() <= MAX_DAMAGE_RECTS {
-        return reg.rects().to_vec();
-    }
-    let x0 = d.iter().map(|r| r.x).min().unwrap_or(0);
-    let y0 = d.iter().map(|r| r.y).min().unwrap_or(0);
-    let x1 = d.iter().map(Rect::right).max().unwrap_or(0);
-    let y1 = d.iter().map(Rect::bottom).max().unwrap_or(0);
-    vec![Rect::new(
-        x0,
-        y0,
-        (x1 - i64::from(x0)).max(0) as u32,
-        (y1 - i64::from(y0)).max(0) as u32,
-    )]
+    vec![bounding_box(&d)]
 }
 
 /// Waits until the X connection or the wake pipe is readable, or timeout.
@@ -436,15 +425,40 @@ struct Damage {
     region: xfixes::Region,
 }
 
+/// A change to a top-level window, as its event reported it.
+enum Change {
+    /// Moved, resized or restacked; `rect` is where it is now.
+    Configure { window: u32, rect: Rect },
+    /// Unmapped or destroyed; where it was, if known.
+    Gone { window: u32, rect: Option<Rect> },
+    /// Mapped or reparented to the root; where it is, if it still exists.
+    Mapped { window: u32, rect: Option<Rect> },
+    /// Circulated or moved by gravity: no usable geometry.
+    Other,
+}
+
 /// What the event handling found since the last look.
 #[derive(Default)]
 struct Pending {
     /// Damaged rectangles in root coordinates.
     damage: Vec<Rect>,
-    /// A top-level window changed (moved, mapped, restacked…).
+    /// A top-level window changed (moved, mapped, restacked…): the mask
+    /// must be computed afresh.
     stack_changed: bool,
+    /// The window changes themselves, for checking a grab (only recorded
+    /// with a mask).
+    changes: Vec<Change>,
+    track_changes: bool,
     /// The root window changed size.
     root_resized: bool,
+}
+
+impl Pending {
+    fn record(&mut self, c: Change) {
+        if self.track_changes {
+            self.changes.push(c);
+        }
+    }
 }
 
 fn drain_events(
@@ -463,19 +477,64 @@ fn drain_events(
                 Event::ConfigureNotify(e) => {
                     if e.window == x.root {
                         p.root_resized = true;
+                    } else {
+                        let bw = u32::from(e.border_width) * 2;
+                        let rect = Rect::new(
+                            i32::from(e.x),
+                            i32::from(e.y),
+                            u32::from(e.width) + bw,
+                            u32::from(e.height) + bw,
+                        );
+                        cache.set_rect(e.window, rect);
+                        p.record(Change::Configure {
+                            window: e.window,
+                            rect,
+                        });
                     }
                     p.stack_changed = true;
                 }
-                Event::MapNotify(_)
-                | Event::UnmapNotify(_)
-                | Event::CirculateNotify(_)
-                | Event::GravityNotify(_) => p.stack_changed = true,
-                Event::ReparentNotify(e) => {
-                    cache.forget(e.window);
+                Event::UnmapNotify(e) => {
+                    let rect = cache.rect_of(e.window);
+                    p.record(Change::Gone {
+                        window: e.window,
+                        rect,
+                    });
                     p.stack_changed = true;
                 }
                 Event::DestroyNotify(e) => {
-                    cache.forget(e.window);
+                    let rect = cache.rect_of(e.window);
+                    p.record(Change::Gone {
+                        window: e.window,
+                        rect,
+                    });
+                    p.stack_changed = true;
+                }
+                Event::MapNotify(Ev { window, .. })
+                | Event::ReparentNotify(ReparentEv { window, .. }) => {
+                    // Not in the event: ask where it is (it may be gone).
+                    let rect = x
+                        .conn
+                        .get_geometry(window)?
+                        .reply()
+                        .ok()
+                        .filter(|g| g.root == x.root)
+                        .map(|g| {
+                            let bw = u32::from(g.border_width) * 2;
+                            Rect::new(
+                                i32::from(g.x),
+                                i32::from(g.y),
+                                u32::from(g.width) + bw,
+                                u32::from(g.height) + bw,
+                            )
+                        });
+                    if let Some(r) = rect {
+                        cache.set_rect(window, r);
+                    }
+                    p.record(Change::Mapped { window, rect });
+                    p.stack_changed = true;
+                }
+                Event::CirculateNotify(_) | Event::GravityNotify(_) => {
+                    p.record(Change::Other);
                     p.stack_changed = true;
                 }
                 Event::CreateNotify(e) => cache.forget(e.window),
@@ -507,6 +566,160 @@ fn drain_events(
         }
     }
     Ok(())
+}
+
+/// The part of `pre` (the visible region computed before a grab) that
+/// certainly showed a chosen application in the grabbed image, given the
+/// window changes reported between that computation and the grab's check.
+///
+/// Every rectangle another window took meanwhile is removed (each move and
+/// restack is reported with its geometry, so every place it was is
+/// covered); unmapping another window reveals nothing of the chosen ones'
+/// area. If a chosen window itself changed, or a window was mapped (no
+/// geometry in that event), there is no safe answer: `None`, grab again.
+fn region_despite(
+    pre: Region,
+    changes: &[Change],
+    cache: &AppCache,
+    apps: &[String],
+) -> Option<Region> {
+    let chosen = |w: u32| matches!(cache.cached(w), Some(Some(a)) if apps.contains(a));
+    // Where each other window was, per window (a drag reports hundreds of
+    // positions: beyond a few, take their bounding box so the region stays
+    // a handful of rectangles).
+    let mut moved: Vec<(u32, Vec<Rect>)> = Vec::new();
+    for c in changes {
+        match c {
+            Change::Configure { window, rect } => {
+                if chosen(*window) {
+                    return None;
+                }
+                match moved.iter_mut().find(|(w, _)| w == window) {
+                    Some((_, rects)) => rects.push(*rect),
+                    None => moved.push((*window, vec![*rect])),
+                }
+            }
+            Change::Gone { window, .. } => {
+                if chosen(*window) {
+                    return None;
+                }
+            }
+            Change::Mapped { window, rect } => {
+                let Some(rect) = rect else {
+                    return None;
+                };
+                match moved.iter_mut().find(|(w, _)| w == window) {
+                    Some((_, rects)) => rects.push(*rect),
+                    None => moved.push((*window, vec![*rect])),
+                }
+            }
+            Change::Other => return None,
+        }
+    }
+    let mut region = pre;
+    for (_, rects) in moved {
+        if rects.len() <= 4 {
+            for r in rects {
+                region.subtract(r);
+            }
+        } else {
+            region.subtract(bounding_box(&rects));
+        }
+    }
+    Some(region)
+}
+
+/// With a compositor the screen shows what windows looked like a little
+/// while ago. So for `COMPOSITOR_SETTLE` after any change, the region is
+/// also cut by every region that was valid in that time and by every
+/// rectangle another window occupied in it (from the events, so positions
+/// between two grabs count too).
+#[derive(Default)]
+struct Settle {
+    /// Visible regions and when they stopped being current (`None`: still is).
+    regions: Vec<(Option<Instant>, Region)>,
+    /// Where other windows were: (when, window, rect or unknown).
+    others: Vec<(Instant, u32, Option<Rect>)>,
+}
+
+impl Settle {
+    fn note(&mut self, now: Instant, changes: &[Change], chosen: impl Fn(u32) -> bool) {
+        for c in changes {
+            match c {
+                Change::Configure { window, rect } if !chosen(*window) => {
+                    self.others.push((now, *window, Some(*rect)));
+                }
+                Change::Gone {
+                    window,
+                    rect: Some(rect),
+                } if !chosen(*window) => self.others.push((now, *window, Some(*rect))),
+                Change::Mapped { window, rect } if !chosen(*window) => {
+                    self.others.push((now, *window, *rect));
+                }
+                Change::Other => self.others.push((now, 0, None)),
+                _ => {}
+            }
+        }
+    }
+
+    /// The region safe to show now, given the current visible region.
+    fn apply(&mut self, now: Instant, region: &Region) -> Region {
+        let fresh = |t: &Instant| now.duration_since(*t) < COMPOSITOR_SETTLE;
+        self.regions
+            .retain(|(end, _)| end.as_ref().is_none_or(fresh));
+        self.others.retain(|(t, _, _)| fresh(t));
+        if self.regions.last().map(|(_, r)| r) != Some(region) {
+            if let Some(last) = self.regions.last_mut() {
+                last.0 = Some(now);
+            }
+            self.regions.push((None, region.clone()));
+        }
+        let mut out = region.clone();
+        for (_, r) in &self.regions[..self.regions.len() - 1] {
+            out = out.intersect(r);
+        }
+        let mut per_window: Vec<(u32, Vec<Rect>)> = Vec::new();
+        for (_, w, r) in &self.others {
+            let Some(r) = r else {
+                return Region::new(); // somewhere unknown: show nothing yet
+            };
+            match per_window.iter_mut().find(|(x, _)| x == w) {
+                Some((_, v)) => v.push(*r),
+                None => per_window.push((*w, vec![*r])),
+            }
+        }
+        for (_, rects) in per_window {
+            if rects.len() <= 4 {
+                for r in rects {
+                    out.subtract(r);
+                }
+            } else {
+                out.subtract(bounding_box(&rects));
+            }
+        }
+        out
+    }
+
+    /// When the oldest remembered change stops mattering (a clean frame
+    /// should be grabbed then).
+    fn settle_at(&self) -> Option<Instant> {
+        let ends = self.regions.iter().filter_map(|(end, _)| *end);
+        let others = self.others.iter().map(|(t, _, _)| *t);
+        ends.chain(others).max().map(|t| t + COMPOSITOR_SETTLE)
+    }
+}
+
+fn bounding_box(rects: &[Rect]) -> Rect {
+    let x0 = rects.iter().map(|r| r.x).min().unwrap_or(0);
+    let y0 = rects.iter().map(|r| r.y).min().unwrap_or(0);
+    let x1 = rects.iter().map(Rect::right).max().unwrap_or(0);
+    let y1 = rects.iter().map(Rect::bottom).max().unwrap_or(0);
+    Rect::new(
+        x0,
+        y0,
+        (x1 - i64::from(x0)).clamp(0, i64::from(u32::MAX)) as u32,
+        (y1 - i64::from(y0)).clamp(0, i64::from(u32::MAX)) as u32,
+    )
 }
 
 fn setup_damage(x: &Xconn) -> Result<Option<Damage>, DesktopError> {
@@ -643,6 +856,7 @@ fn run(
     let mut cache = AppCache::default();
     let mut pending = Pending {
         stack_changed: true,
+        track_changes: config.mask.is_some(),
         ..Pending::default()
     };
     let mut first = true;
@@ -650,7 +864,7 @@ fn run(
     let mut next_at = Instant::now();
     let mut prev: Option<Vec<u8>> = None; // only without DAMAGE
     let mut last_region: Option<Region> = None;
-    let mut history: VecDeque<(Instant, Region)> = VecDeque::new();
+    let mut settle = Settle::default();
     let mut settle_at: Option<Instant> = None;
     let mut regrabs = 0u32;
 
@@ -694,10 +908,17 @@ fn run(
             continue;
         }
 
-        // Region first, then pixels, then verify nothing moved meanwhile.
+        // Region first, then pixels, then check what moved meanwhile.
         let region = match &config.mask {
             Some(m) => {
                 pending.stack_changed = false;
+                if compositor {
+                    let apps = m.apps();
+                    let chosen =
+                        |w: u32| matches!(cache.cached(w), Some(Some(a)) if apps.contains(a));
+                    settle.note(Instant::now(), &pending.changes, chosen);
+                }
+                pending.changes.clear();
                 let stack = cache.stack(&x)?;
                 Some(visible_region(&stack, m.apps()))
             }
@@ -710,19 +931,32 @@ fn run(
                 "short image from the X server".into(),
             ));
         }
-        if config.mask.is_some() {
-            x.conn.get_input_focus()?.reply()?; // round trip: events are in
-            drain_events(&x, dmg.as_ref(), &mut cache, &mut pending)?;
-            if pending.stack_changed {
-                regrabs += 1;
-                if regrabs >= MAX_REGRABS {
-                    // Windows keep moving: try again on the next tick.
-                    regrabs = 0;
-                    next_at = Instant::now() + interval;
+        let region = match (region, &config.mask) {
+            (Some(pre), Some(m)) => {
+                x.conn.get_input_focus()?.reply()?; // round trip: events are in
+                drain_events(&x, dmg.as_ref(), &mut cache, &mut pending)?;
+                let changes = std::mem::take(&mut pending.changes);
+                if compositor {
+                    let apps = m.apps();
+                    let chosen =
+                        |w: u32| matches!(cache.cached(w), Some(Some(a)) if apps.contains(a));
+                    settle.note(Instant::now(), &changes, chosen);
                 }
-                continue;
+                match region_despite(pre, &changes, &cache, m.apps()) {
+                    Some(r) => Some(r),
+                    None => {
+                        regrabs += 1;
+                        if regrabs >= MAX_REGRABS {
+                            // Windows keep changing: try again next tick.
+                            regrabs = 0;
+                            next_at = Instant::now() + interval;
+                        }
+                        continue;
+                    }
+                }
             }
-        }
+            _ => None,
+        };
         regrabs = 0;
         let taken_at = Instant::now();
         next_at = taken_at + interval;
@@ -752,16 +986,8 @@ fn run(
             mask.set_region(region.clone());
             let mut effective = region.clone();
             if compositor {
-                history.retain(|(t, _)| taken_at.duration_since(*t) < COMPOSITOR_SETTLE);
-                if history.back().map(|(_, r)| r) != Some(&region) {
-                    history.push_back((taken_at, region.clone()));
-                }
-                for (_, r) in &history {
-                    effective = effective.intersect(r);
-                }
-                settle_at = (history.len() > 1)
-                    .then(|| history.front().map(|(t, _)| *t + COMPOSITOR_SETTLE))
-                    .flatten();
+                effective = settle.apply(taken_at, &region);
+                settle_at = settle.settle_at();
             }
             black_out_outside(&mut frame, &effective);
             effective_changed = last_region.as_ref() != Some(&effective);

@@ -132,7 +132,11 @@ fn tile(line: &Alpha, w: usize, h: usize) -> Alpha {
     let mut row = 0usize;
     let mut y0 = line.height;
     while y0 < h {
-        let mut x0 = if row.is_multiple_of(2) { 40 } else { 40 + step_x / 2 };
+        let mut x0 = if row.is_multiple_of(2) {
+            40
+        } else {
+            40 + step_x / 2
+        };
         while x0 < w {
             for ly in 0..line.height {
                 let y = y0 + ly;

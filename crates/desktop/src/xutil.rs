@@ -169,11 +169,27 @@ pub struct StackEntry {
 #[derive(Default)]
 pub struct AppCache {
     apps: HashMap<Window, Option<String>>,
+    /// Last known outer rectangle of each top-level window.
+    rects: HashMap<Window, Rect>,
 }
 
 impl AppCache {
     pub fn forget(&mut self, w: Window) {
         self.apps.remove(&w);
+    }
+
+    /// Last known rectangle of a top-level window (no X requests).
+    pub fn rect_of(&self, w: Window) -> Option<Rect> {
+        self.rects.get(&w).copied()
+    }
+
+    pub fn set_rect(&mut self, w: Window, r: Rect) {
+        self.rects.insert(w, r);
+    }
+
+    /// The application of `w` if it was looked up before (no X requests).
+    pub fn cached(&self, w: Window) -> Option<&Option<String>> {
+        self.apps.get(&w)
     }
 
     /// Application id of a top-level window: its own WM_CLASS, or that of
@@ -200,6 +216,7 @@ impl AppCache {
         }
         let live: std::collections::HashSet<Window> = tree.children.iter().copied().collect();
         self.apps.retain(|w, _| live.contains(w));
+        self.rects.retain(|w, _| live.contains(w));
         let mut out = Vec::new();
         for (w, ac, gc) in cookies {
             // A window can vanish between the requests: skip it.
@@ -216,6 +233,7 @@ impl AppCache {
                 u32::from(g.width) + bw,
                 u32::from(g.height) + bw,
             );
+            self.rects.insert(w, rect);
             let app = match self.app_of(x, w) {
                 Ok(a) => a,
                 Err(_) => continue, // destroyed meanwhile

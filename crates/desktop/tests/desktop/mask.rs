@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use lotse_desktop::{Capture, CaptureConfig, Frame, Mask};
+use x11rb::protocol::xproto::ConnectionExt as _;
 
 use crate::support::{Xvfb, frame_where, has_colour, px};
 
@@ -164,4 +165,90 @@ fn masking_with_a_compositor_never_leaks() {
             exactly(f, 40, 40, 200, 150, GREEN, Some(hole))
         });
     }
+}
+
+/// The secret window is dragged across the shared one, as fast as the X
+/// server takes it, by another client, while frames keep coming (five of
+/// them); every frame is checked.
+fn secret_dragged_fast(x: &Xvfb) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    x.set_root_colour(YELLOW);
+    x.window("Shared", 40, 40, 300, 200, GREEN);
+    let mask = Arc::new(Mask::new(["Shared"]).expect("mask"));
+    let cap = Capture::start(CaptureConfig {
+        mask: Some(mask),
+        max_fps: 60,
+        ..CaptureConfig::default()
+    })
+    .expect("capture");
+    let check = |f: &Frame| {
+        assert!(
+            !has_colour(f, SECRET),
+            "secret leaked in frame {}",
+            f.number
+        );
+        assert!(
+            !has_colour(f, YELLOW),
+            "desktop leaked in frame {}",
+            f.number
+        );
+    };
+    let first = frame_where(&cap, "the shared window", check, |f| {
+        px(f, 100, 100) == GREEN
+    });
+    let secret = x.window("Secret", 400, 300, 60, 60, SECRET);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mover = {
+        let stop = stop.clone();
+        let display = x.display.clone();
+        std::thread::Builder::new()
+            .name("mover".into())
+            .spawn(move || {
+                let (conn, _) = x11rb::connect(Some(&display)).expect("connect");
+                let mut i = 0i32;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = i % 100;
+                    let aux = x11rb::protocol::xproto::ConfigureWindowAux::new()
+                        .x(20 + t * 3)
+                        .y(20 + (t * 7) % 220);
+                    conn.configure_window(secret, &aux).expect("move");
+                    // One move per round trip, like a fast mouse drag.
+                    conn.get_input_focus().expect("sync").reply().expect("sync");
+                    i += 1;
+                }
+                conn.configure_window(
+                    secret,
+                    &x11rb::protocol::xproto::ConfigureWindowAux::new()
+                        .x(400)
+                        .y(300),
+                )
+                .expect("move away");
+                conn.get_input_focus().expect("sync").reply().expect("sync");
+                i
+            })
+            .expect("mover thread")
+    };
+    // Frames keep coming while the secret window never stops moving.
+    let mut seen = 0;
+    let last = frame_where(&cap, "five frames during the drag", check, |_| {
+        seen += 1;
+        seen >= 5
+    });
+    stop.store(true, Ordering::Relaxed);
+    let moves = mover.join().expect("mover");
+    assert!(last.number > first.number);
+    assert!(moves > 0);
+    frame_where(&cap, "the whole shared window again", check, |f| {
+        exactly(f, 40, 40, 300, 200, GREEN, None)
+    });
+}
+
+#[test]
+fn fast_moving_secret_never_leaks() {
+    secret_dragged_fast(&Xvfb::start(480, 360));
+}
+
+#[test]
+fn fast_moving_secret_never_leaks_with_a_compositor() {
+    secret_dragged_fast(&Xvfb::start(480, 360).with_compositor());
 }
