@@ -1,1 +1,203 @@
-fn main() {}
+//! `lotse`: the customer client. A customer downloads it (stamped by the
+//! relay), runs it, chats with a technician, closes the window — and the
+//! program removes itself.
+//!
+//! Shape: `app` (egui drawing) ⇄ channels ⇄ `net` (tokio thread: link,
+//! files, notifications); `session` is the state machine both share;
+//! `stamp` says where to connect; `cleanup` removes what we wrote.
+//!
+//! Architecture invariant: the UI thread never does IO; everything the
+//! client writes lives in the one directory it creates at start.
+
+mod app;
+mod cleanup;
+mod files;
+mod i18n;
+mod net;
+mod picker;
+mod session;
+mod stamp;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use clap::Parser;
+use lotse_protocol::Lang;
+use tracing_subscriber::fmt::writer::MakeWriterExt as _;
+
+use crate::session::{Failure, Session, StampFault};
+use crate::stamp::TargetError;
+
+/// Lotse remote support — customer client.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Development: connect to this relay (`wss://host:port`) instead of
+    /// the stamped one; joins the public queue.
+    #[arg(long, requires = "pin")]
+    relay: Option<String>,
+    /// Development: SHA-256 (hex) of the relay's certificate.
+    #[arg(long, requires = "relay")]
+    pin: Option<String>,
+    /// UI language (`de` or `en`); default: the system's.
+    #[arg(long)]
+    lang: Option<String>,
+}
+
+fn main() -> ExitCode {
+    // Before any thread exists: keep Mesa from writing a shader cache into
+    // the customer's home directory (nothing of ours may remain).
+    // SAFETY: no other thread runs yet.
+    unsafe {
+        std::env::set_var("MESA_SHADER_CACHE_DISABLE", "true");
+        std::env::set_var("MESA_GLSL_CACHE_DISABLE", "true");
+    }
+    let args = Args::parse();
+
+    // The one directory this client owns: its log.
+    let owned_dir = tempfile::Builder::new()
+        .prefix("lotse-")
+        .tempdir()
+        .map(tempfile::TempDir::keep)
+        .ok();
+    init_logging(owned_dir.as_deref());
+    if let Some(dir) = &owned_dir {
+        tracing::info!("client files in {}", dir.display());
+    }
+
+    let exe = std::env::current_exe().ok();
+    let tail = exe.as_deref().map(stamp::read_tail);
+    let stamped = matches!(&tail, Some(Ok(t)) if stamp::looks_stamped(t));
+    let target = match (&args.relay, &args.pin) {
+        (Some(relay), Some(pin)) => stamp::target_from_args(relay, pin),
+        _ => match tail {
+            Some(Ok(tail)) => stamp::target_from_tail(&tail, stamp::now_secs()),
+            Some(Err(e)) => Err(e),
+            None => Err(TargetError::Io("unknown executable path".into())),
+        },
+    };
+
+    let lang = args
+        .lang
+        .as_deref()
+        .map(i18n::lang_of_locale)
+        .or_else(i18n::system_lang)
+        .or_else(|| target.as_ref().ok().and_then(|t| t.lang))
+        .unwrap_or(Lang::En);
+    let tr = i18n::Tr::new(lang);
+
+    // A download removes itself; a development build does not.
+    let cleanup = cleanup::Cleanup {
+        exe: exe.filter(|_| stamped && args.relay.is_none()),
+        dir: owned_dir,
+    };
+
+    let result = run_window(target, lang, tr);
+    if let Err(e) = &result {
+        tracing::error!("the window could not be shown: {e}");
+    }
+    let removed = cleanup.run();
+    tracing::info!(count = removed.len(), "cleanup finished");
+    if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn run_window(
+    target: Result<stamp::Target, TargetError>,
+    lang: Lang,
+    tr: i18n::Tr,
+) -> Result<(), String> {
+    let session = match &target {
+        Ok(_) => Session::new(os_user_name(), session::system_clock),
+        Err(e) => {
+            tracing::error!("cannot start a session: {e}");
+            Session::failed(failure_of(e))
+        }
+    };
+    let fallback_title = target
+        .as_ref()
+        .map(|t| t.site_name.clone())
+        .unwrap_or_default();
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(tr.t("window-title"))
+            .with_app_id("lotse")
+            .with_inner_size([480.0, 640.0])
+            .with_min_inner_size([360.0, 420.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "lotse",
+        options,
+        Box::new(move |cc| {
+            app::setup_context(&cc.egui_ctx);
+            let ctx = cc.egui_ctx.clone();
+            let wake: net::Waker = Arc::new(move || ctx.request_repaint());
+            let (effects, events) = match target {
+                Ok(target) => {
+                    let handle = net::start(target, lang, wake)?;
+                    (handle.effects, handle.events)
+                }
+                Err(_) => {
+                    // No network: closed channels; the app knows.
+                    let (effects, _) = tokio::sync::mpsc::channel(1);
+                    let (_, events) = tokio::sync::mpsc::channel(1);
+                    (effects, events)
+                }
+            };
+            let app = app::App::new(session, tr, effects, events, fallback_title);
+            #[cfg(debug_assertions)]
+            let app = app.with_auto_offer(debug_offer());
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Debug builds only: `LOTSE_DEBUG_SEND_FILE=/path` offers that file as
+/// soon as a technician serves (the end-to-end test cannot click a
+/// desktop portal's file dialog). Release builds ignore it.
+#[cfg(debug_assertions)]
+fn debug_offer() -> Option<PathBuf> {
+    std::env::var_os("LOTSE_DEBUG_SEND_FILE").map(PathBuf::from)
+}
+
+fn failure_of(e: &TargetError) -> Failure {
+    use lotse_protocol::stamp::StampError;
+    match e {
+        TargetError::Stamp(StampError::Missing) => Failure::Stamp(StampFault::Missing),
+        TargetError::Stamp(StampError::Altered) => Failure::Stamp(StampFault::Altered),
+        TargetError::Stamp(StampError::Expired) => Failure::Stamp(StampFault::Expired),
+        TargetError::BadPin | TargetError::NotTls => Failure::Stamp(StampFault::Invalid),
+        TargetError::Io(detail) => Failure::OwnFile(detail.clone()),
+    }
+}
+
+/// The login name, to prefill the name field.
+fn os_user_name() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_default()
+}
+
+/// Logs to stderr and to `client.log` in the owned directory.
+fn init_logging(dir: Option<&std::path::Path>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lotse=debug"));
+    let file = dir.and_then(|d| std::fs::File::create(d.join("client.log")).ok());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_target(false);
+    match file {
+        Some(file) => builder
+            .with_writer(std::io::stderr.and(Mutex::new(file)))
+            .init(),
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+}

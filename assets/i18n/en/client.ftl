@@ -1,0 +1,104 @@
+# Lotse customer client — English.
+# Simple Fluent messages: `key = text`, placeholders `{ $name }`.
+
+window-title = Lotse remote support
+window-title-site = { $site } — remote support
+status-reconnecting = Connection lost — reconnecting…
+connecting = Connecting to the support service…
+
+button-end-session = End session
+tip-end-session = Ends the session and removes this program from your computer.
+button-font-larger = Larger text
+tip-font-larger = Larger chat text (Ctrl +)
+button-font-smaller = Smaller text
+tip-font-smaller = Smaller chat text (Ctrl −)
+
+notice-heading = Notice from support
+button-leave = Leave the session
+button-stay = Stay
+
+agreement-heading = Before we start
+button-accept = Accept
+button-decline = Decline
+recording-heading = Recording of this session
+button-allow = Allow
+button-dont-allow = Do not allow
+
+name-heading = Who needs help?
+name-label = Your name
+problem-label = What is the problem? (optional)
+button-join = Request support
+
+queue-joining = Joining the queue…
+queue-position = You are number { $position } in the queue.
+queue-wait = Estimated wait: { $wait }.
+queue-no-one-online = No technician is online right now.
+wait-under-minute = less than a minute
+wait-minutes = about { $minutes } min
+
+serving = { $name } is helping you.
+avatar-alt = Photo of { $name }
+me = You
+chat-hint = Type a message and press Enter
+chat-hint-waiting = You can chat as soon as a technician takes your request.
+chat-input = Chat message
+button-send = Send
+button-send-file = Send file…
+file-dialog-title = Choose files to send to the technician
+
+note-joined = { $name } joined the chat.
+note-returned = The technician put your request back into the queue. Please wait for the next technician.
+note-nudged = The technician is trying to get your attention.
+note-no-share = The technician asked to see your screen. This version of the program cannot share the screen, so the request was declined.
+note-no-control = The technician asked to control your computer. This version of the program cannot allow that, so the request was declined.
+note-peer-away = The technician's connection dropped; they will be back shortly.
+note-peer-back = The technician is back.
+
+file-preparing = preparing…
+file-offered = waiting for the technician to accept
+file-sending = sending
+file-checking = checking…
+file-done = arrived intact
+file-declined = the technician declined the file
+file-cancelled = cancelled
+file-progress = Progress of { $name }
+file-vanished = the file was moved, deleted or changed while sending; nothing was kept
+file-unreadable = the file cannot be read: { $detail }
+file-peer-gone = the technician is no longer connected; nothing was kept
+file-interrupted = the connection dropped; nothing was kept — please send it again
+file-corrupted = the file arrived damaged and was discarded — please send it again
+file-stopped = the technician's side stopped the transfer ({ $reason }); nothing was kept
+picker-up = Parent folder
+picker-path = File to send
+picker-send = Send this file
+button-cancel = Cancel
+
+survey-heading = How did we do?
+survey-rating = { $rating } of 5 stars
+survey-comment = Comment (optional)
+button-send-survey = Send rating
+button-skip = Skip
+
+ending = Ending the session…
+ended-heading = The session has ended
+ended-removal = When you close this window, this program removes itself from your computer.
+button-close = Close
+end-by-technician = The technician ended the session.
+end-gone = The session ended because the connection was gone for too long.
+end-shutdown = The support service is shutting down.
+end-declined = You declined the agreement.
+end-left = You left the session.
+end-elevated = The session continues in another window.
+end-by-me = You ended the session.
+
+failed-heading = Cannot connect
+failed-stamp-missing = This program does not know which support service to contact. Please download it again from the support page.
+failed-stamp-altered = This program was changed or damaged after the download. Please download it again from the support page.
+failed-stamp-expired = This download has expired. Please download it again from the support page.
+failed-stamp-invalid = This download is not usable. Please download it again from the support page.
+failed-own-file = This program cannot read its own file ({ $detail }).
+failed-certificate = The server did not prove that it is the support service this program was made for. To protect you, no connection was made. Please download the program again from the support page.
+failed-ticket = The support service did not accept this download (it may have expired or been used already). Please download it again.
+failed-version = This program is too old or too new for the support service. Please download it again.
+failed-session-lost = The connection was gone for too long and the session has ended. Please download the program again to start a new session.
+failed-relay = The support service ended the connection: { $detail }

@@ -1,0 +1,812 @@
+//! The chat window (egui). Drawing only: it reads the [`Session`], turns
+//! clicks into [`Command`]s, passes IO effects to the network thread and
+//! repaints when that thread wakes it. No IO happens here.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui::{
+    Align, Color32, FontId, Key, Layout, Modifiers, RichText, ScrollArea, TextEdit, TextureHandle,
+    TextureOptions, Ui, ViewportCommand,
+};
+use lotse_protocol::EndReason;
+use tokio::sync::mpsc;
+
+use crate::i18n::Tr;
+use crate::picker::{Outcome, Picker};
+use crate::session::{
+    Avatar, Command, Effect, Failure, FileProblem, LinkState, NetEvent, Phase, Request, Session,
+    Speaker, StampFault, SystemNote, Transfer, TransferState,
+};
+
+const DEFAULT_AVATAR_PNG: &[u8] = include_bytes!("../../../assets/avatar/default.png");
+const AVATAR_SIZE: f32 = 40.0;
+
+/// The window's state beyond the session: text being typed, textures.
+pub struct App {
+    pub session: Session,
+    tr: Tr,
+    effects: mpsc::Sender<Effect>,
+    events: mpsc::Receiver<NetEvent>,
+    /// Effects not yet accepted by a full channel.
+    pending: VecDeque<Effect>,
+    net_gone: bool,
+    /// Title shown (to set it only when it changes).
+    title: String,
+    fallback_title: String,
+    pub name: String,
+    pub problem: String,
+    pub draft: String,
+    pub rating: u8,
+    pub comment: String,
+    avatar_tex: Option<(String, TextureHandle)>,
+    default_avatar: Option<TextureHandle>,
+    /// The customer is done: the next close request is let through.
+    may_close: bool,
+    /// Close even if the network never confirms the end.
+    close_deadline: Option<Instant>,
+    focused: bool,
+    picker: Option<Picker>,
+    /// Debug builds only: a file to offer once the technician joined.
+    auto_offer: Option<PathBuf>,
+    /// Effects the UI carried out itself (tests read them).
+    pub closed: bool,
+}
+
+impl App {
+    pub fn new(
+        session: Session,
+        tr: Tr,
+        effects: mpsc::Sender<Effect>,
+        events: mpsc::Receiver<NetEvent>,
+        fallback_title: String,
+    ) -> Self {
+        let name = session.name_hint.clone();
+        Self {
+            session,
+            tr,
+            effects,
+            events,
+            pending: VecDeque::new(),
+            net_gone: false,
+            title: String::new(),
+            fallback_title,
+            name,
+            problem: String::new(),
+            draft: String::new(),
+            rating: 0,
+            comment: String::new(),
+            avatar_tex: None,
+            default_avatar: None,
+            may_close: false,
+            close_deadline: None,
+            focused: true,
+            picker: None,
+            auto_offer: None,
+            closed: false,
+        }
+    }
+
+    /// Debug builds: offer this file as soon as a technician serves.
+    #[cfg(debug_assertions)]
+    pub fn with_auto_offer(mut self, path: Option<PathBuf>) -> Self {
+        self.auto_offer = path;
+        self
+    }
+
+    /// Feed a command to the session and carry out its effects.
+    pub fn command(&mut self, ctx: &egui::Context, cmd: Command) {
+        let effects = self.session.on_command(cmd);
+        self.dispatch(ctx, effects);
+    }
+
+    fn dispatch(&mut self, ctx: &egui::Context, effects: Vec<Effect>) {
+        let mut queue: VecDeque<Effect> = effects.into();
+        while let Some(effect) = queue.pop_front() {
+            match effect {
+                Effect::Close => {
+                    self.may_close = true;
+                    self.closed = true;
+                    ctx.send_viewport_cmd(ViewportCommand::Close);
+                }
+                Effect::Attention => {
+                    ctx.send_viewport_cmd(ViewportCommand::Visible(true));
+                    ctx.send_viewport_cmd(ViewportCommand::Minimized(false));
+                    ctx.send_viewport_cmd(ViewportCommand::Focus);
+                    ctx.send_viewport_cmd(ViewportCommand::RequestUserAttention(
+                        egui::UserAttentionType::Critical,
+                    ));
+                }
+                Effect::Notify { .. } if self.focused => {}
+                Effect::Finish => {
+                    let deadline =
+                        Instant::now() + crate::net::FLUSH_TIMEOUT + Duration::from_secs(2);
+                    self.close_deadline = Some(deadline);
+                    ctx.request_repaint_after(deadline - Instant::now());
+                    if self.net_gone {
+                        queue.extend(self.session.on_event(NetEvent::Finished));
+                    } else {
+                        self.to_net(effect);
+                    }
+                }
+                other => {
+                    if !self.net_gone {
+                        self.to_net(other);
+                    }
+                }
+            }
+        }
+    }
+
+    fn to_net(&mut self, effect: Effect) {
+        if !self.pending.is_empty() {
+            self.pending.push_back(effect);
+            return;
+        }
+        match self.effects.try_send(effect) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(effect)) => self.pending.push_back(effect),
+            Err(mpsc::error::TrySendError::Closed(_)) => self.net_gone = true,
+        }
+    }
+
+    /// Take what the network side reported.
+    pub fn poll(&mut self, ctx: &egui::Context) {
+        while let Some(effect) = self.pending.pop_front() {
+            match self.effects.try_send(effect) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(effect)) => {
+                    self.pending.push_front(effect);
+                    ctx.request_repaint_after(Duration::from_millis(50));
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.net_gone = true;
+                    self.pending.clear();
+                }
+            }
+        }
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => {
+                    let effects = self.session.on_event(event);
+                    self.dispatch(ctx, effects);
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    if !self.net_gone {
+                        self.net_gone = true;
+                        if self.session.phase == Phase::Ending {
+                            let effects = self.session.on_event(NetEvent::Finished);
+                            self.dispatch(ctx, effects);
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        if self.auto_offer.is_some() && self.session.can_send_files() {
+            if let Some(path) = self.auto_offer.take() {
+                self.command(ctx, Command::SendFile(path));
+            }
+        }
+        if let Some(deadline) = self.close_deadline
+            && Instant::now() >= deadline
+            && !self.may_close
+        {
+            tracing::warn!("closing without the relay's confirmation");
+            self.dispatch(ctx, vec![Effect::Close]);
+        }
+    }
+
+    /// Window-level input: close requests, focus, Ctrl +/−.
+    fn window_input(&mut self, ctx: &egui::Context) {
+        let (close, focused) = ctx.input(|i| {
+            (
+                i.viewport().close_requested(),
+                i.viewport().focused.unwrap_or(true),
+            )
+        });
+        self.focused = focused;
+        if close && !self.may_close {
+            ctx.send_viewport_cmd(ViewportCommand::CancelClose);
+            self.command(ctx, Command::EndSession);
+        }
+        let (bigger, smaller) = ctx.input_mut(|i| {
+            let bigger = i.consume_key(Modifiers::COMMAND, Key::Plus)
+                || i.consume_key(Modifiers::COMMAND, Key::Equals);
+            let smaller = i.consume_key(Modifiers::COMMAND, Key::Minus);
+            (bigger, smaller)
+        });
+        if bigger {
+            self.session.bigger_font();
+        }
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if self.session.can_send_files() {
+            for path in dropped {
+                self.command(ctx, Command::SendFile(path));
+            }
+        }
+        if smaller {
+            self.session.smaller_font();
+        }
+    }
+
+    /// Draw the whole window into `ui`.
+    pub fn draw(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        self.poll(&ctx);
+        self.window_input(&ctx);
+        self.update_title(&ctx);
+
+        egui::Panel::top("lotse-top").show(ui, |ui| self.top_bar(ui));
+        if !self.session.notices.is_empty() {
+            egui::Panel::top("lotse-notices").show(ui, |ui| self.notices(ui));
+        }
+        if matches!(self.session.phase, Phase::Waiting | Phase::Chatting) {
+            egui::Panel::bottom("lotse-compose").show(ui, |ui| self.compose(ui));
+        }
+        egui::CentralPanel::default().show(ui, |ui| self.body(ui));
+        if let Some(picker) = &mut self.picker {
+            match picker.show(&ctx, &self.tr) {
+                Outcome::Open => {}
+                Outcome::Cancelled => self.picker = None,
+                Outcome::Picked(path) => {
+                    self.picker = None;
+                    self.command(&ctx, Command::SendFile(path));
+                }
+            }
+        }
+    }
+
+    fn update_title(&mut self, ctx: &egui::Context) {
+        let site = self
+            .session
+            .site
+            .as_ref()
+            .map(|s| s.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| self.fallback_title.clone());
+        let title = if site.is_empty() {
+            self.tr.t("window-title")
+        } else {
+            self.tr.f("window-title-site", &[("site", &site)])
+        };
+        if title != self.title {
+            ctx.send_viewport_cmd(ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    fn top_bar(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            let status = match self.session.link {
+                LinkState::Reconnecting(_) => Some(self.tr.t("status-reconnecting")),
+                LinkState::Online => None,
+            };
+            if let Some(status) = status {
+                ui.label(RichText::new(status).color(Color32::from_rgb(0xc0, 0x60, 0x00)));
+            } else {
+                ui.label(RichText::new(self.title.clone()).strong());
+            }
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                let live = !matches!(
+                    self.session.phase,
+                    Phase::Failed(_) | Phase::Ended(_) | Phase::Ending
+                );
+                if live
+                    && ui
+                        .button(self.tr.t("button-end-session"))
+                        .on_hover_text(self.tr.t("tip-end-session"))
+                        .clicked()
+                {
+                    self.command(ui.ctx(), Command::EndSession);
+                }
+                let larger = ui
+                    .add_enabled(
+                        self.session.font_size < crate::session::FONT_MAX,
+                        egui::Button::new("A+"),
+                    )
+                    .accessible_name(self.tr.t("button-font-larger"))
+                    .on_hover_text(self.tr.t("tip-font-larger"));
+                if larger.clicked() {
+                    self.session.bigger_font();
+                }
+                let smaller = ui
+                    .add_enabled(
+                        self.session.font_size > crate::session::FONT_MIN,
+                        egui::Button::new("A−"),
+                    )
+                    .accessible_name(self.tr.t("button-font-smaller"))
+                    .on_hover_text(self.tr.t("tip-font-smaller"));
+                if smaller.clicked() {
+                    self.session.smaller_font();
+                }
+            });
+        });
+    }
+
+    fn notices(&mut self, ui: &mut Ui) {
+        let notices = self.session.notices.clone();
+        for notice in notices {
+            egui::Frame::group(ui.style())
+                .fill(Color32::from_rgb(0xff, 0xf4, 0xd6))
+                .show(ui, |ui| {
+                    ui.label(
+                        RichText::new(self.tr.t("notice-heading"))
+                            .strong()
+                            .color(Color32::from_rgb(0x60, 0x40, 0x00)),
+                    );
+                    ui.label(RichText::new(&notice.text).color(Color32::BLACK));
+                    ui.horizontal(|ui| {
+                        if ui.button(self.tr.t("button-leave")).clicked() {
+                            self.command(ui.ctx(), Command::LeaveOnNotice);
+                        }
+                        if ui.button(self.tr.t("button-stay")).clicked() {
+                            self.command(ui.ctx(), Command::DismissNotice(notice.key));
+                        }
+                    });
+                });
+        }
+    }
+
+    fn body(&mut self, ui: &mut Ui) {
+        match self.session.phase.clone() {
+            Phase::Connecting => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(self.tr.t("connecting"));
+                });
+            }
+            Phase::Failed(failure) => self.failed(ui, &failure),
+            Phase::Agreement(text) => {
+                ui.heading(self.tr.t("agreement-heading"));
+                self.long_text(ui, &text);
+                ui.horizontal(|ui| {
+                    if ui.button(self.tr.t("button-accept")).clicked() {
+                        self.command(ui.ctx(), Command::AcceptAgreement);
+                    }
+                    if ui.button(self.tr.t("button-decline")).clicked() {
+                        self.command(ui.ctx(), Command::DeclineAgreement);
+                    }
+                });
+            }
+            Phase::RecordingPrompt(text) => {
+                ui.heading(self.tr.t("recording-heading"));
+                self.long_text(ui, &text);
+                ui.horizontal(|ui| {
+                    if ui.button(self.tr.t("button-allow")).clicked() {
+                        self.command(ui.ctx(), Command::Recording(true));
+                    }
+                    if ui.button(self.tr.t("button-dont-allow")).clicked() {
+                        self.command(ui.ctx(), Command::Recording(false));
+                    }
+                });
+            }
+            Phase::NameEntry => self.name_entry(ui),
+            Phase::Waiting | Phase::Chatting => self.session_view(ui),
+            Phase::Survey { question, .. } => self.survey(ui, &question),
+            Phase::Ending => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(self.tr.t("ending"));
+                });
+            }
+            Phase::Ended(reason) => {
+                ui.heading(self.tr.t("ended-heading"));
+                ui.label(self.end_text(reason));
+                ui.label(self.tr.t("ended-removal"));
+                if ui.button(self.tr.t("button-close")).clicked() {
+                    self.command(ui.ctx(), Command::EndSession);
+                }
+            }
+        }
+    }
+
+    fn long_text(&self, ui: &mut Ui, text: &str) {
+        ScrollArea::vertical()
+            .max_height(ui.available_height() - 60.0)
+            .auto_shrink([false, true])
+            .show(ui, |ui| {
+                ui.label(RichText::new(text).size(self.session.font_size));
+            });
+    }
+
+    fn failed(&mut self, ui: &mut Ui, failure: &Failure) {
+        ui.heading(self.tr.t("failed-heading"));
+        let text = match failure {
+            Failure::Stamp(StampFault::Missing) => self.tr.t("failed-stamp-missing"),
+            Failure::Stamp(StampFault::Altered) => self.tr.t("failed-stamp-altered"),
+            Failure::Stamp(StampFault::Expired) => self.tr.t("failed-stamp-expired"),
+            Failure::Stamp(StampFault::Invalid) => self.tr.t("failed-stamp-invalid"),
+            Failure::OwnFile(detail) => self.tr.f("failed-own-file", &[("detail", detail)]),
+            Failure::WrongCertificate => self.tr.t("failed-certificate"),
+            Failure::BadTicket => self.tr.t("failed-ticket"),
+            Failure::VersionMismatch => self.tr.t("failed-version"),
+            Failure::SessionLost => self.tr.t("failed-session-lost"),
+            Failure::Relay(detail) => self.tr.f("failed-relay", &[("detail", detail)]),
+        };
+        ui.label(RichText::new(text).size(self.session.font_size));
+        ui.add_space(8.0);
+        if ui.button(self.tr.t("button-close")).clicked() {
+            self.command(ui.ctx(), Command::EndSession);
+        }
+    }
+
+    fn name_entry(&mut self, ui: &mut Ui) {
+        ui.heading(self.tr.t("name-heading"));
+        let name_label = ui.label(self.tr.t("name-label"));
+        let name = ui
+            .add(TextEdit::singleline(&mut self.name).desired_width(f32::INFINITY))
+            .labelled_by(name_label.id);
+        let problem_label = ui.label(self.tr.t("problem-label"));
+        ui.add(
+            TextEdit::multiline(&mut self.problem)
+                .desired_rows(4)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(problem_label.id);
+        let ready = !self.name.trim().is_empty();
+        let submit_by_enter = name.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) && ready;
+        let clicked = ui
+            .add_enabled(ready, egui::Button::new(self.tr.t("button-join")))
+            .clicked();
+        if clicked || submit_by_enter {
+            let cmd = Command::Join {
+                name: self.name.clone(),
+                problem: self.problem.clone(),
+            };
+            self.command(ui.ctx(), cmd);
+        }
+    }
+
+    fn session_view(&mut self, ui: &mut Ui) {
+        if self.session.phase == Phase::Waiting {
+            self.waiting_info(ui);
+        } else if let Some(tech) = self.session.technician.clone() {
+            ui.horizontal(|ui| {
+                self.avatar(ui, tech.avatar.as_ref(), &tech.name);
+                ui.label(
+                    RichText::new(self.tr.f("serving", &[("name", &tech.name)]))
+                        .size(self.session.font_size)
+                        .strong(),
+                );
+            });
+        }
+        ui.separator();
+        self.transfers(ui);
+        self.chat(ui);
+    }
+
+    fn waiting_info(&self, ui: &mut Ui) {
+        let size = self.session.font_size;
+        let site = self.session.site.clone().unwrap_or_default();
+        let (position, wait) = self
+            .session
+            .queue
+            .map_or((String::new(), String::new()), |q| {
+                (q.position.to_string(), self.wait_text(q.wait_secs))
+            });
+        if let Some(greeting) = site.greeting.filter(|g| !g.trim().is_empty()) {
+            let text = greeting
+                .replace("{position}", &position)
+                .replace("{wait}", &wait);
+            ui.label(RichText::new(text).size(size));
+        }
+        if let Some(q) = self.session.queue {
+            ui.label(
+                RichText::new(self.tr.f("queue-position", &[("position", &position)]))
+                    .size(size)
+                    .strong(),
+            );
+            ui.label(RichText::new(self.tr.f("queue-wait", &[("wait", &wait)])).size(size));
+            if q.technicians_online == 0 && self.session.no_technician.is_none() {
+                ui.label(RichText::new(self.tr.t("queue-no-one-online")).size(size));
+            }
+        } else {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(self.tr.t("queue-joining"));
+            });
+        }
+        if let Some(text) = &self.session.no_technician {
+            ui.label(
+                RichText::new(text)
+                    .size(size)
+                    .color(Color32::from_rgb(0xb0, 0x30, 0x30)),
+            );
+        }
+        if let Some(hold) = &self.session.hold {
+            ui.label(RichText::new(hold).size(size).italics());
+        }
+    }
+
+    fn wait_text(&self, secs: u64) -> String {
+        if secs < 60 {
+            self.tr.t("wait-under-minute")
+        } else {
+            let minutes = secs.div_ceil(60).to_string();
+            self.tr.f("wait-minutes", &[("minutes", &minutes)])
+        }
+    }
+
+    fn avatar(&mut self, ui: &mut Ui, avatar: Option<&Avatar>, name: &str) {
+        let texture = match avatar {
+            Some(a) => {
+                let key = format!("{name}:{}x{}:{}", a.width, a.height, a.rgba.len());
+                if self.avatar_tex.as_ref().is_none_or(|(k, _)| *k != key) {
+                    let image = egui::ColorImage::from_rgba_unmultiplied(
+                        [a.width as usize, a.height as usize],
+                        &a.rgba,
+                    );
+                    let tex =
+                        ui.ctx()
+                            .load_texture("technician-avatar", image, TextureOptions::LINEAR);
+                    self.avatar_tex = Some((key, tex));
+                }
+                self.avatar_tex.as_ref().map(|(_, t)| t.clone())
+            }
+            None => {
+                if self.default_avatar.is_none() {
+                    self.default_avatar = crate::session::decode_image(DEFAULT_AVATAR_PNG)
+                        .ok()
+                        .map(|a| {
+                            let image = egui::ColorImage::from_rgba_unmultiplied(
+                                [a.width as usize, a.height as usize],
+                                &a.rgba,
+                            );
+                            ui.ctx()
+                                .load_texture("default-avatar", image, TextureOptions::LINEAR)
+                        });
+                }
+                self.default_avatar.clone()
+            }
+        };
+        if let Some(tex) = texture {
+            ui.add(
+                egui::Image::new(&tex)
+                    .fit_to_exact_size(egui::vec2(AVATAR_SIZE, AVATAR_SIZE))
+                    .corner_radius(AVATAR_SIZE / 2.0)
+                    .alt_text(self.tr.f("avatar-alt", &[("name", name)])),
+            );
+        }
+    }
+
+    fn chat(&mut self, ui: &mut Ui) {
+        let size = self.session.font_size;
+        let entries = self.session.chat.clone();
+        let technician = self.session.technician.clone();
+        ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .stick_to_bottom(true)
+            .show(ui, |ui| {
+                for entry in &entries {
+                    let time = local_time(entry.at_ms);
+                    match &entry.speaker {
+                        Speaker::System(note) => {
+                            let text = format!("{time} · {}", self.note_text(note));
+                            ui.label(RichText::new(text).size(size * 0.9).italics().weak());
+                        }
+                        Speaker::Me => {
+                            ui.horizontal_wrapped(|ui| {
+                                ui.add_space(AVATAR_SIZE + 8.0);
+                                ui.vertical(|ui| {
+                                    ui.label(
+                                        RichText::new(format!("{} · {time}", self.tr.t("me")))
+                                            .size(size * 0.85)
+                                            .weak(),
+                                    );
+                                    ui.label(RichText::new(&entry.text).size(size));
+                                });
+                            });
+                        }
+                        Speaker::Technician(name) => {
+                            ui.horizontal_wrapped(|ui| {
+                                let avatar = technician
+                                    .as_ref()
+                                    .filter(|t| t.name == *name)
+                                    .and_then(|t| t.avatar.as_ref());
+                                self.avatar(ui, avatar, name);
+                                ui.vertical(|ui| {
+                                    ui.label(
+                                        RichText::new(format!("{name} · {time}"))
+                                            .size(size * 0.85)
+                                            .strong(),
+                                    );
+                                    ui.label(RichText::new(&entry.text).size(size));
+                                });
+                            });
+                        }
+                    }
+                    ui.add_space(4.0);
+                }
+            });
+    }
+
+    fn note_text(&self, note: &SystemNote) -> String {
+        match note {
+            SystemNote::TechnicianJoined(name) => self.tr.f("note-joined", &[("name", name)]),
+            SystemNote::ReturnedToQueue => self.tr.t("note-returned"),
+            SystemNote::Nudged => self.tr.t("note-nudged"),
+            SystemNote::Unsupported(Request::ScreenShare) => self.tr.t("note-no-share"),
+            SystemNote::Unsupported(Request::Control) => self.tr.t("note-no-control"),
+            SystemNote::PeerAway => self.tr.t("note-peer-away"),
+            SystemNote::PeerBack => self.tr.t("note-peer-back"),
+            SystemNote::Ended(reason) => self.end_text(*reason),
+        }
+    }
+
+    fn end_text(&self, reason: EndReason) -> String {
+        match reason {
+            EndReason::EndedByTechnician => self.tr.t("end-by-technician"),
+            EndReason::CustomerGone => self.tr.t("end-gone"),
+            EndReason::RelayShutdown => self.tr.t("end-shutdown"),
+            EndReason::DeclinedAgreement => self.tr.t("end-declined"),
+            EndReason::LeftOnNotice => self.tr.t("end-left"),
+            EndReason::Elevated => self.tr.t("end-elevated"),
+            EndReason::EndedByCustomer => self.tr.t("end-by-me"),
+        }
+    }
+
+    fn transfers(&mut self, ui: &mut Ui) {
+        let transfers: Vec<Transfer> = self.session.transfers.clone();
+        for t in transfers.iter().rev().take(4) {
+            ui.horizontal(|ui| {
+                let status = match &t.state {
+                    TransferState::Preparing => self.tr.t("file-preparing"),
+                    TransferState::Offered => self.tr.t("file-offered"),
+                    TransferState::Sending => self.tr.t("file-sending"),
+                    TransferState::Checking => self.tr.t("file-checking"),
+                    TransferState::Done => self.tr.t("file-done"),
+                    TransferState::Declined => self.tr.t("file-declined"),
+                    TransferState::Cancelled => self.tr.t("file-cancelled"),
+                    TransferState::Failed(p) => self.problem_text(p),
+                };
+                ui.label(format!("{} — {status}", t.name));
+                if t.state.is_active() {
+                    ui.add(
+                        egui::ProgressBar::new(t.progress())
+                            .desired_width(120.0)
+                            .show_percentage(),
+                    )
+                    .accessible_name(self.tr.f("file-progress", &[("name", &t.name)]));
+                    if ui.button(self.tr.t("button-cancel")).clicked() {
+                        self.command(ui.ctx(), Command::CancelFile(t.id));
+                    }
+                }
+            });
+        }
+    }
+
+    fn problem_text(&self, p: &FileProblem) -> String {
+        match p {
+            FileProblem::Vanished => self.tr.t("file-vanished"),
+            FileProblem::Unreadable(detail) => self.tr.f("file-unreadable", &[("detail", detail)]),
+            FileProblem::PeerGone => self.tr.t("file-peer-gone"),
+            FileProblem::Interrupted => self.tr.t("file-interrupted"),
+            FileProblem::Corrupted => self.tr.t("file-corrupted"),
+            FileProblem::Stopped(reason) => self.tr.f("file-stopped", &[("reason", reason)]),
+        }
+    }
+
+    fn compose(&mut self, ui: &mut Ui) {
+        let can_chat = self.session.technician.is_some();
+        let size = self.session.font_size;
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            let hint = if can_chat {
+                self.tr.t("chat-hint")
+            } else {
+                self.tr.t("chat-hint-waiting")
+            };
+            let edit = ui.add_enabled(
+                can_chat,
+                TextEdit::multiline(&mut self.draft)
+                    .desired_rows(2)
+                    .desired_width(ui.available_width() - 190.0)
+                    .font(FontId::proportional(size))
+                    .hint_text(hint)
+                    .return_key(Some(egui::KeyboardShortcut::new(
+                        Modifiers::SHIFT,
+                        Key::Enter,
+                    ))),
+            );
+            let edit = edit.accessible_name(self.tr.t("chat-input"));
+            let enter =
+                edit.has_focus() && ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter));
+            let send = ui
+                .add_enabled(can_chat, egui::Button::new(self.tr.t("button-send")))
+                .clicked();
+            if (send || enter) && !self.draft.trim().is_empty() {
+                let text = std::mem::take(&mut self.draft);
+                self.command(ui.ctx(), Command::SendChat(text));
+                edit.request_focus();
+            }
+            let can_files = self.session.can_send_files() && self.picker.is_none();
+            if ui
+                .add_enabled(can_files, egui::Button::new(self.tr.t("button-send-file")))
+                .clicked()
+            {
+                self.open_picker(ui.ctx());
+            }
+        });
+        ui.add_space(4.0);
+    }
+
+    fn open_picker(&mut self, ctx: &egui::Context) {
+        self.picker = Some(Picker::new(Picker::home(), ctx));
+    }
+
+    fn survey(&mut self, ui: &mut Ui, question: &str) {
+        ui.heading(self.tr.t("survey-heading"));
+        ui.label(RichText::new(question).size(self.session.font_size));
+        ui.horizontal(|ui| {
+            for rating in 1..=5u8 {
+                let response = ui
+                    .selectable_label(self.rating == rating, rating.to_string())
+                    .accessible_name(
+                        self.tr
+                            .f("survey-rating", &[("rating", &rating.to_string())]),
+                    );
+                if response.clicked() {
+                    self.rating = rating;
+                }
+            }
+        });
+        let comment_label = ui.label(self.tr.t("survey-comment"));
+        ui.add(TextEdit::multiline(&mut self.comment).desired_rows(3))
+            .labelled_by(comment_label.id);
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(
+                    self.rating > 0,
+                    egui::Button::new(self.tr.t("button-send-survey")),
+                )
+                .clicked()
+            {
+                let cmd = Command::SurveyAnswer {
+                    rating: self.rating,
+                    comment: self.comment.clone(),
+                };
+                self.command(ui.ctx(), cmd);
+            }
+            if ui.button(self.tr.t("button-skip")).clicked() {
+                self.command(ui.ctx(), Command::SkipSurvey);
+            }
+        });
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.draw(ui);
+    }
+}
+
+/// `HH:MM` in local time.
+fn local_time(at_ms: i64) -> String {
+    use chrono::TimeZone as _;
+    chrono::Local
+        .timestamp_millis_opt(at_ms)
+        .single()
+        .map(|t| t.format("%H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// The window's look: readable defaults; our own Ctrl +/− for the chat.
+pub fn setup_context(ctx: &egui::Context) {
+    ctx.options_mut(|o| o.zoom_with_keyboard = false);
+    ctx.set_visuals(egui::Visuals::light());
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

@@ -1,0 +1,376 @@
+//! UI tests with egui_kittest: widgets are found by their AccessKit label
+//! (what a screen reader announces), clicked and typed into; the harness
+//! also fails on any input widget without an accessible name.
+
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use lotse_protocol::{ConsentTopic, EndReason, Lang, Message, SiteInfo};
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::session::{FONT_DEFAULT, FONT_STEP, FileEvent};
+
+struct Win {
+    harness: Harness<'static, App>,
+    effects: mpsc::Receiver<Effect>,
+    events: mpsc::Sender<NetEvent>,
+}
+
+fn clock() -> i64 {
+    1_700_000_000_000
+}
+
+fn site(agreement: bool) -> SiteInfo {
+    SiteInfo {
+        name: "Beispiel GmbH".into(),
+        agreement: agreement.then(|| "Please accept our terms.".into()),
+        recording_prompt: None,
+        greeting: None,
+        survey: Some("How did it go?".into()),
+        hold_interval_secs: 30,
+        watermark: false,
+    }
+}
+
+fn start(lang: Lang) -> Win {
+    let (effects_tx, effects) = mpsc::channel(64);
+    let (events, events_rx) = mpsc::channel(64);
+    let app = App::new(
+        Session::new("anna", clock),
+        Tr::new(lang),
+        effects_tx,
+        events_rx,
+        "Beispiel GmbH".into(),
+    );
+    let harness = Harness::builder()
+        .with_size(egui::vec2(520.0, 640.0))
+        .build_ui_state(|ui, app: &mut App| app.draw(ui), app);
+    Win {
+        harness,
+        effects,
+        events,
+    }
+}
+
+impl Win {
+    /// Deliver a network event and draw.
+    fn event(&mut self, ev: NetEvent) {
+        self.events.try_send(ev).expect("room in the channel");
+        self.frames();
+    }
+    fn msg(&mut self, m: Message) {
+        self.event(NetEvent::Message(m));
+    }
+    /// A few frames (spinners keep asking for more, so no `run()`).
+    fn frames(&mut self) {
+        self.harness.run_steps(3);
+    }
+    fn click(&mut self, label: &str) {
+        self.harness.get_by_label(label).click();
+        self.frames();
+    }
+    fn sent(&mut self) -> Vec<Message> {
+        self.effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Send(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+    fn effects(&mut self) -> Vec<Effect> {
+        let mut out = Vec::new();
+        while let Ok(e) = self.effects.try_recv() {
+            out.push(e);
+        }
+        out
+    }
+    fn shows(&self, text: &str) -> bool {
+        self.harness.query_by_label_contains(text).is_some()
+    }
+    fn app(&self) -> &App {
+        self.harness.state()
+    }
+    /// Through the agreement-less site into the queue and to a technician.
+    fn chatting(&mut self) {
+        self.event(NetEvent::Online {
+            resumed: false,
+            site: site(false),
+        });
+        self.click("Request support");
+        self.msg(Message::TechnicianJoined {
+            name: "Tom".into(),
+            avatar: None,
+        });
+        self.effects();
+    }
+}
+
+#[test]
+fn accept_on_the_agreement_sends_consent_and_asks_the_name() {
+    let mut ui = start(Lang::En);
+    assert!(ui.shows("Connecting"));
+    ui.event(NetEvent::Online {
+        resumed: false,
+        site: site(true),
+    });
+    assert!(ui.shows("Please accept our terms."));
+    ui.click("Accept");
+    assert_eq!(
+        ui.sent(),
+        vec![Message::Consent {
+            topic: ConsentTopic::Agreement,
+            granted: true
+        }]
+    );
+    assert!(ui.shows("Your name"));
+    // The name is prefilled from the OS user name.
+    assert_eq!(ui.app().name, "anna");
+    ui.click("Request support");
+    assert_eq!(
+        ui.sent(),
+        vec![Message::Join {
+            name: "anna".into(),
+            problem: None
+        }]
+    );
+    ui.msg(Message::QueueStatus {
+        position: 3,
+        estimated_wait_secs: 200,
+        technicians_online: 1,
+    });
+    assert!(ui.shows("You are number 3 in the queue."));
+    assert!(ui.shows("about 4 min"));
+}
+
+#[test]
+fn decline_on_the_agreement_ends_the_session() {
+    let mut ui = start(Lang::En);
+    ui.event(NetEvent::Online {
+        resumed: false,
+        site: site(true),
+    });
+    ui.click("Decline");
+    let effects = ui.effects();
+    assert!(effects.contains(&Effect::Send(Message::End {
+        reason: EndReason::DeclinedAgreement
+    })));
+    assert!(effects.contains(&Effect::Finish));
+    ui.event(NetEvent::Finished);
+    assert!(ui.app().closed, "the window closes itself");
+}
+
+#[test]
+fn font_size_buttons_and_ctrl_plus_minus() {
+    let mut ui = start(Lang::En);
+    ui.chatting();
+    assert_eq!(ui.app().session.font_size, FONT_DEFAULT);
+    ui.click("Larger text");
+    assert_eq!(ui.app().session.font_size, FONT_DEFAULT + FONT_STEP);
+    ui.harness
+        .key_press_modifiers(Modifiers::COMMAND, Key::Plus);
+    ui.frames();
+    assert_eq!(ui.app().session.font_size, FONT_DEFAULT + 2.0 * FONT_STEP);
+    ui.harness
+        .key_press_modifiers(Modifiers::COMMAND, Key::Minus);
+    ui.frames();
+    ui.click("Smaller text");
+    assert_eq!(ui.app().session.font_size, FONT_DEFAULT);
+}
+
+#[test]
+fn leave_on_a_notice_ends_without_survey() {
+    let mut ui = start(Lang::En);
+    ui.chatting();
+    ui.msg(Message::Notice {
+        id: Some("outage".into()),
+        text: "Our mail server is down.".into(),
+    });
+    assert!(ui.shows("Our mail server is down."));
+    ui.click("Leave the session");
+    assert_eq!(
+        ui.sent(),
+        vec![Message::End {
+            reason: EndReason::LeftOnNotice
+        }]
+    );
+    assert!(
+        !ui.shows("How did it go?"),
+        "no survey after leaving on a notice"
+    );
+}
+
+#[test]
+fn stay_dismisses_a_notice() {
+    let mut ui = start(Lang::En);
+    ui.chatting();
+    ui.msg(Message::Notice {
+        id: None,
+        text: "Known issue".into(),
+    });
+    ui.click("Stay");
+    assert!(!ui.shows("Known issue"));
+    assert!(ui.sent().is_empty());
+}
+
+#[test]
+fn type_and_send_a_chat_line() {
+    let mut ui = start(Lang::En);
+    ui.chatting();
+    assert!(ui.shows("Tom is helping you."));
+    ui.msg(Message::Chat {
+        text: "Hello, how can I help?".into(),
+        from: Some("Tom".into()),
+        at_ms: Some(clock()),
+    });
+    assert!(ui.shows("Hello, how can I help?"));
+    ui.harness.get_by_label("Chat message").focus();
+    ui.frames();
+    ui.harness
+        .get_by_label("Chat message")
+        .type_text("Mein Drucker druckt nicht");
+    ui.frames();
+    ui.click("Send");
+    assert_eq!(
+        ui.sent(),
+        vec![Message::Chat {
+            text: "Mein Drucker druckt nicht".into(),
+            from: None,
+            at_ms: None
+        }]
+    );
+    assert!(ui.shows("Mein Drucker druckt nicht"));
+    assert!(ui.app().draft.is_empty());
+    // Enter sends too.
+    ui.harness
+        .get_by_label("Chat message")
+        .type_text("zweite Zeile");
+    ui.frames();
+    ui.harness.key_press(Key::Enter);
+    ui.frames();
+    assert_eq!(
+        ui.sent(),
+        vec![Message::Chat {
+            text: "zweite Zeile".into(),
+            from: None,
+            at_ms: None
+        }]
+    );
+}
+
+#[test]
+fn end_session_asks_the_survey_then_ends() {
+    let mut ui = start(Lang::En);
+    ui.chatting();
+    ui.click("End session");
+    assert!(ui.shows("How did it go?"));
+    ui.click("4 of 5 stars");
+    ui.click("Send rating");
+    assert_eq!(
+        ui.sent(),
+        vec![
+            Message::SurveyAnswer {
+                rating: 4,
+                comment: String::new()
+            },
+            Message::End {
+                reason: EndReason::EndedByCustomer
+            }
+        ]
+    );
+    assert!(ui.shows("Ending the session"));
+}
+
+#[test]
+fn reconnecting_is_shown_during_a_cut() {
+    let mut ui = start(Lang::En);
+    ui.chatting();
+    ui.event(NetEvent::LinkDown { attempt: 1 });
+    assert!(ui.shows("reconnecting"));
+    ui.event(NetEvent::Online {
+        resumed: true,
+        site: site(false),
+    });
+    assert!(!ui.shows("reconnecting"));
+}
+
+#[test]
+fn a_wrong_certificate_gets_a_clear_message() {
+    let mut ui = start(Lang::En);
+    ui.event(NetEvent::Failed(Failure::WrongCertificate));
+    assert!(ui.shows("Cannot connect"));
+    assert!(ui.shows("no connection was made"));
+    ui.click("Close");
+    assert!(ui.app().closed);
+}
+
+#[test]
+fn german_texts() {
+    let mut ui = start(Lang::De);
+    ui.event(NetEvent::Online {
+        resumed: false,
+        site: site(true),
+    });
+    ui.click("Zustimmen");
+    assert!(ui.shows("Ihr Name"));
+}
+
+#[test]
+fn send_a_file_through_the_chooser_with_progress_and_cancel() {
+    let mut ui = start(Lang::En);
+    ui.chatting();
+    ui.click("Send file…");
+    assert!(ui.shows("Choose files to send"));
+    let field = ui.harness.get_by_label("File to send");
+    field.focus();
+    ui.frames();
+    ui.harness
+        .get_by_label("File to send")
+        .type_text("/tmp/bericht.pdf");
+    ui.frames();
+    ui.click("Send this file");
+    let effects = ui.effects();
+    assert_eq!(
+        effects,
+        vec![Effect::PrepareFile {
+            id: 1,
+            path: "/tmp/bericht.pdf".into()
+        }]
+    );
+    ui.event(NetEvent::File(FileEvent::Ready {
+        id: 1,
+        name: "bericht.pdf".into(),
+        size: 1000,
+        sha256: "ab".repeat(32),
+    }));
+    assert!(ui.shows("waiting for the technician to accept"));
+    assert!(matches!(
+        ui.sent().as_slice(),
+        [Message::FileOffer {
+            id: 1,
+            size: 1000,
+            ..
+        }]
+    ));
+    ui.msg(Message::FileAccept { id: 1 });
+    assert_eq!(ui.effects(), vec![Effect::StartUpload { id: 1 }]);
+    ui.event(NetEvent::File(FileEvent::Progress { id: 1, sent: 400 }));
+    assert!(
+        ui.harness
+            .query_by_label("Progress of bericht.pdf")
+            .is_some()
+    );
+    ui.click("Cancel");
+    assert_eq!(
+        ui.effects(),
+        vec![
+            Effect::StopUpload { id: 1 },
+            Effect::Send(Message::FileCancel {
+                id: 1,
+                reason: "cancelled".into()
+            })
+        ]
+    );
+    assert!(ui.shows("cancelled"));
+}

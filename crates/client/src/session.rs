@@ -1,0 +1,1097 @@
+//! The customer's session as a plain state machine: no egui, no IO.
+//!
+//! Inputs are [`NetEvent`]s (what the relay said, link up/down, file
+//! progress) and [`Command`]s (what the customer clicked). Each input
+//! returns the [`Effect`]s to carry out: messages to send, a URL to open,
+//! a notification, file work, closing the window. The UI (`app.rs`) draws
+//! from the public fields; the network side (`net.rs`) carries out effects.
+//!
+//! The phases follow the wire flow in the team notes:
+//! `Connecting → Agreement? → Recording? → NameEntry → Waiting ⇄ Chatting
+//! → Survey? → Ending → Ended`, with `Failed` for anything that stops the
+//! client before a session exists. Share and control requests are answered
+//! with a decline until the screen issue adds its consent prompts (a new
+//! [`Request`] handled like the agreement: a phase-independent prompt list).
+
+use std::path::PathBuf;
+
+use lotse_protocol::{ConsentTopic, EndReason, ErrorCode, Message, SiteInfo};
+
+/// Why the client cannot run a session at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The stamp is missing, altered, expired or unusable.
+    Stamp(StampFault),
+    /// This program's own file cannot be read.
+    OwnFile(String),
+    /// The relay showed a certificate other than the stamped one.
+    WrongCertificate,
+    /// The relay refused the ticket (forged, expired, used up).
+    BadTicket,
+    /// The relay speaks another protocol version.
+    VersionMismatch,
+    /// The session could not be resumed after a cut (grace period over).
+    SessionLost,
+    /// The relay closed the session with an error the customer cannot fix.
+    Relay(String),
+}
+
+/// What is wrong with the stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StampFault {
+    Missing,
+    Altered,
+    Expired,
+    /// Intact but unusable (bad pin, not `wss://`).
+    Invalid,
+}
+
+/// What the technician may ask for that needs the customer's consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    ScreenShare,
+    Control,
+}
+
+/// A line in the chat that the client writes itself (translated by the UI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SystemNote {
+    TechnicianJoined(String),
+    ReturnedToQueue,
+    Nudged,
+    /// A request this client version cannot honour; it was declined.
+    Unsupported(Request),
+    PeerAway,
+    PeerBack,
+    Ended(EndReason),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Speaker {
+    /// The customer (this window).
+    Me,
+    /// The technician, by name.
+    Technician(String),
+    System(SystemNote),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatEntry {
+    pub speaker: Speaker,
+    pub text: String,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: i64,
+}
+
+/// Live queue place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuePlace {
+    pub position: u32,
+    pub wait_secs: u64,
+    pub technicians_online: u32,
+}
+
+/// A notice shown above the chat with a Leave button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownNotice {
+    /// Local number, for dismissing.
+    pub key: u32,
+    pub text: String,
+}
+
+/// Decoded technician avatar, RGBA8.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Avatar {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Technician {
+    pub name: String,
+    /// `None`: show the default avatar.
+    pub avatar: Option<Avatar>,
+}
+
+/// Why a file transfer stopped without arriving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileProblem {
+    /// The file was removed or changed while it was being sent.
+    Vanished,
+    /// The file could not be read (message from the OS).
+    Unreadable(String),
+    /// The technician's side is gone (or the session ended).
+    PeerGone,
+    /// The link dropped during the transfer.
+    Interrupted,
+    /// The technician's copy did not match.
+    Corrupted,
+    /// The technician's side stopped it (their reason, e.g. disk full).
+    Stopped(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferState {
+    /// Reading the file for its SHA-256.
+    Preparing,
+    /// Offered; waiting for the technician to accept.
+    Offered,
+    Sending,
+    /// Every chunk is out; waiting for the technician's check.
+    Checking,
+    Done,
+    Declined,
+    Cancelled,
+    Failed(FileProblem),
+}
+
+impl TransferState {
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self,
+            Self::Preparing | Self::Offered | Self::Sending | Self::Checking
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub id: u32,
+    pub name: String,
+    pub size: u64,
+    pub sent: u64,
+    pub state: TransferState,
+}
+
+impl Transfer {
+    /// 0.0 ..= 1.0
+    pub fn progress(&self) -> f32 {
+        if self.size == 0 {
+            return if self.state == TransferState::Done {
+                1.0
+            } else {
+                0.0
+            };
+        }
+        (self.sent as f64 / self.size as f64).clamp(0.0, 1.0) as f32
+    }
+}
+
+/// What happens once the survey is answered or skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterSurvey {
+    /// The customer is ending: send `end` and close.
+    EndAndClose,
+    /// The session already ended (by the technician): just show the end.
+    ShowEnd(EndReason),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Before the relay's `welcome`.
+    Connecting,
+    /// Nothing to do but read the reason and close.
+    Failed(Failure),
+    Agreement(String),
+    RecordingPrompt(String),
+    /// Asking for the customer's name and problem before `join`.
+    NameEntry,
+    /// In the queue.
+    Waiting,
+    /// A technician is serving the session.
+    Chatting,
+    Survey {
+        question: String,
+        then: AfterSurvey,
+    },
+    /// `end` was sent; waiting for it to reach the relay.
+    Ending,
+    /// Over. `close` says whether the window closes by itself.
+    Ended(EndReason),
+}
+
+/// Link state shown as a status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Online,
+    /// Cut; trying again (attempt number, from 1).
+    Reconnecting(u32),
+}
+
+/// Events from the network side.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetEvent {
+    /// `welcome` received; `resumed` after a cut.
+    Online {
+        resumed: bool,
+        site: SiteInfo,
+    },
+    /// A message from the relay (duplicates already dropped).
+    Message(Message),
+    /// The link is down; the network side retries.
+    LinkDown {
+        attempt: u32,
+    },
+    /// Nothing can be done (bad certificate, ticket, version…).
+    Failed(Failure),
+    /// After [`Effect::Finish`]: everything sent has reached the relay (or
+    /// the wait timed out). The link is closed.
+    Finished,
+    File(FileEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileEvent {
+    /// Hashed and ready to offer.
+    Ready {
+        id: u32,
+        name: String,
+        size: u64,
+        sha256: String,
+    },
+    Progress {
+        id: u32,
+        sent: u64,
+    },
+    /// Every chunk has been handed to the link.
+    AllSent {
+        id: u32,
+    },
+    Failed {
+        id: u32,
+        problem: FileProblem,
+    },
+}
+
+/// What the customer did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    AcceptAgreement,
+    DeclineAgreement,
+    Recording(bool),
+    Join {
+        name: String,
+        problem: String,
+    },
+    SendChat(String),
+    DismissNotice(u32),
+    LeaveOnNotice,
+    /// The End session button or closing the window.
+    EndSession,
+    SurveyAnswer {
+        rating: u8,
+        comment: String,
+    },
+    SkipSurvey,
+    SendFile(PathBuf),
+    CancelFile(u32),
+}
+
+/// What the outside world must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Send(Message),
+    OpenUrl(String),
+    /// A desktop notification (the UI shows it only while unfocused).
+    Notify {
+        from: String,
+        text: String,
+    },
+    /// Bring the window forward (nudge).
+    Attention,
+    /// Hash `path` and answer with [`FileEvent::Ready`].
+    PrepareFile {
+        id: u32,
+        path: PathBuf,
+    },
+    StartUpload {
+        id: u32,
+    },
+    /// Stop reading/sending; nothing more for `id`.
+    StopUpload {
+        id: u32,
+    },
+    /// Send what is queued, then close the link; answer [`NetEvent::Finished`].
+    Finish,
+    /// Close the window now (the customer is done).
+    Close,
+}
+
+/// Longest chat line the client sends (bytes), well under the 64 KiB frame.
+pub const MAX_CHAT_BYTES: usize = 16 * 1024;
+/// Largest avatar dimension accepted (pixels).
+const MAX_AVATAR_SIDE: u32 = 512;
+
+/// The whole customer-side session.
+pub struct Session {
+    pub phase: Phase,
+    pub link: LinkState,
+    pub site: Option<SiteInfo>,
+    /// Prefilled name for the name entry (the OS user name).
+    pub name_hint: String,
+    pub my_name: String,
+    pub queue: Option<QueuePlace>,
+    pub hold: Option<String>,
+    pub no_technician: Option<String>,
+    pub notices: Vec<ShownNotice>,
+    pub chat: Vec<ChatEntry>,
+    pub technician: Option<Technician>,
+    pub transfers: Vec<Transfer>,
+    /// A technician served this session at some point.
+    pub served: bool,
+    /// Chat text size in points, changed by the customer.
+    pub font_size: f32,
+    url_opened: bool,
+    next_notice: u32,
+    next_file: u32,
+    clock: fn() -> i64,
+}
+
+pub const FONT_DEFAULT: f32 = 15.0;
+pub const FONT_MIN: f32 = 10.0;
+pub const FONT_MAX: f32 = 32.0;
+pub const FONT_STEP: f32 = 2.0;
+
+/// Milliseconds since the Unix epoch from the system clock.
+pub fn system_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Session {
+    pub fn new(name_hint: impl Into<String>, clock: fn() -> i64) -> Self {
+        Self {
+            phase: Phase::Connecting,
+            link: LinkState::Online,
+            site: None,
+            name_hint: name_hint.into(),
+            my_name: String::new(),
+            queue: None,
+            hold: None,
+            no_technician: None,
+            notices: Vec::new(),
+            chat: Vec::new(),
+            technician: None,
+            transfers: Vec::new(),
+            served: false,
+            font_size: FONT_DEFAULT,
+            url_opened: false,
+            next_notice: 1,
+            next_file: 1,
+            clock,
+        }
+    }
+
+    /// A session that cannot start (e.g. bad stamp).
+    pub fn failed(failure: Failure) -> Self {
+        let mut s = Self::new("", system_clock);
+        s.phase = Phase::Failed(failure);
+        s
+    }
+
+    pub fn bigger_font(&mut self) {
+        self.font_size = (self.font_size + FONT_STEP).min(FONT_MAX);
+    }
+
+    pub fn smaller_font(&mut self) {
+        self.font_size = (self.font_size - FONT_STEP).max(FONT_MIN);
+    }
+
+    /// The session exists on the relay and has not ended.
+    fn is_live(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Agreement(_)
+                | Phase::RecordingPrompt(_)
+                | Phase::NameEntry
+                | Phase::Waiting
+                | Phase::Chatting
+                | Phase::Survey {
+                    then: AfterSurvey::EndAndClose,
+                    ..
+                }
+        )
+    }
+
+    /// Whether files may be offered now.
+    pub fn can_send_files(&self) -> bool {
+        self.phase == Phase::Chatting && self.technician.is_some()
+    }
+
+    /// The survey question, if the site has one.
+    fn survey_question(&self) -> Option<String> {
+        self.site
+            .as_ref()
+            .and_then(|s| s.survey.clone())
+            .filter(|q| !q.trim().is_empty())
+    }
+
+    fn system(&mut self, note: SystemNote) {
+        let at_ms = (self.clock)();
+        self.chat.push(ChatEntry {
+            speaker: Speaker::System(note),
+            text: String::new(),
+            at_ms,
+        });
+    }
+
+    // ---- network events ---------------------------------------------------
+
+    pub fn on_event(&mut self, event: NetEvent) -> Vec<Effect> {
+        match event {
+            NetEvent::Online { resumed, site } => self.on_online(resumed, site),
+            NetEvent::LinkDown { attempt } => {
+                if !matches!(self.phase, Phase::Failed(_) | Phase::Ended(_)) {
+                    self.link = LinkState::Reconnecting(attempt.max(1));
+                }
+                // A binary stream cannot survive a cut: the technician's
+                // side drops the partial file.
+                let mut effects = Vec::new();
+                for t in &mut self.transfers {
+                    if t.state == TransferState::Sending {
+                        t.state = TransferState::Failed(FileProblem::Interrupted);
+                        effects.push(Effect::StopUpload { id: t.id });
+                        effects.push(Effect::Send(Message::FileCancel {
+                            id: t.id,
+                            reason: "interrupted".into(),
+                        }));
+                    }
+                }
+                effects
+            }
+            NetEvent::Failed(failure) => {
+                self.link = LinkState::Online;
+                match self.phase {
+                    // Ending anyway: finish as if flushed.
+                    Phase::Ending => self.finish_end(EndReason::EndedByCustomer),
+                    Phase::Ended(_) => Vec::new(),
+                    _ => {
+                        self.phase = Phase::Failed(failure);
+                        self.stop_all_transfers(FileProblem::PeerGone)
+                    }
+                }
+            }
+            NetEvent::Finished => {
+                if self.phase == Phase::Ending {
+                    self.finish_end(EndReason::EndedByCustomer)
+                } else {
+                    Vec::new()
+                }
+            }
+            NetEvent::Message(msg) => self.on_message(msg),
+            NetEvent::File(ev) => self.on_file(ev),
+        }
+    }
+
+    fn finish_end(&mut self, reason: EndReason) -> Vec<Effect> {
+        self.phase = Phase::Ended(reason);
+        vec![Effect::Close]
+    }
+
+    fn on_online(&mut self, resumed: bool, site: SiteInfo) -> Vec<Effect> {
+        self.link = LinkState::Online;
+        if resumed || self.phase != Phase::Connecting {
+            // Same session after a cut: keep the phase, the relay resends
+            // what we missed.
+            return Vec::new();
+        }
+        self.site = Some(site);
+        self.advance_from(Step::Agreement)
+    }
+
+    /// Show the first configured step at or after `step`.
+    fn advance_from(&mut self, step: Step) -> Vec<Effect> {
+        let site = self.site.clone().unwrap_or_default();
+        let present = |t: &Option<String>| t.as_ref().filter(|t| !t.trim().is_empty()).cloned();
+        if step <= Step::Agreement
+            && let Some(text) = present(&site.agreement)
+        {
+            self.phase = Phase::Agreement(text);
+            return Vec::new();
+        }
+        if step <= Step::Recording
+            && let Some(text) = present(&site.recording_prompt)
+        {
+            self.phase = Phase::RecordingPrompt(text);
+            return Vec::new();
+        }
+        self.phase = Phase::NameEntry;
+        Vec::new()
+    }
+
+    fn on_message(&mut self, msg: Message) -> Vec<Effect> {
+        // After the end only the end itself matters.
+        if matches!(self.phase, Phase::Failed(_) | Phase::Ended(_)) {
+            return Vec::new();
+        }
+        match msg {
+            Message::QueueStatus {
+                position,
+                estimated_wait_secs,
+                technicians_online,
+            } => {
+                self.queue = Some(QueuePlace {
+                    position,
+                    wait_secs: estimated_wait_secs,
+                    technicians_online,
+                });
+                if technicians_online > 0 {
+                    self.no_technician = None;
+                }
+                Vec::new()
+            }
+            Message::Hold { text } => {
+                self.hold = Some(text);
+                Vec::new()
+            }
+            Message::NoTechnician { text, url } => {
+                self.no_technician = Some(text);
+                match url {
+                    Some(url) if !self.url_opened && is_web_url(&url) => {
+                        self.url_opened = true;
+                        vec![Effect::OpenUrl(url)]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            Message::Notice { text, .. } => {
+                let key = self.next_notice;
+                self.next_notice += 1;
+                self.notices.push(ShownNotice { key, text });
+                Vec::new()
+            }
+            Message::TechnicianJoined { name, avatar } => {
+                let avatar = avatar.as_deref().and_then(|b64| match decode_avatar(b64) {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        tracing::warn!("technician avatar not shown: {e}");
+                        None
+                    }
+                });
+                self.technician = Some(Technician {
+                    name: name.clone(),
+                    avatar,
+                });
+                self.served = true;
+                self.no_technician = None;
+                self.system(SystemNote::TechnicianJoined(name));
+                if matches!(self.phase, Phase::Waiting | Phase::Chatting) {
+                    self.phase = Phase::Chatting;
+                }
+                Vec::new()
+            }
+            Message::ReturnedToQueue => {
+                self.technician = None;
+                self.system(SystemNote::ReturnedToQueue);
+                if self.phase == Phase::Chatting {
+                    self.phase = Phase::Waiting;
+                }
+                self.stop_all_transfers(FileProblem::PeerGone)
+            }
+            Message::Chat { text, from, at_ms } => {
+                let name = from
+                    .or_else(|| self.technician.as_ref().map(|t| t.name.clone()))
+                    .unwrap_or_default();
+                let at_ms = at_ms.unwrap_or_else(self.clock);
+                self.chat.push(ChatEntry {
+                    speaker: Speaker::Technician(name.clone()),
+                    text: text.clone(),
+                    at_ms,
+                });
+                vec![Effect::Notify { from: name, text }]
+            }
+            Message::Nudge => {
+                self.system(SystemNote::Nudged);
+                vec![Effect::Attention]
+            }
+            Message::PeerAway { .. } => {
+                self.system(SystemNote::PeerAway);
+                Vec::new()
+            }
+            Message::PeerBack => {
+                self.system(SystemNote::PeerBack);
+                Vec::new()
+            }
+            Message::ShareRequest => {
+                self.system(SystemNote::Unsupported(Request::ScreenShare));
+                vec![Effect::Send(Message::ShareDecline)]
+            }
+            Message::ControlRequest => {
+                self.system(SystemNote::Unsupported(Request::Control));
+                vec![Effect::Send(Message::ControlDecline)]
+            }
+            Message::Survey { question } => {
+                if let Some(site) = &mut self.site {
+                    site.survey = Some(question);
+                }
+                Vec::new()
+            }
+            Message::FileAccept { id } => self.file_accepted(id),
+            Message::FileDecline { id } => {
+                self.set_transfer(id, |t| {
+                    (t.state == TransferState::Offered).then_some(TransferState::Declined)
+                });
+                Vec::new()
+            }
+            Message::FileCancel { id, reason } => {
+                let mut stopped = false;
+                self.set_transfer(id, |t| {
+                    t.state.is_active().then(|| {
+                        stopped = true;
+                        TransferState::Failed(FileProblem::Stopped(reason.clone()))
+                    })
+                });
+                if stopped {
+                    vec![Effect::StopUpload { id }]
+                } else {
+                    Vec::new()
+                }
+            }
+            Message::FileDone { id, ok, .. } => {
+                self.set_transfer(id, |t| {
+                    matches!(t.state, TransferState::Checking | TransferState::Sending).then(|| {
+                        if ok {
+                            TransferState::Done
+                        } else {
+                            TransferState::Failed(FileProblem::Corrupted)
+                        }
+                    })
+                });
+                if ok && let Some(t) = self.transfers.iter_mut().find(|t| t.id == id) {
+                    t.sent = t.size;
+                }
+                Vec::new()
+            }
+            Message::End { reason } => self.ended_by_relay(reason),
+            Message::Error {
+                code,
+                message,
+                fatal,
+                ..
+            } => {
+                tracing::warn!(?code, fatal, "relay error: {message}");
+                if fatal {
+                    let failure = match code {
+                        ErrorCode::VersionMismatch => Failure::VersionMismatch,
+                        ErrorCode::BadKey => Failure::BadTicket,
+                        ErrorCode::NotFound => Failure::SessionLost,
+                        _ => Failure::Relay(message),
+                    };
+                    if self.phase == Phase::Ending {
+                        return self.finish_end(EndReason::EndedByCustomer);
+                    }
+                    self.phase = Phase::Failed(failure);
+                    return self.stop_all_transfers(FileProblem::PeerGone);
+                }
+                Vec::new()
+            }
+            other => {
+                tracing::warn!("ignored unexpected message from the relay: {other:?}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn ended_by_relay(&mut self, reason: EndReason) -> Vec<Effect> {
+        if self.phase == Phase::Ending {
+            // Our own end came back: done.
+            return self.finish_end(reason);
+        }
+        let mut effects = self.stop_all_transfers(FileProblem::PeerGone);
+        self.technician = None;
+        self.system(SystemNote::Ended(reason));
+        let survey = (self.served && reason == EndReason::EndedByTechnician)
+            .then(|| self.survey_question())
+            .flatten();
+        self.phase = match survey {
+            // The survey answer still goes out; the link closes after it.
+            Some(question) => Phase::Survey {
+                question,
+                then: AfterSurvey::ShowEnd(reason),
+            },
+            None => {
+                // The link is of no further use.
+                effects.push(Effect::Finish);
+                Phase::Ended(reason)
+            }
+        };
+        effects
+    }
+
+    // ---- file events -------------------------------------------------------
+
+    fn on_file(&mut self, ev: FileEvent) -> Vec<Effect> {
+        match ev {
+            FileEvent::Ready {
+                id,
+                name,
+                size,
+                sha256,
+            } => {
+                let can_send = self.can_send_files();
+                let Some(t) = self.transfers.iter_mut().find(|t| t.id == id) else {
+                    return Vec::new();
+                };
+                if t.state != TransferState::Preparing {
+                    return Vec::new();
+                }
+                if !can_send {
+                    t.state = TransferState::Failed(FileProblem::PeerGone);
+                    return Vec::new();
+                }
+                t.name.clone_from(&name);
+                t.size = size;
+                t.state = TransferState::Offered;
+                vec![Effect::Send(Message::FileOffer {
+                    id,
+                    name,
+                    size,
+                    sha256,
+                })]
+            }
+            FileEvent::Progress { id, sent } => {
+                if let Some(t) = self.transfers.iter_mut().find(|t| t.id == id)
+                    && t.state == TransferState::Sending
+                {
+                    t.sent = sent.min(t.size);
+                }
+                Vec::new()
+            }
+            FileEvent::AllSent { id } => {
+                self.set_transfer(id, |t| {
+                    (t.state == TransferState::Sending).then_some(TransferState::Checking)
+                });
+                if let Some(t) = self.transfers.iter_mut().find(|t| t.id == id)
+                    && t.state == TransferState::Checking
+                {
+                    t.sent = t.size;
+                }
+                Vec::new()
+            }
+            FileEvent::Failed { id, problem } => {
+                let mut was_offered = false;
+                self.set_transfer(id, |t| {
+                    t.state.is_active().then(|| {
+                        was_offered = t.state != TransferState::Preparing;
+                        TransferState::Failed(problem.clone())
+                    })
+                });
+                if was_offered {
+                    vec![Effect::Send(Message::FileCancel {
+                        id,
+                        reason: file_problem_code(&problem).into(),
+                    })]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    fn file_accepted(&mut self, id: u32) -> Vec<Effect> {
+        let mut start = false;
+        self.set_transfer(id, |t| {
+            (t.state == TransferState::Offered).then(|| {
+                start = true;
+                TransferState::Sending
+            })
+        });
+        if start {
+            vec![Effect::StartUpload { id }]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Apply `f` to transfer `id`; `Some(state)` replaces its state.
+    fn set_transfer(&mut self, id: u32, mut f: impl FnMut(&Transfer) -> Option<TransferState>) {
+        if let Some(t) = self.transfers.iter_mut().find(|t| t.id == id) {
+            if let Some(state) = f(t) {
+                t.state = state;
+            }
+        } else {
+            tracing::warn!(id, "message for an unknown file transfer ignored");
+        }
+    }
+
+    fn stop_all_transfers(&mut self, problem: FileProblem) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for t in &mut self.transfers {
+            if t.state.is_active() {
+                effects.push(Effect::StopUpload { id: t.id });
+                t.state = TransferState::Failed(problem.clone());
+            }
+        }
+        effects
+    }
+
+    // ---- customer commands ------------------------------------------------
+
+    pub fn on_command(&mut self, cmd: Command) -> Vec<Effect> {
+        match (cmd, self.phase.clone()) {
+            (Command::AcceptAgreement, Phase::Agreement(_)) => {
+                let mut effects = vec![Effect::Send(Message::Consent {
+                    topic: ConsentTopic::Agreement,
+                    granted: true,
+                })];
+                effects.extend(self.advance_from(Step::Recording));
+                effects
+            }
+            (Command::DeclineAgreement, Phase::Agreement(_)) => {
+                self.phase = Phase::Ending;
+                vec![
+                    Effect::Send(Message::Consent {
+                        topic: ConsentTopic::Agreement,
+                        granted: false,
+                    }),
+                    Effect::Send(Message::End {
+                        reason: EndReason::DeclinedAgreement,
+                    }),
+                    Effect::Finish,
+                ]
+            }
+            (Command::Recording(granted), Phase::RecordingPrompt(_)) => {
+                let mut effects = vec![Effect::Send(Message::Consent {
+                    topic: ConsentTopic::Recording,
+                    granted,
+                })];
+                effects.extend(self.advance_from(Step::Name));
+                effects
+            }
+            (Command::Join { name, problem }, Phase::NameEntry) => {
+                let name = name.trim().to_owned();
+                if name.is_empty() || name.len() > 200 {
+                    return Vec::new();
+                }
+                let problem = problem.trim();
+                let problem = (!problem.is_empty()).then(|| truncate(problem, 4000));
+                self.my_name.clone_from(&name);
+                self.phase = Phase::Waiting;
+                vec![Effect::Send(Message::Join { name, problem })]
+            }
+            (Command::SendChat(text), Phase::Chatting | Phase::Waiting) => {
+                let text = text.trim_end();
+                if text.trim().is_empty() || self.technician.is_none() {
+                    return Vec::new();
+                }
+                let text = truncate(text, MAX_CHAT_BYTES);
+                let at_ms = (self.clock)();
+                self.chat.push(ChatEntry {
+                    speaker: Speaker::Me,
+                    text: text.clone(),
+                    at_ms,
+                });
+                vec![Effect::Send(Message::Chat {
+                    text,
+                    from: None,
+                    at_ms: None,
+                })]
+            }
+            (Command::DismissNotice(key), _) => {
+                self.notices.retain(|n| n.key != key);
+                Vec::new()
+            }
+            (Command::LeaveOnNotice, _) if self.is_live() && !self.notices.is_empty() => {
+                self.notices.clear();
+                self.send_end(EndReason::LeftOnNotice)
+            }
+            (Command::EndSession, phase) => self.end_requested(phase),
+            (Command::SurveyAnswer { rating, comment }, Phase::Survey { then, .. }) => {
+                if !(1..=5).contains(&rating) {
+                    return Vec::new();
+                }
+                let mut effects = vec![Effect::Send(Message::SurveyAnswer {
+                    rating,
+                    comment: truncate(comment.trim(), 4000),
+                })];
+                effects.extend(self.after_survey(then));
+                effects
+            }
+            (Command::SkipSurvey, Phase::Survey { then, .. }) => self.after_survey(then),
+            (Command::SendFile(path), _) if self.can_send_files() => {
+                let id = self.next_file;
+                self.next_file += 1;
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                self.transfers.push(Transfer {
+                    id,
+                    name,
+                    size: 0,
+                    sent: 0,
+                    state: TransferState::Preparing,
+                });
+                vec![Effect::PrepareFile { id, path }]
+            }
+            (Command::CancelFile(id), _) => {
+                let Some(t) = self.transfers.iter_mut().find(|t| t.id == id) else {
+                    return Vec::new();
+                };
+                if !t.state.is_active() {
+                    return Vec::new();
+                }
+                let offered = t.state != TransferState::Preparing;
+                t.state = TransferState::Cancelled;
+                let mut effects = vec![Effect::StopUpload { id }];
+                if offered {
+                    effects.push(Effect::Send(Message::FileCancel {
+                        id,
+                        reason: "cancelled".into(),
+                    }));
+                }
+                effects
+            }
+            (cmd, phase) => {
+                tracing::debug!("command {cmd:?} ignored in phase {phase:?}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// End session button or window close, in any phase.
+    fn end_requested(&mut self, phase: Phase) -> Vec<Effect> {
+        match phase {
+            // No session on the relay (yet): just close.
+            Phase::Connecting | Phase::Failed(_) | Phase::Ended(_) => {
+                self.phase = match phase {
+                    Phase::Failed(_) | Phase::Ended(_) => phase,
+                    _ => Phase::Ended(EndReason::EndedByCustomer),
+                };
+                vec![Effect::Finish, Effect::Close]
+            }
+            // Closing again during the survey: skip it.
+            Phase::Survey { then, .. } => self.after_survey(then),
+            Phase::Ending => Vec::new(),
+            Phase::Chatting | Phase::Waiting if self.served => match self.survey_question() {
+                Some(question) => {
+                    self.phase = Phase::Survey {
+                        question,
+                        then: AfterSurvey::EndAndClose,
+                    };
+                    Vec::new()
+                }
+                None => self.send_end(EndReason::EndedByCustomer),
+            },
+            _ => self.send_end(EndReason::EndedByCustomer),
+        }
+    }
+
+    fn after_survey(&mut self, then: AfterSurvey) -> Vec<Effect> {
+        match then {
+            AfterSurvey::EndAndClose => self.send_end(EndReason::EndedByCustomer),
+            AfterSurvey::ShowEnd(reason) => {
+                self.phase = Phase::Ended(reason);
+                vec![Effect::Finish]
+            }
+        }
+    }
+
+    fn send_end(&mut self, reason: EndReason) -> Vec<Effect> {
+        let mut effects = self.stop_all_transfers(FileProblem::PeerGone);
+        for t in &mut self.transfers {
+            if t.state == TransferState::Failed(FileProblem::PeerGone) {
+                t.state = TransferState::Cancelled;
+            }
+        }
+        self.phase = Phase::Ending;
+        effects.push(Effect::Send(Message::End { reason }));
+        effects.push(Effect::Finish);
+        effects
+    }
+}
+
+/// Order of the pre-session steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    Agreement,
+    Recording,
+    Name,
+}
+
+/// Short reason code sent in `file_cancel`.
+pub fn file_problem_code(problem: &FileProblem) -> &'static str {
+    match problem {
+        FileProblem::Vanished => "file_vanished",
+        FileProblem::Unreadable(_) => "unreadable",
+        FileProblem::PeerGone => "peer_gone",
+        FileProblem::Interrupted => "interrupted",
+        FileProblem::Corrupted => "corrupted",
+        FileProblem::Stopped(_) => "stopped",
+    }
+}
+
+/// Only http(s) URLs are opened in the browser.
+fn is_web_url(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
+/// Cut `text` to at most `max` bytes on a character boundary.
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AvatarError {
+    #[error("not base64")]
+    Base64,
+    #[error("larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("not a PNG or JPEG image: {0}")]
+    Image(String),
+}
+
+/// Decode a base64 PNG/JPEG avatar, bounded in bytes and pixels.
+pub fn decode_avatar(b64: &str) -> Result<Avatar, AvatarError> {
+    use base64::Engine as _;
+    if b64.len() > lotse_protocol::MAX_AVATAR_BYTES * 4 / 3 + 8 {
+        return Err(AvatarError::TooLarge(lotse_protocol::MAX_AVATAR_BYTES));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| AvatarError::Base64)?;
+    if bytes.len() > lotse_protocol::MAX_AVATAR_BYTES {
+        return Err(AvatarError::TooLarge(lotse_protocol::MAX_AVATAR_BYTES));
+    }
+    decode_image(&bytes)
+}
+
+/// Decode PNG/JPEG bytes to RGBA, refusing huge dimensions.
+pub fn decode_image(bytes: &[u8]) -> Result<Avatar, AvatarError> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| AvatarError::Image(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(4096);
+    limits.max_image_height = Some(4096);
+    limits.max_alloc = Some(64 * 1024 * 1024);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| AvatarError::Image(e.to_string()))?;
+    let img = if img.width() > MAX_AVATAR_SIDE || img.height() > MAX_AVATAR_SIDE {
+        img.thumbnail(MAX_AVATAR_SIDE, MAX_AVATAR_SIDE)
+    } else {
+        img
+    };
+    let rgba = img.to_rgba8();
+    Ok(Avatar {
+        width: rgba.width(),
+        height: rgba.height(),
+        rgba: rgba.into_raw(),
+    })
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
