@@ -31,10 +31,10 @@ async function loggedInTechnician() {
   return tech;
 }
 
-// Portal → start form → chat prompt → recording → the queue. With
-// `direct`, the chat page is opened by its address and asks for the name.
-async function startChat(page, name, problem, { direct = false } = {}) {
-  if (direct || process.env.LOTSE_WEB_DIRECT) {
+// Chat page → name → chat prompt → recording → the queue. With
+// `viaPortal`, the portal's start form gives name and problem instead.
+async function startChat(page, name, problem, { viaPortal = false } = {}) {
+  if (!viaPortal) {
     await page.goto(relay.base + '/web/chat.html');
     await page.getByTestId('prompt-name').waitFor();
     await page.fill('#name-input', name);
@@ -105,6 +105,41 @@ test('portal with Click-to-Chat on: site name, start form, session key; German t
   }
 });
 
+test('a German browser gets the chat in German, with the site\'s German texts', async () => {
+  const { context, page } = await newCustomerPage(browser, { locale: 'de-DE' });
+  try {
+    await page.goto(relay.base + '/web/chat.html');
+    await page.getByTestId('prompt-name').waitFor();
+    assert.equal(await page.getByTestId('prompt-name').locator('h2').textContent(), 'Ihr Name');
+    await page.fill('#name-input', 'Jürgen Grün');
+    await page.getByTestId('prompt-name').locator('button[type=submit]').click();
+    await page.getByTestId('prompt-prompt').waitFor();
+    assert.equal(await page.getByTestId('prompt-prompt').locator('h2').textContent(), 'Chat starten?');
+    assert.equal(await page.getByTestId('prompt-yes').textContent(), 'Chat starten');
+    await page.getByTestId('prompt-yes').click();
+    // hello.lang = "de": the relay's German default texts (only the English
+    // ones are set in this site's relay.toml), the agreement first.
+    await page.getByTestId('prompt-agreement').waitFor();
+    assert.match(await page.getByTestId('prompt-agreement').locator('.prompt-text').textContent(), /^Bevor es losgeht: /);
+    assert.equal(await page.getByTestId('agreement-yes').textContent(), 'Ich stimme zu');
+    await page.getByTestId('agreement-yes').click();
+    await page.getByTestId('prompt-recording').waitFor();
+    assert.equal(await page.getByTestId('prompt-recording').locator('.prompt-text').textContent(),
+      'Darf diese Sitzung zur Qualitätssicherung aufgezeichnet werden?');
+    assert.equal(await page.getByTestId('recording-no').textContent(), 'Ablehnen');
+    await page.getByTestId('recording-no').click();
+    await page.getByTestId('waiting').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#waiting h2').textContent(), 'Bitte warten Sie');
+    await shot(page, 'chat-de-waiting');
+    await page.getByTestId('waiting-leave').click();
+    await page.getByTestId('final').waitFor({ state: 'visible' });
+    assert.equal(await page.getByTestId('final-text').textContent(), 'Sie haben den Chat beendet. Vielen Dank!');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('no technician logged in: the page says so, links the help page, and the customer can leave', async () => {
   assert.equal(tech, null, 'runs before any technician logs in');
   const { context, page } = await newCustomerPage(browser);
@@ -130,7 +165,7 @@ test('web chat: name, chat prompt, recording, queue, chat both ways, notificatio
   const t = await loggedInTechnician();
   const { context, page } = await newCustomerPage(browser);
   try {
-    await startChat(page, HOSTILE_NAME, 'Der Drucker druckt nicht.');
+    await startChat(page, HOSTILE_NAME, 'Der Drucker druckt nicht.', { viaPortal: true });
     assert.match(await page.getByTestId('greeting').textContent(), /^You are number 1 in the queue, about \d+ minutes to wait\.$/);
     // The hold message repeats while the customer waits (every 2 s here).
     await page.getByTestId('hold').filter({ hasText: SITE.hold }).waitFor();
@@ -143,6 +178,7 @@ test('web chat: name, chat prompt, recording, queue, chat both ways, notificatio
     const started = await acceptCustomer(t, HOSTILE_NAME);
     const session = started.session;
     assert.equal(started.customer_name, HOSTILE_NAME);
+    assert.equal(started.problem, 'Der Drucker druckt nicht.');
     assert.equal(started.role, 'web_customer');
     const granted = Object.fromEntries((started.consents || []).map((c) => [c.topic, c.granted]));
     assert.equal(granted.chat_prompt, true, 'chat prompt consent recorded');
@@ -392,7 +428,7 @@ test('a cut link reconnects and resumes: nothing lost, nothing doubled', async (
       const server = ws.connectToServer();
       links.push({ ws, server });
     });
-    await startChat(page, 'Rita Resume', 'Flaky network', { direct: true });
+    await startChat(page, 'Rita Resume', 'Flaky network');
     const { session } = await acceptCustomer(t, 'Rita Resume');
     await page.getByTestId('line-sys').filter({ hasText: 'has joined the chat.' }).waitFor();
     assert.equal(links.length, 1);
