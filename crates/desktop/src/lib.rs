@@ -27,6 +27,10 @@
 //!     not taken yet and inherits its damage. Frames only come when X
 //!     DAMAGE reports a change (none at all while idle); `notify` is called
 //!     on the capture thread after each frame (keep it cheap).
+//! * [`cursor`] — the pointer, which captured frames do not contain:
+//!   [`CursorTracker::new`]`()`, `position() -> (x, y)` (root pixels),
+//!   `image() -> CursorImage { serial, width, height, hot_x, hot_y, rgba }`
+//!   (send the image again only when `serial` changes).
 //! * [`windows`] — [`list_apps()`]` -> Result<Vec<AppGroup>>`:
 //!   `AppGroup { id /* WM_CLASS class */, name, windows: Vec<WindowInfo>,
 //!   icon: Option<Icon /* 32×32 RGBA */> }`, top-most application first;
@@ -56,6 +60,7 @@
 //! names.
 
 pub mod capture;
+pub mod cursor;
 mod error;
 pub mod geom;
 pub mod input;
@@ -66,6 +71,7 @@ pub mod windows;
 mod xutil;
 
 pub use capture::{Capture, CaptureConfig, Frame, MonitorInfo, monitors};
+pub use cursor::{CursorImage, CursorTracker};
 pub use error::DesktopError;
 pub use geom::{Rect, Region};
 pub use input::{ControlSwitch, EnigoInjector, GuardedInjector, Injector};
@@ -85,6 +91,7 @@ mod tests {
         send_sync::<crate::Mask>();
         send_sync::<crate::ControlSwitch>();
         send_sync::<crate::Frame>();
+        send_sync::<crate::CursorTracker>();
         send::<crate::Watermark>();
         send::<crate::GuardedInjector<crate::EnigoInjector>>();
     }

@@ -109,3 +109,22 @@ fn without_damage_extension_capture_polls_and_still_sees_changes() {
     // The damage found by comparing frames covers exactly the window.
     assert_eq!(f.damage, vec![Rect::new(100, 100, 20, 10)]);
 }
+
+#[test]
+fn cursor_position_and_image() {
+    let x = Xvfb::start(320, 240);
+    let t = lotse_desktop::CursorTracker::new().expect("cursor");
+    let st = std::process::Command::new("xdotool")
+        .env("DISPLAY", &x.display)
+        .args(["mousemove", "123", "45"])
+        .status()
+        .expect("xdotool");
+    assert!(st.success());
+    assert_eq!(t.position().expect("position"), (123, 45));
+    let img = t.image().expect("image");
+    assert!(img.width > 0 && img.height > 0);
+    assert_eq!(img.rgba.len(), (img.width * img.height * 4) as usize);
+    assert!(img.hot_x < img.width && img.hot_y < img.height);
+    // Something of it is opaque.
+    assert!(img.rgba.chunks(4).any(|p| p[3] == 255));
+}
