@@ -187,7 +187,7 @@ fn config() -> impl Strategy<Value = EncoderConfig> {
             Just(Compression::Lz4),
             Just(Compression::None)
         ],
-        prop_oneof![Just(1024u16), Just(3), Just(0)],
+        prop_oneof![Just(1024u16), Just(3), Just(2), Just(1), Just(0)],
         any::<bool>(),
         any::<bool>(),
     )
