@@ -865,6 +865,11 @@ fn run(
     let mut prev: Option<Vec<u8>> = None; // only without DAMAGE
     let mut last_region: Option<Region> = None;
     let mut settle = Settle::default();
+    if compositor {
+        // What the compositor shows right now may predate every window
+        // state we can know of: nothing is shown for the first moments.
+        settle.others.push((Instant::now(), 0, None));
+    }
     let mut settle_at: Option<Instant> = None;
     let mut regrabs = 0u32;
 

@@ -71,11 +71,9 @@ impl CursorTracker {
             let a = p >> 24;
             // Undo the premultiplication.
             let un = |c: u32| {
-                if a == 0 {
-                    0
-                } else {
-                    ((c * 255 + a / 2) / a).min(255) as u8
-                }
+                (c * 255 + a / 2)
+                    .checked_div(a)
+                    .map_or(0, |v| v.min(255) as u8)
             };
             rgba.extend_from_slice(&[
                 un((p >> 16) & 0xff),

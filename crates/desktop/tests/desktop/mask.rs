@@ -147,12 +147,19 @@ fn masking_with_a_compositor_never_leaks() {
         ..CaptureConfig::default()
     })
     .expect("capture");
+    // Every frame, from the very first: no secret, no desktop (the
+    // compositor may not have painted the shared window yet at start).
     let never_secret = |f: &Frame| {
         assert!(
             !has_colour(f, SECRET),
             "secret leaked in frame {}",
             f.number
-        )
+        );
+        assert!(
+            !has_colour(f, YELLOW),
+            "desktop leaked in frame {}",
+            f.number
+        );
     };
     frame_where(&cap, "the shared window", never_secret, |f| {
         px(f, 100, 100) == GREEN
