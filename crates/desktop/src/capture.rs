@@ -50,7 +50,7 @@ use x11rb::protocol::xproto::{
 use crate::DesktopError;
 use crate::geom::{Rect, Region};
 use crate::mask::{Mask, black_out_outside, visible_region};
-use crate::xutil::{AppCache, Xconn};
+use crate::xutil::{AppCache, WATERMARK_CLASS, Xconn};
 
 /// Highest frame rate [`CaptureConfig::max_fps`] accepts.
 pub const MAX_FPS: u32 = 60;
@@ -529,6 +529,9 @@ fn drain_events(
                         });
                     if let Some(r) = rect {
                         cache.set_rect(window, r);
+                        // Learn its application now (the watermark must
+                        // be recognised as such).
+                        let _ = cache.app_of(x, window);
                     }
                     p.record(Change::Mapped { window, rect });
                     p.stack_changed = true;
@@ -589,6 +592,9 @@ fn region_despite(
     // a handful of rectangles).
     let mut moved: Vec<(u32, Vec<Rect>)> = Vec::new();
     for c in changes {
+        if is_watermark(cache, c) {
+            continue;
+        }
         match c {
             Change::Configure { window, rect } => {
                 if chosen(*window) {
@@ -629,6 +635,18 @@ fn region_despite(
     Some(region)
 }
 
+/// Our own watermark overlay is text on top of everything, not a window
+/// that hides anything: its changes do not count.
+fn is_watermark(cache: &AppCache, c: &Change) -> bool {
+    let w = match c {
+        Change::Configure { window, .. }
+        | Change::Gone { window, .. }
+        | Change::Mapped { window, .. } => *window,
+        Change::Other => return false,
+    };
+    matches!(cache.cached(w), Some(Some(a)) if a == WATERMARK_CLASS)
+}
+
 /// With a compositor the screen shows what windows looked like a little
 /// while ago. So for `COMPOSITOR_SETTLE` after any change, the region is
 /// also cut by every region that was valid in that time and by every
@@ -643,8 +661,17 @@ struct Settle {
 }
 
 impl Settle {
-    fn note(&mut self, now: Instant, changes: &[Change], chosen: impl Fn(u32) -> bool) {
+    fn note(
+        &mut self,
+        now: Instant,
+        changes: &[Change],
+        cache: &AppCache,
+        chosen: impl Fn(u32) -> bool,
+    ) {
         for c in changes {
+            if is_watermark(cache, c) {
+                continue;
+            }
             match c {
                 Change::Configure { window, rect } if !chosen(*window) => {
                     self.others.push((now, *window, Some(*rect)));
@@ -921,7 +948,7 @@ fn run(
                     let apps = m.apps();
                     let chosen =
                         |w: u32| matches!(cache.cached(w), Some(Some(a)) if apps.contains(a));
-                    settle.note(Instant::now(), &pending.changes, chosen);
+                    settle.note(Instant::now(), &pending.changes, &cache, chosen);
                 }
                 pending.changes.clear();
                 let stack = cache.stack(&x)?;
@@ -945,7 +972,7 @@ fn run(
                     let apps = m.apps();
                     let chosen =
                         |w: u32| matches!(cache.cached(w), Some(Some(a)) if apps.contains(a));
-                    settle.note(Instant::now(), &changes, chosen);
+                    settle.note(Instant::now(), &changes, &cache, chosen);
                 }
                 match region_despite(pre, &changes, &cache, m.apps()) {
                     Some(r) => Some(r),

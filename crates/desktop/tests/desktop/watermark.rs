@@ -165,3 +165,46 @@ fn watermark_with_compositor_is_translucent_and_click_through() {
     let seen = check_watermark(&x, true);
     assert!(seen != WHITE && seen != GREY, "blended text {seen:06x}");
 }
+
+#[test]
+fn app_sharing_is_not_disturbed_by_the_watermark() {
+    use std::sync::Arc;
+    let x = Xvfb::start(480, 360);
+    x.set_root_colour(0xffff00);
+    x.window("Shared", 40, 40, 200, 150, 0x00ff00);
+    let wm = Watermark::show("Lotse").expect("watermark");
+    let mask = Arc::new(Mask::new(["Shared"]).expect("mask"));
+    let cap = Capture::start(CaptureConfig {
+        mask: Some(mask),
+        ..CaptureConfig::default()
+    })
+    .expect("capture");
+    let green = |f: &lotse_desktop::Frame| {
+        (0..f.height)
+            .flat_map(|y| (0..f.width).map(move |x| (x, y)))
+            .filter(|&(x, y)| px(f, x, y) == 0x00ff00)
+            .count()
+    };
+    // Text covers a little of the window; most of it shows.
+    let mostly_green = |f: &lotse_desktop::Frame| {
+        assert!(
+            green(f) > 200 * 150 / 2,
+            "frame {} lost the shared window",
+            f.number
+        );
+    };
+    frame_where(
+        &cap,
+        "the shared window",
+        |_| {},
+        |f| green(f) > 200 * 150 / 2,
+    );
+    // Another window appears: the watermark raises itself above it.
+    let other = x.window("Other", 300, 200, 50, 50, 0x0000ff);
+    wait_for("the watermark back on top", || {
+        let t = x.conn.query_tree(x.root).ok()?.reply().ok()?;
+        (t.children.last() == Some(&wm.window_id())).then_some(())
+    });
+    x.move_window(other, 320, 220);
+    frame_where(&cap, "a frame after the move", mostly_green, |_| true);
+}
