@@ -102,6 +102,23 @@ fn typing_non_ascii_into_an_xterm_only_with_focus_and_grant() {
     });
     assert_eq!(typed, "Grüße, 123 €\n");
     assert_eq!(g.dropped(), 1);
+
+    // Keys with a modifier: Shift + a gives "A".
+    for ev in [
+        key("Shift", true),
+        key("a", true),
+        key("a", false),
+        key("Shift", false),
+        key("Return", true),
+        key("Return", false),
+    ] {
+        assert!(g.apply(&ev).expect("apply"));
+    }
+    let typed = wait_for("the second line", || {
+        let s = std::fs::read_to_string(&file).ok()?;
+        (s.lines().count() == 2 && s.ends_with('\n')).then_some(s)
+    });
+    assert_eq!(typed, "Grüße, 123 €\nA\n");
 }
 
 #[test]
