@@ -124,17 +124,27 @@ fn typing_non_ascii_into_an_xterm_only_with_focus_and_grant() {
 #[test]
 fn mouse_lands_on_the_right_pixel_of_the_right_monitor() {
     let x = Xvfb::start(1280, 480);
-    // Two monitors side by side.
-    for (name, geom) in [
-        ("left", "640/170x480/128+0+0"),
-        ("right", "640/170x480/128+640+0"),
-    ] {
-        let st = Command::new("xrandr")
-            .env("DISPLAY", &x.display)
-            .args(["--setmonitor", name, geom, "none"])
-            .status()
-            .expect("xrandr");
-        assert!(st.success());
+    // Two monitors side by side (RandR 1.5 monitors, like `xrandr
+    // --setmonitor`).
+    for (name, mx) in [("left", 0i16), ("right", 640)] {
+        use x11rb::protocol::randr::{ConnectionExt as _, MonitorInfo};
+        let info = MonitorInfo {
+            name: x.atom(name),
+            primary: false,
+            automatic: false,
+            x: mx,
+            y: 0,
+            width: 640,
+            height: 480,
+            width_in_millimeters: 170,
+            height_in_millimeters: 128,
+            outputs: Vec::new(),
+        };
+        x.conn
+            .randr_set_monitor(x.root, info)
+            .expect("set monitor")
+            .check()
+            .expect("monitor accepted");
     }
     let mons = monitors().expect("monitors");
     // (Xvfb keeps its own whole-screen monitor beside the two.)
