@@ -17,6 +17,7 @@ login-password = Passwort
 login-pin-hint = Ohne Fingerabdruck wird dem jetzt gezeigten Zertifikat vertraut; vergleichen Sie ihn mit dem Wert Ihres Administrators.
 login-presented = Das Relay zeigt das Zertifikat mit SHA-256 { $sha256 }
 login-button = Anmelden
+login-busy = Anmeldung läuft…
 login-fetch-certificate = Zertifikat anzeigen
 logout = Abmelden
 profile-name = Anzeigename

@@ -17,6 +17,7 @@ login-password = Password
 login-pin-hint = Leave the fingerprint empty to trust the certificate the relay presents now; compare it with the one your administrator gave you.
 login-presented = The relay presents the certificate SHA-256 { $sha256 }
 login-button = Log in
+login-busy = Logging in…
 login-fetch-certificate = Show certificate
 logout = Log out
 profile-name = Display name

@@ -1,0 +1,407 @@
+use super::*;
+use lotse_protocol::{FLAG_LAST, MouseButton};
+use sha2::{Digest, Sha256};
+
+fn entry(session: u64, name: &str) -> QueueEntry {
+    QueueEntry {
+        session,
+        name: name.into(),
+        problem: Some("printer".into()),
+        waiting_secs: 12,
+        role: Role::Customer,
+    }
+}
+
+fn relay(core: &mut Core, seq: &mut u64, session: Option<u64>, msg: Message) {
+    let mut env = Envelope::new(msg);
+    env.session = session;
+    if env.msg.is_reliable() {
+        *seq += 1;
+        env.seq = Some(*seq);
+    }
+    core.receive_text(env);
+}
+
+/// A core serving customer "Anna" in session 7.
+fn serving() -> (Core, u64) {
+    let mut core = Core::new("Tom", false);
+    let mut seq = 0;
+    relay(
+        &mut core,
+        &mut seq,
+        None,
+        Message::Queue {
+            entries: vec![entry(7, "Anna")],
+            notices: vec![NoticeInfo {
+                id: "outage".into(),
+                text: "Mail is down".into(),
+            }],
+        },
+    );
+    core.command(Command::Accept { session: 7 }).unwrap();
+    relay(
+        &mut core,
+        &mut seq,
+        None,
+        Message::SessionStarted {
+            session: 7,
+            customer_name: "Anna".into(),
+            problem: Some("printer".into()),
+            role: Role::Customer,
+            history: vec![],
+            consents: vec![ConsentRecord {
+                topic: ConsentTopic::Agreement,
+                granted: true,
+                at_ms: 1,
+            }],
+        },
+    );
+    // The relay acknowledged the accept.
+    core.receive_text(Envelope::new(Message::Ack { seq: 1 }));
+    core.take_outgoing();
+    core.take_events();
+    (core, seq)
+}
+
+fn sent(core: &mut Core) -> Vec<Message> {
+    core.take_outgoing().into_iter().map(|e| e.msg).collect()
+}
+
+#[test]
+fn queue_then_accept_then_session() {
+    let mut core = Core::new("Tom", false);
+    assert_eq!(
+        core.command(Command::Accept { session: 7 }),
+        Err(CommandError::NotQueued(7))
+    );
+    let mut seq = 0;
+    relay(
+        &mut core,
+        &mut seq,
+        None,
+        Message::Queue {
+            entries: vec![entry(7, "Anna")],
+            notices: vec![],
+        },
+    );
+    let events = core.take_events();
+    assert!(matches!(&events[1], Event::Queue { entries, .. } if entries[0].name == "Anna"));
+    core.command(Command::Accept { session: 7 }).unwrap();
+    let out = core.take_outgoing();
+    assert_eq!(out[0].msg, Message::Accept { session: 7 });
+    assert_eq!(out[0].seq, Some(1), "accept is reliable");
+    let (core, _) = serving();
+    let s = &core.sessions[&7];
+    assert_eq!(s.customer_name, "Anna");
+    assert_eq!(s.current_grants().get("agreement"), Some(&true));
+}
+
+#[test]
+fn chat_both_ways_with_acks_and_duplicates_dropped() {
+    let (mut core, _) = serving();
+    core.command(Command::Say {
+        session: 7,
+        text: " Hello Anna ".into(),
+    })
+    .unwrap();
+    let out = core.take_outgoing();
+    assert_eq!(out[0].session, Some(7));
+    assert_eq!(
+        out[0].msg,
+        Message::Chat {
+            text: "Hello Anna".into(),
+            from: None,
+            at_ms: None
+        }
+    );
+    assert_eq!(core.unacked(), 1);
+    let my_seq = out[0].seq.unwrap();
+    core.receive_text(Envelope::new(Message::Ack { seq: my_seq }));
+    assert_eq!(core.unacked(), 0);
+
+    let incoming = Envelope::new(Message::Chat {
+        text: "Hi Tom".into(),
+        from: Some("Anna".into()),
+        at_ms: Some(5),
+    })
+    .with_session(7)
+    .with_seq(10);
+    // The relay numbers from 1 on this link; seq 1 and 2 were used in serving().
+    let mut incoming = incoming;
+    incoming.seq = Some(2);
+    core.take_events();
+    core.receive_text(incoming.clone());
+    core.receive_text(incoming);
+    let events = core.take_events();
+    assert_eq!(events.len(), 1, "duplicate dropped: {events:?}");
+    assert!(
+        matches!(&events[0], Event::Chat { from, text, mine: false, .. } if from == "Anna" && text == "Hi Tom")
+    );
+    assert_eq!(
+        sent(&mut core),
+        vec![Message::Ack { seq: 2 }, Message::Ack { seq: 2 }]
+    );
+    assert_eq!(core.sessions[&7].chat.len(), 2);
+    assert!(
+        core.command(Command::Say {
+            session: 7,
+            text: "  ".into()
+        })
+        .is_err()
+    );
+}
+
+#[test]
+fn nudge_and_notices() {
+    let (mut core, _) = serving();
+    core.command(Command::Nudge { session: 7 }).unwrap();
+    core.command(Command::Notice {
+        session: 7,
+        notice: NoticeChoice::Id("outage".into()),
+    })
+    .unwrap();
+    core.command(Command::Notice {
+        session: 7,
+        notice: NoticeChoice::Text("Back in 5 minutes".into()),
+    })
+    .unwrap();
+    assert_eq!(
+        sent(&mut core),
+        vec![
+            Message::Nudge,
+            Message::SendNotice {
+                id: Some("outage".into()),
+                text: None
+            },
+            Message::SendNotice {
+                id: None,
+                text: Some("Back in 5 minutes".into())
+            },
+        ]
+    );
+    assert_eq!(
+        core.command(Command::Nudge { session: 99 }),
+        Err(CommandError::NoSession(99))
+    );
+    assert!(matches!(
+        core.take_events().last(),
+        Some(Event::Error { code, .. }) if code == "not_found"
+    ));
+}
+
+#[test]
+fn input_only_while_in_control_and_history_records_grants() {
+    let (mut core, mut seq) = serving();
+    let click = InputEvent::MouseButton {
+        button: MouseButton::Left,
+        down: true,
+    };
+    assert_eq!(
+        core.command(Command::Input {
+            session: 7,
+            event: click.clone()
+        }),
+        Err(CommandError::NotInControl)
+    );
+    core.command(Command::RequestControl { session: 7 })
+        .unwrap();
+    assert_eq!(core.sessions[&7].control, Control::Requested);
+    relay(&mut core, &mut seq, Some(7), Message::ControlGrant);
+    assert_eq!(core.sessions[&7].control, Control::On);
+    core.take_outgoing();
+    core.command(Command::Input {
+        session: 7,
+        event: click.clone(),
+    })
+    .unwrap();
+    assert_eq!(sent(&mut core), vec![Message::Input { event: click }]);
+    relay(&mut core, &mut seq, Some(7), Message::ShareStop);
+    assert_eq!(core.sessions[&7].control, Control::Off);
+    let topics: Vec<_> = core.sessions[&7]
+        .consents
+        .iter()
+        .map(|c| (c.topic, c.granted))
+        .collect();
+    assert_eq!(
+        topics,
+        vec![
+            (ConsentTopic::Agreement, true),
+            (ConsentTopic::Control, true),
+            (ConsentTopic::ScreenShare, false),
+            (ConsentTopic::Control, false),
+        ]
+    );
+}
+
+#[test]
+fn file_is_received_checked_and_acknowledged() {
+    let (mut core, mut seq) = serving();
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let sha = hex::encode(Sha256::digest(&data));
+    relay(
+        &mut core,
+        &mut seq,
+        Some(7),
+        Message::FileOffer {
+            id: 3,
+            name: "log.txt".into(),
+            size: data.len() as u64,
+            sha256: sha.clone(),
+        },
+    );
+    assert_eq!(core.sessions[&7].pending_offer(), Some(3));
+    core.command(Command::AcceptFile {
+        session: 7,
+        id: 3,
+        dir: dir.path().to_owned(),
+    })
+    .unwrap();
+    core.take_outgoing();
+    for (i, part) in data.chunks(40_000).enumerate() {
+        let last = (i + 1) * 40_000 >= data.len();
+        let frame = BinaryHeader {
+            kind: BinaryKind::FileChunk,
+            flags: if last { FLAG_LAST } else { 0 },
+            id: 3,
+            session: 7,
+            seq: (i * 40_000) as u64,
+        }
+        .frame(part);
+        core.receive_binary(&frame);
+    }
+    let out = sent(&mut core);
+    assert_eq!(
+        out,
+        vec![Message::FileDone {
+            id: 3,
+            ok: true,
+            sha256: sha.clone()
+        }]
+    );
+    let events = core.take_events();
+    let Some(Event::FileReceived { path, ok: true, .. }) = events.last() else {
+        panic!("no file_received: {events:?}");
+    };
+    assert_eq!(std::fs::read(path.as_ref().unwrap()).unwrap(), data);
+    assert!(
+        core.command(Command::DeclineFile { session: 7, id: 3 })
+            .is_err()
+    );
+}
+
+#[test]
+fn image_frame_is_shown_and_acked() {
+    let (mut core, _) = serving();
+    let mut png = Vec::new();
+    image::RgbaImage::from_pixel(4, 2, image::Rgba([1, 2, 3, 255]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let frame = BinaryHeader {
+        kind: BinaryKind::ImageFrame,
+        flags: FLAG_LAST,
+        id: 0,
+        session: 7,
+        seq: 42,
+    }
+    .frame(&png);
+    core.receive_binary(&frame);
+    assert_eq!(sent(&mut core), vec![Message::FrameAck { frame: 42 }]);
+    assert!(matches!(
+        core.take_events()[0],
+        Event::Screen {
+            frame: 42,
+            width: 4,
+            height: 2,
+            ..
+        }
+    ));
+    assert_eq!(&core.sessions[&7].screen.rgba()[..4], &[1, 2, 3, 255]);
+    core.receive_binary(b"short");
+    assert!(matches!(core.take_events()[0], Event::Error { .. }));
+}
+
+#[test]
+fn end_hand_back_and_relay_end() {
+    let (mut core, mut seq) = serving();
+    core.command(Command::HandBack { session: 7 }).unwrap();
+    assert_eq!(sent(&mut core), vec![Message::HandBack]);
+    assert!(core.command(Command::Nudge { session: 7 }).is_err());
+    let (mut core, _) = serving();
+    core.command(Command::End { session: 7 }).unwrap();
+    assert_eq!(
+        sent(&mut core),
+        vec![Message::End {
+            reason: EndReason::EndedByTechnician
+        }]
+    );
+    let (mut core2, _) = serving();
+    relay(
+        &mut core2,
+        &mut seq,
+        Some(7),
+        Message::End {
+            reason: EndReason::EndedByCustomer,
+        },
+    );
+    assert!(
+        core2
+            .take_events()
+            .iter()
+            .any(|e| matches!(e, Event::Ended { reason, .. } if reason == "ended_by_customer"))
+    );
+}
+
+#[test]
+fn reconnect_resends_unacked_renumbered_after_profile() {
+    let (mut core, _) = serving();
+    core.command(Command::Say {
+        session: 7,
+        text: "one".into(),
+    })
+    .unwrap();
+    core.take_outgoing();
+    core.link_up();
+    let out = core.take_outgoing();
+    assert!(matches!(out[0].msg, Message::Profile { .. }));
+    assert_eq!(out[0].seq, Some(1));
+    assert!(
+        out.iter()
+            .any(|e| matches!(&e.msg, Message::Chat { text, .. } if text == "one"))
+    );
+    assert!(
+        !out.iter().any(|e| matches!(e.msg, Message::Accept { .. })),
+        "acknowledged messages are not sent again"
+    );
+    let seqs: Vec<_> = out.iter().filter_map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+}
+
+#[test]
+fn avatar_must_be_small_png_or_jpeg() {
+    let mut png = Vec::new();
+    image::RgbaImage::new(8, 8)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let mut core = Core::new("Tom", false);
+    core.command(Command::Profile {
+        display_name: "Tom B.".into(),
+        avatar: Some(png),
+    })
+    .unwrap();
+    let out = sent(&mut core);
+    assert!(
+        matches!(&out[0], Message::Profile { display_name, avatar: Some(a) } if display_name == "Tom B." && !a.is_empty())
+    );
+    assert_eq!(
+        core.command(Command::Profile {
+            display_name: "x".into(),
+            avatar: Some(b"GIF89a not ok".to_vec())
+        }),
+        Err(CommandError::BadAvatar)
+    );
+    assert_eq!(
+        encode_avatar(&vec![0u8; 50_000]),
+        Err(CommandError::BadAvatar)
+    );
+}
