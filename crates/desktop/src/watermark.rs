@@ -328,6 +328,11 @@ impl Drop for Watermark {
 /// Raises the overlay whenever another top-level window is mapped or
 /// restacked; ends when the overlay is destroyed or the connection breaks.
 fn keep_on_top(conn: &RustConnection, window: Window) {
+    // Another always-on-top window raising itself too would make the two
+    // fight forever: at most this many raises per second.
+    const MAX_RAISES_PER_SEC: u32 = 30;
+    let mut second = std::time::Instant::now();
+    let mut raises = 0u32;
     loop {
         let ev = match conn.wait_for_event() {
             Ok(ev) => ev,
@@ -342,7 +347,12 @@ fn keep_on_top(conn: &RustConnection, window: Window) {
             Event::ConfigureNotify(e) => e.window != window && e.above_sibling != window,
             _ => false,
         };
-        if other_changed {
+        if other_changed && second.elapsed() >= std::time::Duration::from_secs(1) {
+            second = std::time::Instant::now();
+            raises = 0;
+        }
+        if other_changed && raises < MAX_RAISES_PER_SEC {
+            raises += 1;
             let _ = conn.configure_window(
                 window,
                 &ConfigureWindowAux::new().stack_mode(StackMode::ABOVE),
