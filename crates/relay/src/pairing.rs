@@ -52,7 +52,9 @@ pub struct Link {
 
 impl Link {
     fn text(&self, env: &Envelope) {
-        if self.ctrl.try_send(Out::Text(encode_text(env))).is_err() {
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            self.ctrl.try_send(Out::Text(encode_text(env)))
+        {
             tracing::warn!(
                 link = self.id,
                 "peer too slow for control messages; closing its link"

@@ -188,6 +188,10 @@ impl Store {
         let conn = Connection::open(&self.path).map_err(|e| self.err(e))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|e| self.err(e))?;
+        // With WAL, NORMAL keeps the database consistent after a crash and
+        // may lose only the last moments before a power cut.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| self.err(e))?;
         Ok(conn)
     }
 
@@ -223,9 +227,28 @@ impl Store {
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
-                for job in rx {
-                    if let Err(e) = write(&conn, &job) {
-                        tracing::error!(error = %e, "could not write the session record");
+                // One transaction per batch of whatever is waiting: a
+                // commit per chat line would cap the relay at the disk's
+                // sync rate.
+                let mut conn = conn;
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < 1024 {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let result = conn.transaction().and_then(|tx| {
+                        for job in &batch {
+                            if let Err(e) = write(&tx, job) {
+                                tracing::error!(error = %e, "could not write the session record");
+                            }
+                        }
+                        tx.commit()
+                    });
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "could not commit the session record");
                     }
                 }
             })
