@@ -199,6 +199,11 @@ impl StreamDecoder {
                     let dec = self.zstd.as_mut().ok_or(DecodeError::Corrupt)?;
                     zstd_run(dec, payload, body_len)
                 } else {
+                    // LZ4 expands at most ~255:1; refuse lengths no payload
+                    // this size could produce before allocating for them.
+                    if body_len > payload.len().saturating_mul(255) + 64 {
+                        return Err(DecodeError::BodyLength);
+                    }
                     let mut body = vec![0u8; body_len];
                     let n = lz4_flex::block::decompress_into_with_dict(
                         payload,

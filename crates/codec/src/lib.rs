@@ -50,7 +50,10 @@
 //! The byte format is specified in `crates/codec/FORMAT.md`.
 //!
 //! **Invariant:** the decoder never panics and never writes out of bounds,
-//! whatever bytes it is given (fuzzed: `fuzz/fuzz_targets/decode.rs`).
+//! whatever bytes it is given. Tests: `cargo test -p lotse-codec` (round
+//! trips and hostile bytes with proptest); fuzzing (nightly, cargo-fuzz):
+//! `cd fuzz && cargo +nightly fuzz run decode -- -max_total_time=300`.
+//! Benchmark on real xterm frames: `cargo bench -p lotse-codec --bench codec`.
 
 mod compress;
 mod decoder;
