@@ -762,3 +762,10 @@ fn fuzz_regressions() {
         113, 39, 39, 142, 142,
     ]);
 }
+
+#[test]
+fn encoder_and_decoder_can_move_to_worker_threads() {
+    fn send<T: Send>() {}
+    send::<Encoder>();
+    send::<Decoder>();
+}
