@@ -50,8 +50,12 @@ pub struct App {
     picker: Option<Picker>,
     /// Debug builds only: a file to offer once the technician joined.
     auto_offer: Option<PathBuf>,
-    /// Effects the UI carried out itself (tests read them).
+    /// The window asked to close (tests read it).
     pub closed: bool,
+    /// The phase drawn last; a new phase moves the keyboard focus to its
+    /// main control, so the whole flow works with Enter alone.
+    shown_phase: Option<std::mem::Discriminant<Phase>>,
+    focus_pending: bool,
 }
 
 impl App {
@@ -85,6 +89,8 @@ impl App {
             picker: None,
             auto_offer: None,
             closed: false,
+            shown_phase: None,
+            focus_pending: false,
         }
     }
 
@@ -246,6 +252,11 @@ impl App {
         self.poll(&ctx);
         self.window_input(&ctx);
         self.update_title(&ctx);
+        let phase = std::mem::discriminant(&self.session.phase);
+        if self.shown_phase != Some(phase) {
+            self.shown_phase = Some(phase);
+            self.focus_pending = true;
+        }
 
         egui::Panel::top("lotse-top").show(ui, |ui| self.top_bar(ui));
         if !self.session.notices.is_empty() {
@@ -371,7 +382,9 @@ impl App {
                 ui.heading(self.tr.t("agreement-heading"));
                 self.long_text(ui, &text);
                 ui.horizontal(|ui| {
-                    if ui.button(self.tr.t("button-accept")).clicked() {
+                    let accept = ui.button(self.tr.t("button-accept"));
+                    self.focus_first(&accept);
+                    if accept.clicked() {
                         self.command(ui.ctx(), Command::AcceptAgreement);
                     }
                     if ui.button(self.tr.t("button-decline")).clicked() {
@@ -383,7 +396,9 @@ impl App {
                 ui.heading(self.tr.t("recording-heading"));
                 self.long_text(ui, &text);
                 ui.horizontal(|ui| {
-                    if ui.button(self.tr.t("button-allow")).clicked() {
+                    let allow = ui.button(self.tr.t("button-allow"));
+                    self.focus_first(&allow);
+                    if allow.clicked() {
                         self.command(ui.ctx(), Command::Recording(true));
                     }
                     if ui.button(self.tr.t("button-dont-allow")).clicked() {
@@ -404,10 +419,20 @@ impl App {
                 ui.heading(self.tr.t("ended-heading"));
                 ui.label(self.end_text(reason));
                 ui.label(self.tr.t("ended-removal"));
-                if ui.button(self.tr.t("button-close")).clicked() {
+                let close = ui.button(self.tr.t("button-close"));
+                self.focus_first(&close);
+                if close.clicked() {
                     self.command(ui.ctx(), Command::EndSession);
                 }
             }
+        }
+    }
+
+    /// Give `response` the keyboard focus if the phase just changed.
+    fn focus_first(&mut self, response: &egui::Response) {
+        if self.focus_pending {
+            self.focus_pending = false;
+            response.request_focus();
         }
     }
 
@@ -436,7 +461,9 @@ impl App {
         };
         ui.label(RichText::new(text).size(self.session.font_size));
         ui.add_space(8.0);
-        if ui.button(self.tr.t("button-close")).clicked() {
+        let close = ui.button(self.tr.t("button-close"));
+        self.focus_first(&close);
+        if close.clicked() {
             self.command(ui.ctx(), Command::EndSession);
         }
     }
@@ -447,6 +474,7 @@ impl App {
         let name = ui
             .add(TextEdit::singleline(&mut self.name).desired_width(f32::INFINITY))
             .labelled_by(name_label.id);
+        self.focus_first(&name);
         let problem_label = ui.label(self.tr.t("problem-label"));
         ui.add(
             TextEdit::multiline(&mut self.problem)
@@ -495,10 +523,14 @@ impl App {
             .map_or((String::new(), String::new()), |q| {
                 (q.position.to_string(), self.wait_text(q.wait_secs))
             });
-        if let Some(greeting) = site.greeting.filter(|g| !g.trim().is_empty()) {
+        if let Some(q) = self.session.queue
+            && let Some(greeting) = site.greeting.filter(|g| !g.trim().is_empty())
+        {
+            // Like the relay's texts: `{wait}` in whole minutes, at least 1.
+            let minutes = q.wait_secs.div_ceil(60).max(1).to_string();
             let text = greeting
                 .replace("{position}", &position)
-                .replace("{wait}", &wait);
+                .replace("{wait}", &minutes);
             ui.label(RichText::new(text).size(size));
         }
         if let Some(q) = self.session.queue {
@@ -720,6 +752,9 @@ impl App {
                     ))),
             );
             let edit = edit.accessible_name(self.tr.t("chat-input"));
+            if can_chat {
+                self.focus_first(&edit);
+            }
             let enter =
                 edit.has_focus() && ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter));
             let send = ui

@@ -374,3 +374,57 @@ fn send_a_file_through_the_chooser_with_progress_and_cancel() {
     );
     assert!(ui.shows("cancelled"));
 }
+
+#[test]
+fn the_whole_pre_session_flow_works_with_enter_alone() {
+    let mut ui = start(Lang::En);
+    ui.event(NetEvent::Online {
+        resumed: false,
+        site: SiteInfo {
+            recording_prompt: Some("Record?".into()),
+            ..site(true)
+        },
+    });
+    ui.harness.key_press(Key::Enter);
+    ui.frames();
+    assert!(ui.shows("Record?"), "Enter accepted the agreement");
+    ui.harness.key_press(Key::Enter);
+    ui.frames();
+    assert!(ui.shows("Your name"), "Enter allowed recording");
+    ui.harness.key_press(Key::Enter);
+    ui.frames();
+    assert_eq!(
+        ui.sent(),
+        vec![
+            Message::Consent {
+                topic: ConsentTopic::Agreement,
+                granted: true
+            },
+            Message::Consent {
+                topic: ConsentTopic::Recording,
+                granted: true
+            },
+            Message::Join {
+                name: "anna".into(),
+                problem: None
+            }
+        ]
+    );
+    // Once a technician serves, typing goes straight into the chat.
+    ui.msg(Message::TechnicianJoined {
+        name: "Tom".into(),
+        avatar: None,
+    });
+    ui.harness.event(egui::Event::Text("Hi".into()));
+    ui.frames();
+    ui.harness.key_press(Key::Enter);
+    ui.frames();
+    assert_eq!(
+        ui.sent(),
+        vec![Message::Chat {
+            text: "Hi".into(),
+            from: None,
+            at_ms: None
+        }]
+    );
+}
