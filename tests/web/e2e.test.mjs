@@ -386,31 +386,60 @@ test('ending a served chat shows the exit survey first', async () => {
   }
 });
 
-test('elevation: the customer agrees, the page tries the lotse:// app and offers the download for its system', async () => {
+test('elevation: the customer is asked; agreeing tries the lotse:// app, offers the download for its system, then says the session moved', async () => {
   const t = await loggedInTechnician();
   const { context, page } = await newCustomerPage(browser);
   try {
+    const links = [];
+    await page.routeWebSocket(/\/ws\/web/, (ws) => {
+      ws.connectToServer();
+      links.push(ws);
+    });
     await startChat(page, 'Eli Elevate', 'Needs the full client');
     const { session } = await acceptCustomer(t, 'Eli Elevate');
     await page.getByTestId('line-sys').filter({ hasText: 'has joined the chat.' }).waitFor();
+
+    // Declining keeps the web chat; the technician is told.
     let from = t.messages.length;
     t.send({ type: 'elevate_request', session });
     await page.getByTestId('prompt-elevate').waitFor();
     assert.match(await page.getByTestId('prompt-elevate').locator('.prompt-text').textContent(), /continuing in the support app/);
     await shot(page, 'elevate-request');
+    await page.getByTestId('elevate-no').click();
+    let consent = await t.waitForType('consent', (m) => m.session === session && m.topic === 'elevation', { from });
+    assert.equal(consent.granted, false);
+    await page.getByTestId('line-sys').filter({ hasText: 'You stay in the web chat.' }).waitFor();
+
+    from = t.messages.length;
+    t.send({ type: 'elevate_request', session });
     await page.getByTestId('elevate-yes').click();
-    const consent = await t.waitForType('consent', (m) => m.session === session && m.topic === 'elevation', { from });
+    consent = await t.waitForType('consent', (m) => m.session === session && m.topic === 'elevation', { from });
     assert.equal(consent.granted, true);
+
+    // The relay's answer, shaped as docs/PROTOCOL.md 7.8 says. The relay
+    // (8841d17..e31af06) does not send elevate_ready yet, so the test hands
+    // the page that message itself, on the page's real link.
+    const host = new URL(relay.base).host;
+    links[links.length - 1].send(JSON.stringify({
+      type: 'elevate_ready',
+      url: `lotse://${host}/continue?ticket=k.1795003600.mac`,
+      download: '/download/windows?ticket=k.1795003600.mac',
+    }));
     const link = page.getByTestId('elevate-download');
     await link.waitFor();
-    const href = await link.getAttribute('href');
-    assert.match(href, /\/download\/linux\?ticket=[^&]+$/);
-    assert.match(await page.getByTestId('prompt-elevate').getByTestId('linux-hint').textContent(), /chmod \+x/);
-    // The page is still the chat (no app handles lotse:// here).
+    // The visitor's system (Linux here), whatever system the relay named.
+    assert.equal(await link.getAttribute('href'), `${relay.base}/download/linux?ticket=k.1795003600.mac`);
+    assert.equal(await link.getAttribute('download'), 'lotse');
+    assert.match(await page.getByTestId('prompt-elevate').getByTestId('linux-hint').textContent(), /chmod \+x lotse/);
+    // No app handles lotse:// here: the page stays, with its link.
     assert.match(page.url(), /\/web\/chat\.html$/);
     await shot(page, 'elevate-ready');
-    t.send({ type: 'end', session, reason: 'ended_by_technician' });
+
+    links[links.length - 1].send(JSON.stringify({ type: 'elevated' }));
     await page.getByTestId('final').waitFor({ state: 'visible' });
+    assert.equal(await page.getByTestId('final-text').textContent(), 'The session has moved to the support app. You can close this page.');
+    await shot(page, 'elevated');
+    t.send({ type: 'end', session, reason: 'ended_by_technician' });
     assert.deepEqual(page.problems, []);
   } finally {
     await context.close();
