@@ -776,6 +776,7 @@
     const chatVisible = phase === 'chatting' || state.log.length > 0;
     $('chat').hidden = !chatVisible;
     setInputEnabled(phase === 'chatting' && !finished);
+    $('send-form').hidden = finished;
     $('end-chat').hidden = finished || phase === 'start';
     renderNotifyCard();
     applyFont();

@@ -82,6 +82,27 @@ async function noInjectedMarkup(page) {
   assert.deepEqual(found, { xss: null, imgs: 0 });
 }
 
+test('no technician logged in: the page says so, links the help page, and the customer can leave', async () => {
+  assert.equal(tech, null, 'runs first, before any technician logs in');
+  const { context, page } = await newCustomerPage(browser);
+  try {
+    await startChat(page, 'Nora Nobody', '');
+    const box = page.getByTestId('no-technician');
+    await box.waitFor({ state: 'visible' });
+    assert.equal(await box.locator('p').textContent(), SITE.noTechnician);
+    assert.equal(await box.locator('a').count(), 1, 'only our own link, the text stays text');
+    assert.equal(await page.getByTestId('no-technician-link').getAttribute('href'), SITE.noTechnicianUrl);
+    await shot(page, 'no-technician');
+    await page.getByTestId('waiting-leave').click();
+    await page.getByTestId('final').waitFor({ state: 'visible' });
+    assert.equal(await page.getByTestId('final-text').textContent(), 'You ended the chat. Thank you!');
+    assert.ok(await page.getByTestId('survey').isHidden(), 'no survey when nobody served the session');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('portal with Click-to-Chat on: site name, start form, session key; German texts for a German browser', async () => {
   const { context, page } = await newCustomerPage(browser, { locale: 'de-DE' });
   try {
@@ -99,6 +120,21 @@ test('portal with Click-to-Chat on: site name, start form, session key; German t
     await page.locator('#start-error').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#start-error').textContent(), 'Bitte geben Sie Ihren Namen ein.');
     await shot(page, 'portal-de');
+
+    // Name and problem from the start form reach the technician's queue.
+    const t = await loggedInTechnician();
+    await page.fill('#start-name', 'Jürgen <b>Portal</b>');
+    await page.fill('#start-problem', 'Der Drucker druckt nicht.');
+    await page.click('#start-form button[type=submit]');
+    await page.waitForURL('**/web/chat.html');
+    await page.getByTestId('prompt-yes').click();
+    await page.getByTestId('agreement-yes').click();
+    await page.getByTestId('recording-yes').click();
+    const q = await t.waitForType('queue', (m) => m.entries.some((e) => e.name === 'Jürgen <b>Portal</b>'));
+    assert.equal(q.entries.find((e) => e.name === 'Jürgen <b>Portal</b>').problem, 'Der Drucker druckt nicht.');
+    await page.getByTestId('waiting').waitFor({ state: 'visible' });
+    await page.getByTestId('waiting-leave').click();
+    await page.getByTestId('final').waitFor({ state: 'visible' });
     assert.deepEqual(page.problems, []);
   } finally {
     await context.close();
@@ -140,32 +176,11 @@ test('a German browser gets the chat in German, with the site\'s German texts', 
   }
 });
 
-test('no technician logged in: the page says so, links the help page, and the customer can leave', async () => {
-  assert.equal(tech, null, 'runs before any technician logs in');
-  const { context, page } = await newCustomerPage(browser);
-  try {
-    await startChat(page, 'Nora Nobody', '');
-    const box = page.getByTestId('no-technician');
-    await box.waitFor({ state: 'visible' });
-    assert.equal(await box.locator('p').textContent(), SITE.noTechnician);
-    assert.equal(await box.locator('a').count(), 1, 'only our own link, the text stays text');
-    assert.equal(await page.getByTestId('no-technician-link').getAttribute('href'), SITE.noTechnicianUrl);
-    await shot(page, 'no-technician');
-    await page.getByTestId('waiting-leave').click();
-    await page.getByTestId('final').waitFor({ state: 'visible' });
-    assert.equal(await page.getByTestId('final-text').textContent(), 'You ended the chat. Thank you!');
-    assert.ok(await page.getByTestId('survey').isHidden(), 'no survey when nobody served the session');
-    assert.deepEqual(page.problems, []);
-  } finally {
-    await context.close();
-  }
-});
-
 test('web chat: name, chat prompt, recording, queue, chat both ways, notifications, font size, notice and leave without survey', async () => {
   const t = await loggedInTechnician();
   const { context, page } = await newCustomerPage(browser);
   try {
-    await startChat(page, HOSTILE_NAME, 'Der Drucker druckt nicht.', { viaPortal: true });
+    await startChat(page, HOSTILE_NAME, '');
     assert.match(await page.getByTestId('greeting').textContent(), /^You are number 1 in the queue, about \d+ minutes to wait\.$/);
     // The hold message repeats while the customer waits (every 2 s here).
     await page.getByTestId('hold').filter({ hasText: SITE.hold }).waitFor();
@@ -178,7 +193,6 @@ test('web chat: name, chat prompt, recording, queue, chat both ways, notificatio
     const started = await acceptCustomer(t, HOSTILE_NAME);
     const session = started.session;
     assert.equal(started.customer_name, HOSTILE_NAME);
-    assert.equal(started.problem, 'Der Drucker druckt nicht.');
     assert.equal(started.role, 'web_customer');
     const granted = Object.fromEntries((started.consents || []).map((c) => [c.topic, c.granted]));
     assert.equal(granted.chat_prompt, true, 'chat prompt consent recorded');
