@@ -232,9 +232,15 @@ async fn writer<S: AsyncRead + AsyncWrite + Unpin>(
                 true,
             ),
         };
-        match timeout(stall, sink.send(frame)).await {
-            Ok(Ok(())) => {}
-            _ => break,
+        // Feed, and flush only when nothing else is waiting: under load
+        // several messages share one TLS record and one system call.
+        if !matches!(timeout(stall, sink.feed(frame)).await, Ok(Ok(()))) {
+            break;
+        }
+        if last || ctrl.is_empty() && (bulk.is_empty() || !bulk_open) {
+            if !matches!(timeout(stall, sink.flush()).await, Ok(Ok(()))) {
+                break;
+            }
         }
         if last {
             break;
