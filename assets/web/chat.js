@@ -34,7 +34,6 @@
     return {
       name: (start && start.name) || '',
       problem: (start && start.problem) || '',
-      key: (start && start.key) || '',
       session: null,
       token: null,
       inLast: 0, // highest seq received in order from the relay
@@ -76,8 +75,7 @@
 
   function wsUrl() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const q = state.key ? '?key=' + encodeURIComponent(state.key) : '';
-    return proto + '//' + location.host + '/ws/web' + q;
+    return proto + '//' + location.host + '/ws/web';
   }
 
   function sendRaw(env) {
@@ -220,7 +218,7 @@
     showSiteName();
     if (m.session !== undefined && m.session !== null && m.session !== state.session) {
       // A new session (first connect, or the old one was not resumable).
-      const keep = { name: state.name, problem: state.problem, key: state.key, fontSize: state.fontSize };
+      const keep = { name: state.name, problem: state.problem, fontSize: state.fontSize };
       state = Object.assign(freshState(null), keep);
       state.session = m.session;
       clearPrompts();

@@ -25,8 +25,9 @@
     }
   }
 
-  function renderDownloads(key) {
-    const box = $('download-links');
+  // Download links into `box`: the visitor's system first, then the others,
+  // then the Linux chmod hint. `key`: a session key to stamp in.
+  function renderDownloads(box, key) {
     box.replaceChildren();
     const os = C.detectOs();
     if (os) {
@@ -81,7 +82,7 @@
       $('start-name').focus();
     } else {
       $('download').hidden = false;
-      renderDownloads(null);
+      renderDownloads($('download-links'), null);
     }
 
     $('start-form').addEventListener('submit', (ev) => {
@@ -96,24 +97,19 @@
       goToChat({ name, problem });
     });
 
+    // A session key belongs to one technician's session, which the support
+    // app joins: the key always leads to the download, stamped with it.
     $('key-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       const key = $('key-input').value.replace(/\s+/g, '');
-      if (!/^[A-Za-z0-9-]{4,64}$/.test(key)) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(key)) {
         showError('key-error', t('portal.key.invalid'));
+        $('key-links').hidden = true;
         return;
       }
       showError('key-error', '');
-      if (site.clickToChat) {
-        const name = $('start-name').value.trim();
-        goToChat({ key, name, problem: $('start-problem').value.trim() });
-        return;
-      }
-      const os = C.detectOs();
-      if (os) {
-        location.href = C.downloadHref(os, key);
-      }
-      renderDownloads(key);
+      $('key-links').hidden = false;
+      renderDownloads($('key-links'), key);
     });
   }
 

@@ -4,7 +4,9 @@
 // Screenshots land in target/web-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRelay, SITE, TECH_USER, TECH_PASSWORD } from './lib/relay.mjs';
+import fs from 'node:fs';
+import { startRelay, SITE, TECH_USER, TECH_PASSWORD, FAKE_CLIENT } from './lib/relay.mjs';
+import { readStamp } from './lib/stamp.mjs';
 import { technician } from './lib/technician.mjs';
 import { launchBrowser, newCustomerPage, shot } from './lib/browser.mjs';
 
@@ -518,22 +520,59 @@ test('a cut link reconnects and resumes: nothing lost, nothing doubled', async (
   }
 });
 
-test('portal with Click-to-Chat off offers the support app for the visitor\'s system, with the chmod hint', async () => {
+test('portal with Click-to-Chat off hands out the stamped support app for the visitor\'s system, also for a session key', async () => {
   const off = await startRelay({ clickToChat: false });
   const b = await launchBrowser(off.cert);
   try {
-    const { page } = await newCustomerPage(b);
+    const { context, page } = await newCustomerPage(b);
     await page.goto(off.base + '/');
     await page.locator('#download').waitFor({ state: 'visible' });
     assert.ok(await page.locator('#start').isHidden(), 'no chat start form');
-    const primary = page.getByTestId('download-primary');
+    const box = page.locator('#download-links');
+    const primary = box.getByTestId('download-primary');
     assert.equal(await primary.getAttribute('href'), '/download/linux');
     assert.equal(await primary.textContent(), 'Download for Linux');
-    assert.equal(await page.getByTestId('download-windows').getAttribute('href'), '/download/windows');
-    assert.equal(await page.getByTestId('download-macos').getAttribute('href'), '/download/macos');
-    assert.match(await page.getByTestId('linux-hint').textContent(), /chmod \+x/);
+    assert.equal(await box.getByTestId('download-windows').getAttribute('href'), '/download/windows');
+    assert.equal(await box.getByTestId('download-macos').getAttribute('href'), '/download/macos');
+    assert.match(await box.getByTestId('linux-hint').textContent(), /chmod \+x lotse && \.\/lotse/);
     await shot(page, 'portal-download');
-    assert.deepEqual(page.problems, []);
+
+    // The download is the program with this relay's stamp appended.
+    const host = new URL(off.base).host;
+    const [download] = await Promise.all([page.waitForEvent('download'), primary.click()]);
+    assert.equal(download.suggestedFilename(), 'lotse');
+    const file = fs.readFileSync(await download.path());
+    const { program, stamp } = readStamp(file);
+    assert.ok(program.equals(FAKE_CLIENT), 'the program itself is unchanged');
+    assert.equal(stamp.relay_url, `wss://${host}`);
+    assert.equal(stamp.cert_sha256, off.cert.pinHex);
+    assert.equal(stamp.site_name, SITE.name);
+    assert.match(stamp.ticket, /^\.\d+\./, 'public queue: empty key');
+
+    // A session key: bad input is refused, a good key is stamped in.
+    await page.fill('#key-input', 'no spaces; allowed!');
+    await page.click('#key-form button[type=submit]');
+    await page.locator('#key-error').waitFor({ state: 'visible' });
+    await page.fill('#key-input', 'ABC-123');
+    await page.click('#key-form button[type=submit]');
+    const keyed = page.locator('#key-links').getByTestId('download-primary');
+    await keyed.waitFor();
+    assert.equal(await keyed.getAttribute('href'), '/download/linux?key=ABC-123');
+    assert.ok(await page.locator('#key-error').isHidden());
+    const [download2] = await Promise.all([page.waitForEvent('download'), keyed.click()]);
+    const second = readStamp(fs.readFileSync(await download2.path()));
+    assert.match(second.stamp.ticket, /^ABC-123\.\d+\./);
+    await shot(page, 'portal-key');
+
+    // The web chat is refused when Click-to-Chat is off.
+    const refused = await page.evaluate((url) => new Promise((resolve) => {
+      const ws = new WebSocket(url);
+      ws.onopen = () => { ws.close(); resolve('open'); };
+      ws.onerror = () => resolve('refused');
+    }), off.base.replace('https:', 'wss:') + '/ws/web');
+    assert.equal(refused, 'refused');
+    assert.deepEqual(page.problems.filter((p) => !/WebSocket/.test(p)), []);
+    await context.close();
   } finally {
     await b.close();
     await off.stop();

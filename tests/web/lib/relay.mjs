@@ -36,7 +36,13 @@ export const SITE = {
 const q = (s) => JSON.stringify(s);
 
 // DIR/relay.toml as crates/relay/src/config.rs reads it.
+// The program /download/<os> hands out (a stand-in for the client: the
+// relay stamps whatever file it is given).
+export const FAKE_CLIENT = Buffer.from('#!/bin/sh\necho "stand-in for the lotse client"\n');
+
 function writeConfig(dir, clickToChat) {
+  const client = path.join(dir, 'lotse-linux');
+  fs.writeFileSync(client, FAKE_CLIENT, { mode: 0o755 });
   const toml = [
     `site_name = ${q(SITE.name)}`,
     `click_to_chat = ${clickToChat}`,
@@ -56,6 +62,9 @@ function writeConfig(dir, clickToChat) {
     '[[notices]]',
     `id = ${q(SITE.notice.id)}`,
     `text = { en = ${q(SITE.notice.text)} }`,
+    '',
+    '[downloads]',
+    `linux = ${q(client)}`,
     '',
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'relay.toml'), toml);
