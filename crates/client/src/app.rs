@@ -429,10 +429,15 @@ impl App {
     }
 
     /// Give `response` the keyboard focus if the phase just changed.
+    /// Asks again until the widget holds the focus in a focused window
+    /// (a window manager may focus the window only after its first frames).
     fn focus_first(&mut self, response: &egui::Response) {
         if self.focus_pending {
-            self.focus_pending = false;
-            response.request_focus();
+            if response.has_focus() && self.focused {
+                self.focus_pending = false;
+            } else {
+                response.request_focus();
+            }
         }
     }
 

@@ -1,0 +1,216 @@
+//! A private X server for window tests: Xvfb on a free display (it picks
+//! one itself through `-displayfd`), `-noreset` so it survives its last
+//! client, optionally openbox as window manager (needed for focus, typing
+//! and closing windows like a user). Everything is killed on drop.
+//!
+//! ```no_run
+//! let display = lotse_e2e::display::Display::start().expect("Xvfb");
+//! let mut cmd = std::process::Command::new("xterm");
+//! display.apply(&mut cmd); // sets DISPLAY
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Debian's Python, which has python3-xlib (a `python3` earlier on PATH,
+/// e.g. from pyenv, may not).
+const PYTHON: &str = "/usr/bin/python3";
+
+/// How long Xvfb and openbox get to come up.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug)]
+pub struct Display {
+    /// `:N`
+    name: String,
+    xvfb: Child,
+    wm: Option<Child>,
+}
+
+impl Display {
+    /// Xvfb 1280×800×24 with openbox running.
+    pub fn start() -> std::io::Result<Self> {
+        let mut display = Self::start_bare()?;
+        display.start_openbox()?;
+        Ok(display)
+    }
+
+    /// Xvfb without a window manager.
+    pub fn start_bare() -> std::io::Result<Self> {
+        let mut xvfb = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-noreset",
+                "-nolisten",
+                "tcp",
+                "-screen",
+                "0",
+                "1280x800x24",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = xvfb.stdout.take().ok_or_else(|| other("no Xvfb stdout"))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("xvfb-displayfd".into())
+            .spawn(move || {
+                let mut line = String::new();
+                let _ = BufReader::new(stdout).read_line(&mut line);
+                let _ = tx.send(line);
+            })?;
+        let line = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = xvfb.kill();
+                let _ = xvfb.wait();
+                return Err(other("Xvfb did not report a display number"));
+            }
+        };
+        let number: u32 = match line.trim().parse() {
+            Ok(n) => n,
+            Err(_) => {
+                let _ = xvfb.kill();
+                let _ = xvfb.wait();
+                return Err(other(&format!("Xvfb said {line:?}, not a display number")));
+            }
+        };
+        Ok(Self {
+            name: format!(":{number}"),
+            xvfb,
+            wm: None,
+        })
+    }
+
+    fn start_openbox(&mut self) -> std::io::Result<()> {
+        let mut cmd = Command::new("openbox");
+        cmd.arg("--sm-disable")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.apply(&mut cmd);
+        self.wm = Some(cmd.spawn()?);
+        // Ready once it announces itself on the root window.
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            let out = self
+                .command("xprop")
+                .args(["-root", "_NET_SUPPORTING_WM_CHECK"])
+                .output()?;
+            if String::from_utf8_lossy(&out.stdout).contains("window id") {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(other("openbox did not start"))
+    }
+
+    /// `:N`, the value for `DISPLAY`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Point `cmd` at this display.
+    pub fn apply(&self, cmd: &mut Command) {
+        cmd.env("DISPLAY", &self.name).env_remove("WAYLAND_DISPLAY");
+    }
+
+    /// A command that runs on this display.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        self.apply(&mut cmd);
+        cmd
+    }
+
+    /// Save a PNG of the whole screen (ImageMagick `import`).
+    pub fn screenshot(&self, path: &Path) -> std::io::Result<()> {
+        let status = self
+            .command("import")
+            .args(["-window", "root"])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(other("import failed"))
+        }
+    }
+
+    /// Windows (ids) owned by process `pid`, waiting up to `timeout` for
+    /// at least one that is mapped.
+    pub fn wait_for_window(&self, pid: u32, timeout: Duration) -> std::io::Result<Vec<String>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self
+                .command("xdotool")
+                .args(["search", "--all", "--onlyvisible", "--pid"])
+                .arg(pid.to_string())
+                .args(["--name", ""])
+                .output()?;
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            if !ids.is_empty() {
+                return Ok(ids);
+            }
+            if Instant::now() >= deadline {
+                return Err(other("no window appeared"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The title of window `id`.
+    pub fn window_name(&self, id: &str) -> std::io::Result<String> {
+        let out = self
+            .command("xdotool")
+            .args(["getwindowname", id])
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Ask window `id` to close, as the title bar's close button does
+    /// (`WM_DELETE_WINDOW` client message, sent with python3-xlib).
+    pub fn close_window(&self, id: &str) -> std::io::Result<()> {
+        const SCRIPT: &str = r#"
+import sys
+from Xlib import display, X
+from Xlib.protocol import event
+d = display.Display()
+w = d.create_resource_object('window', int(sys.argv[1], 0))
+proto = d.intern_atom('WM_PROTOCOLS')
+delete = d.intern_atom('WM_DELETE_WINDOW')
+ev = event.ClientMessage(window=w, client_type=proto, data=(32, [delete, X.CurrentTime, 0, 0, 0]))
+w.send_event(ev, event_mask=X.NoEventMask)
+d.flush()
+d.close()
+"#;
+        let status = self.command(PYTHON).args(["-c", SCRIPT, id]).status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(other("sending WM_DELETE_WINDOW failed"))
+        }
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        if let Some(wm) = &mut self.wm {
+            let _ = wm.kill();
+            let _ = wm.wait();
+        }
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
+fn other(text: &str) -> std::io::Error {
+    std::io::Error::other(text.to_owned())
+}

@@ -1,0 +1,409 @@
+//! End-to-end: the real customer client, as a customer gets it.
+//!
+//! A real relay stamps the client it finds next to itself
+//! (`target/<profile>/lotse` beside `lotse-relay`); the test downloads it
+//! over pinned HTTPS into a temporary directory, makes it executable and
+//! runs it under a private Xvfb with openbox. A scripted technician
+//! (protocol crate over the relay harness) accepts, chats, sends an avatar
+//! and receives a file. The customer's side is driven like a person would:
+//! the keyboard (xdotool) and the window's close button (`WM_DELETE_WINDOW`).
+//!
+//! The file the client sends comes from `LOTSE_DEBUG_SEND_FILE`, which only
+//! debug builds honour (a desktop portal's file dialog cannot be scripted
+//! here; the in-window chooser is covered by the client's egui_kittest
+//! tests).
+//!
+//! Screenshots land in `target/tmp/client-e2e-*.png` (not committed).
+//!
+//! Needs: `cargo build -p lotse-relay -p lotse-client` first; Debian
+//! packages xvfb, openbox, xdotool, x11-utils, imagemagick, python3-xlib.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use lotse_e2e::display::Display;
+use lotse_e2e::relay::{Peer, Relay};
+use lotse_protocol::stamp;
+use lotse_protocol::{BinaryHeader, BinaryKind, EndReason, Envelope, Message};
+use sha2::{Digest, Sha256};
+
+/// Site texts off, so the customer goes straight to the name entry (the
+/// agreement, recording prompt and survey are covered by the UI tests).
+const CONFIG: &str = r#"
+site_name = "Beispiel Support"
+[texts.en]
+agreement = ""
+recording_prompt = ""
+survey = ""
+"#;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("client-e2e-{name}.png"))
+}
+
+/// `GET /download/linux` over pinned HTTPS, saved as `dir/lotse`, chmod +x.
+async fn download(relay: &Relay, dir: &Path) -> PathBuf {
+    let (status, head, body) = relay.http_get("/download/linux").await;
+    assert_eq!(status, 200, "download failed: {head}");
+    assert!(
+        head.to_ascii_lowercase().contains("filename=\"lotse\""),
+        "{head}"
+    );
+    let path = dir.join("lotse");
+    std::fs::write(&path, &body).expect("save the download");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod +x");
+    path
+}
+
+/// Directories the client may write to, all empty at the start.
+struct Sandbox {
+    _root: tempfile::TempDir,
+    downloads: PathBuf,
+    home: PathBuf,
+    tmp: PathBuf,
+    log: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let root = tempfile::tempdir().expect("temp dir");
+        let make = |name: &str| {
+            let p = root.path().join(name);
+            std::fs::create_dir(&p).expect("mkdir");
+            p
+        };
+        Self {
+            downloads: make("Downloads"),
+            home: make("home"),
+            tmp: make("tmp"),
+            log: root.path().join("client.stderr"),
+            _root: root,
+        }
+    }
+
+    fn run(&self, display: &Display, exe: &Path, send_file: Option<&Path>) -> Child {
+        let mut cmd = Command::new(exe);
+        display.apply(&mut cmd);
+        cmd.current_dir(&self.downloads)
+            .env("HOME", &self.home)
+            .env("TMPDIR", &self.tmp)
+            .env("USER", "Erika")
+            .env("LANG", "en_US.UTF-8")
+            .env("RUST_LOG", "info")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&self.log).expect("log file"));
+        if let Some(file) = send_file {
+            cmd.env("LOTSE_DEBUG_SEND_FILE", file);
+        }
+        cmd.spawn().expect("start the downloaded client")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the client did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Wait until the client's log contains `text`.
+fn wait_log(sandbox: &Sandbox, text: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while !sandbox.log().contains(text) {
+        assert!(
+            Instant::now() < deadline,
+            "the client never logged {text:?}; log:\n{}",
+            sandbox.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn xdotool(display: &Display, args: &[&str]) {
+    let status = display
+        .command("xdotool")
+        .args(args)
+        .status()
+        .expect("xdotool");
+    assert!(status.success(), "xdotool {args:?} failed");
+}
+
+fn session_of(env: &Envelope) -> u64 {
+    env.session.expect("technician messages carry the session")
+}
+
+#[test]
+fn download_chat_send_a_file_close_and_nothing_remains() {
+    let rt = runtime();
+    let relay = Relay::start_with_config(CONFIG);
+    relay.add_user("tom", "geheim-passwort-1");
+    let sandbox = Sandbox::new();
+    let exe = rt.block_on(download(&relay, &sandbox.downloads));
+
+    // A file the customer sends: a bit over two chunks.
+    let report = sandbox.home.join("bericht.bin");
+    let data: Vec<u8> = (0..(lotse_protocol::FILE_CHUNK_BYTES * 2 + 4321))
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    std::fs::write(&report, &data).expect("write the file to send");
+    let data_sha = hex::encode(Sha256::digest(&data));
+
+    let mut tech = rt.block_on(Peer::technician(&relay, "tom", "geheim-passwort-1"));
+    let avatar = base64::engine::general_purpose::STANDARD
+        .encode(include_bytes!("../../assets/avatar/default.png"));
+    rt.block_on(tech.send(Message::Profile {
+        display_name: "Tom Technik".into(),
+        avatar: Some(avatar),
+    }));
+
+    let display = Display::start().expect("Xvfb + openbox");
+    let mut client = sandbox.run(&display, &exe, Some(&report));
+    let window = display
+        .wait_for_window(client.id(), LONG)
+        .expect("the client window appears")
+        .remove(0);
+    assert_eq!(
+        display.window_name(&window).expect("title"),
+        "Beispiel Support — remote support"
+    );
+    wait_log(&sandbox, "connected to the relay", LONG);
+
+    // Name entry: prefilled with the login name; Enter requests support.
+    // (Repeated until the queue shows the customer: harmless once joined.)
+    let sid = rt.block_on(async {
+        let deadline = tokio::time::Instant::now() + LONG;
+        loop {
+            xdotool(&display, &["windowfocus", "--sync", &window]);
+            xdotool(&display, &["key", "Return"]);
+            let found = tokio::time::timeout(Duration::from_secs(3), async {
+                loop {
+                    match tech.next(Duration::from_secs(3)).await {
+                        Some(lotse_e2e::relay::Incoming::Text(env)) => {
+                            if let Message::Queue { entries, .. } = &env.msg
+                                && let Some(e) = entries.iter().find(|e| e.name == "Erika")
+                            {
+                                return e.session;
+                            }
+                        }
+                        Some(_) => {}
+                        None => std::future::pending::<()>().await,
+                    }
+                }
+            })
+            .await;
+            if let Ok(sid) = found {
+                return sid;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the customer never joined the queue; client log:\n{}",
+                sandbox.log()
+            );
+        }
+    });
+
+    rt.block_on(async {
+        tech.send(Message::Accept { session: sid }).await;
+        tech.recv_until(
+            |e| matches!(&e.msg, Message::SessionStarted { session, customer_name, .. } if *session == sid && customer_name == "Erika"),
+            LONG,
+        )
+        .await;
+        tech.send_for(
+            sid,
+            Message::Chat {
+                text: "Hallo Erika, wie kann ich helfen?".into(),
+                from: None,
+                at_ms: None,
+            },
+        )
+        .await;
+
+        // The client offers the file as soon as it is served.
+        let offer = tech
+            .recv_until(|e| matches!(e.msg, Message::FileOffer { .. }), LONG)
+            .await;
+        assert_eq!(session_of(&offer), sid);
+        let Message::FileOffer {
+            id,
+            name,
+            size,
+            sha256,
+        } = offer.msg
+        else {
+            unreachable!()
+        };
+        assert_eq!(name, "bericht.bin");
+        assert_eq!(size, data.len() as u64);
+        assert_eq!(sha256, data_sha);
+        tech.send_for(sid, Message::FileAccept { id }).await;
+        let mut received = Vec::new();
+        loop {
+            let frame = tech.recv_binary(LONG).await;
+            let (header, payload) = BinaryHeader::parse(&frame).expect("a valid binary frame");
+            assert_eq!(header.kind, BinaryKind::FileChunk);
+            assert_eq!(header.id, id);
+            assert_eq!(header.session, sid);
+            assert_eq!(header.seq, received.len() as u64, "chunks arrive in order");
+            received.extend_from_slice(payload);
+            if header.is_last() {
+                break;
+            }
+        }
+        assert_eq!(hex::encode(Sha256::digest(&received)), data_sha);
+        assert_eq!(received, data);
+        tech.send_for(
+            sid,
+            Message::FileDone {
+                id,
+                ok: true,
+                sha256: data_sha.clone(),
+            },
+        )
+        .await;
+    });
+
+    // The customer answers; the chat field has the focus once served.
+    xdotool(&display, &["windowfocus", "--sync", &window]);
+    xdotool(
+        &display,
+        &["type", "--delay", "20", "Danke, mein Drucker streikt"],
+    );
+    xdotool(&display, &["key", "Return"]);
+    rt.block_on(async {
+        let line = tech
+            .recv_until(
+                |e| matches!(&e.msg, Message::Chat { text, .. } if text == "Danke, mein Drucker streikt"),
+                LONG,
+            )
+            .await;
+        assert_eq!(session_of(&line), sid);
+        let Message::Chat { from, .. } = &line.msg else {
+            unreachable!()
+        };
+        assert_eq!(from.as_deref(), Some("Erika"));
+    });
+    display
+        .screenshot(&screenshot_path("chat"))
+        .expect("screenshot");
+
+    // Close the window like a user: the session ends, the program goes.
+    display.close_window(&window).expect("close the window");
+    rt.block_on(async {
+        let end = tech
+            .recv_until(|e| matches!(e.msg, Message::End { .. }), LONG)
+            .await;
+        assert_eq!(session_of(&end), sid);
+        assert_eq!(
+            end.msg,
+            Message::End {
+                reason: EndReason::EndedByCustomer
+            }
+        );
+    });
+    let status = wait_exit(&mut client, LONG);
+    let log = sandbox.log();
+    assert!(status.success(), "client exit {status:?}; log:\n{log}");
+    assert!(!exe.exists(), "the program removed itself; log:\n{log}");
+    assert!(log.contains(&format!("removed {}", exe.display())), "{log}");
+    assert_eq!(
+        Sandbox::entries(&sandbox.tmp),
+        Vec::<String>::new(),
+        "the client's own directory is gone"
+    );
+    assert_eq!(
+        Sandbox::entries(&sandbox.home),
+        vec!["bericht.bin".to_owned()],
+        "nothing written to the home directory"
+    );
+    assert_eq!(
+        Sandbox::entries(&sandbox.downloads),
+        Vec::<String>::new(),
+        "nothing left where it was downloaded"
+    );
+    let record = relay.cli(&["sessions", "show", &sid.to_string()]);
+    assert!(record.contains("ended_by_customer"), "{record}");
+    assert!(record.contains("Erika"), "{record}");
+}
+
+#[test]
+fn a_client_stamped_for_another_certificate_refuses_to_connect() {
+    let rt = runtime();
+    let relay = Relay::start_with_config(CONFIG);
+    let other = Relay::start_with_config(CONFIG);
+    assert_ne!(relay.pin_hex, other.pin_hex);
+    let sandbox = Sandbox::new();
+    let exe = rt.block_on(download(&relay, &sandbox.downloads));
+
+    // Same relay address, but the stamp trusts the other relay's certificate.
+    let mut bytes = std::fs::read(&exe).expect("read the download");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mut st = stamp::read(&bytes, now).expect("the download carries a valid stamp");
+    st.cert_sha256.clone_from(&other.pin_hex);
+    bytes.truncate(stamp::unstamped_len(&bytes));
+    stamp::append(&mut bytes, &st);
+    std::fs::write(&exe, &bytes).expect("restamp");
+
+    let display = Display::start().expect("Xvfb + openbox");
+    let mut client = sandbox.run(&display, &exe, None);
+    let window = display
+        .wait_for_window(client.id(), LONG)
+        .expect("the client window appears")
+        .remove(0);
+    wait_log(&sandbox, "refusing the relay", LONG);
+    display
+        .screenshot(&screenshot_path("wrong-certificate"))
+        .expect("screenshot");
+    assert!(!sandbox.log().contains("connected to the relay"));
+    // No session was created on the relay.
+    let list = relay.cli(&["sessions", "list"]);
+    assert!(!list.contains("customer"), "{list}");
+
+    display.close_window(&window).expect("close the window");
+    let status = wait_exit(&mut client, LONG);
+    assert!(status.success(), "{status:?}\n{}", sandbox.log());
+    assert!(!exe.exists(), "a stamped download removes itself");
+    assert_eq!(Sandbox::entries(&sandbox.tmp), Vec::<String>::new());
+}
