@@ -355,6 +355,22 @@ test('screen share from the browser reaches the technician as JPEG image frames,
     await page.getByTestId('share-banner').waitFor({ state: 'hidden' });
     await page.getByTestId('line-sys').filter({ hasText: 'Screen sharing ended.' }).nth(1).waitFor();
 
+    // Sharing a third time, ended by the browser's own stop control: the
+    // browser stops the capture and the track fires `ended`.
+    from = t.messages.length;
+    t.send({ type: 'share_request', session });
+    await page.getByTestId('share-yes').click();
+    await t.waitForType('share_grant', (m) => m.session === session, { from });
+    await page.getByTestId('share-banner').waitFor({ state: 'visible' });
+    from = t.messages.length;
+    await page.evaluate(() => {
+      const track = window.__streams[window.__streams.length - 1].getVideoTracks()[0];
+      track.stop();
+      track.dispatchEvent(new Event('ended'));
+    });
+    await t.waitForType('share_stop', (m) => m.session === session, { from });
+    await page.getByTestId('share-banner').waitFor({ state: 'hidden' });
+
     // Control needs the full client: the web chat declines and says why.
     from = t.messages.length;
     t.send({ type: 'control_request', session });

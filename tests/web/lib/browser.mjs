@@ -38,6 +38,17 @@ export async function newCustomerPage(browser, opts = {}) {
       }
       window.Notification = Recorded;
     }
+    // Keep the streams getDisplayMedia hands out, so a test can play the
+    // browser's own "Stop sharing" (which ends the track).
+    window.__streams = [];
+    if (navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia) {
+      const real = navigator.mediaDevices.getDisplayMedia.bind(navigator.mediaDevices);
+      navigator.mediaDevices.getDisplayMedia = async (...args) => {
+        const stream = await real(...args);
+        window.__streams.push(stream);
+        return stream;
+      };
+    }
     const realHidden = Object.getOwnPropertyDescriptor(Document.prototype, 'hidden');
     Object.defineProperty(document, 'hidden', {
       configurable: true,
