@@ -407,3 +407,193 @@ fn a_client_stamped_for_another_certificate_refuses_to_connect() {
     assert!(!exe.exists(), "a stamped download removes itself");
     assert_eq!(Sandbox::entries(&sandbox.tmp), Vec::<String>::new());
 }
+
+/// A TCP proxy in front of the relay that can cut every link and refuse
+/// new ones for a while (a network outage).
+struct Proxy {
+    addr: std::net::SocketAddr,
+    blocked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let blocked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (b, l) = (blocked.clone(), links.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if b.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                l.lock().expect("links").push(task.abort_handle());
+            }
+        });
+        Self {
+            addr,
+            blocked,
+            links,
+            accept,
+        }
+    }
+
+    /// Drop every link and refuse new ones until [`Proxy::restore`].
+    fn cut(&self) {
+        self.blocked
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().expect("links").drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.blocked
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+/// Customer chat lines the technician received for `sid`, in order.
+fn customer_lines(tech: &Peer, sid: u64) -> Vec<String> {
+    tech.log
+        .iter()
+        .filter(|e| e.session == Some(sid))
+        .filter_map(|e| match &e.msg {
+            Message::Chat { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
+    let rt = runtime();
+    let relay = Relay::start_with_config(CONFIG);
+    relay.add_user("tom", "geheim-passwort-1");
+    let proxy = rt.block_on(Proxy::start(relay.addr));
+    let sandbox = Sandbox::new();
+    let exe = rt.block_on(download(&relay, &sandbox.downloads));
+    // The download reaches the relay through the proxy.
+    let mut bytes = std::fs::read(&exe).expect("read the download");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mut st = stamp::read(&bytes, now).expect("stamp");
+    st.relay_url = format!("wss://{}", proxy.addr);
+    bytes.truncate(stamp::unstamped_len(&bytes));
+    stamp::append(&mut bytes, &st);
+    std::fs::write(&exe, &bytes).expect("restamp");
+
+    let mut tech = rt.block_on(Peer::technician(&relay, "tom", "geheim-passwort-1"));
+    let display = Display::start().expect("Xvfb + openbox");
+    let mut client = sandbox.run(&display, &exe, None);
+    let window = display
+        .wait_for_window(client.id(), LONG)
+        .expect("the client window appears")
+        .remove(0);
+    wait_log(&sandbox, "connected to the relay", LONG);
+    let sid = rt.block_on(async {
+        let deadline = tokio::time::Instant::now() + LONG;
+        loop {
+            xdotool(&display, &["windowfocus", "--sync", &window]);
+            xdotool(&display, &["key", "Return"]);
+            let queue = tech.next(Duration::from_secs(3)).await;
+            if let Some(lotse_e2e::relay::Incoming::Text(env)) = queue
+                && let Message::Queue { entries, .. } = &env.msg
+                && let Some(e) = entries.iter().find(|e| e.name == "Erika")
+            {
+                return e.session;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the customer never joined; log:\n{}",
+                sandbox.log()
+            );
+        }
+    });
+    rt.block_on(async {
+        tech.send(Message::Accept { session: sid }).await;
+        tech.recv_until(
+            |e| matches!(&e.msg, Message::SessionStarted { session, .. } if *session == sid),
+            LONG,
+        )
+        .await;
+    });
+    let say = |text: &str| {
+        xdotool(&display, &["windowfocus", "--sync", &window]);
+        xdotool(&display, &["type", "--delay", "20", text]);
+        xdotool(&display, &["key", "Return"]);
+    };
+    say("eins");
+    rt.block_on(tech.recv_until(
+        |e| matches!(&e.msg, Message::Chat { text, .. } if text == "eins"),
+        LONG,
+    ));
+
+    // Outage: the relay notices, the client shows it and keeps what the
+    // customer types.
+    proxy.cut();
+    rt.block_on(tech.recv_until(|e| matches!(e.msg, Message::PeerAway { .. }), LONG));
+    rt.block_on(tech.send_for(
+        sid,
+        Message::Chat {
+            text: "Sind Sie noch da?".into(),
+            from: None,
+            at_ms: None,
+        },
+    ));
+    say("zwei");
+    wait_log(&sandbox, "cannot reach the relay", LONG);
+    display
+        .screenshot(&screenshot_path("reconnecting"))
+        .expect("screenshot");
+
+    proxy.restore();
+    rt.block_on(async {
+        tech.recv_until(|e| matches!(e.msg, Message::PeerBack), LONG)
+            .await;
+        tech.recv_until(
+            |e| matches!(&e.msg, Message::Chat { text, .. } if text == "zwei"),
+            LONG,
+        )
+        .await;
+    });
+    wait_log(&sandbox, "resumed=true", LONG);
+    say("drei");
+    rt.block_on(tech.recv_until(
+        |e| matches!(&e.msg, Message::Chat { text, .. } if text == "drei"),
+        LONG,
+    ));
+    assert_eq!(
+        customer_lines(&tech, sid),
+        vec!["eins", "zwei", "drei"],
+        "each line exactly once, in order"
+    );
+
+    display.close_window(&window).expect("close the window");
+    rt.block_on(tech.recv_until(|e| matches!(e.msg, Message::End { .. }), LONG));
+    let status = wait_exit(&mut client, LONG);
+    assert!(status.success(), "{status:?}\n{}", sandbox.log());
+    assert!(!exe.exists());
+    let record = relay.cli(&["sessions", "show", &sid.to_string()]);
+    assert!(record.contains("ended_by_customer"), "{record}");
+}
