@@ -435,6 +435,8 @@ pub struct Core {
     patches: Vec<ScreenPatch>,
     want_patches: bool,
     transfer_counter: u64,
+    /// Unacknowledged messages of sessions on hold after a cut.
+    parked: BTreeMap<u64, Vec<Envelope>>,
 }
 
 impl Core {
@@ -467,26 +469,16 @@ impl Core {
     }
 
     /// A new work link is up (after `welcome`). The relay numbers its
-    /// messages on the new link from 1 again; everything we sent that it
-    /// did not acknowledge goes out again, renumbered, with the profile
-    /// first so customers see the name.
-    pub fn link_up(&mut self) {
+    /// messages on the new link from 1 again, and we number ours from 1.
+    /// The profile goes first so customers see the name.
+    ///
+    /// After a cut (`reconnect`), the sessions of the old link are on hold:
+    /// the relay re-announces each session it kept for this technician with
+    /// `session_started`; then the session's unacknowledged messages go out
+    /// again. A session not re-announced was put back into the queue by the
+    /// relay and is shown as ended (`connection_lost`).
+    pub fn link_up(&mut self, reconnect: bool) {
         self.inbox = Inbox::default();
-        // Binary frames are not resent after a cut: a transfer cut in the
-        // middle is cancelled (the customer offers it again).
-        let mut cancelled = Vec::new();
-        for s in self.sessions.values_mut() {
-            s.screen.drop_partial();
-            for (id, inc) in std::mem::take(&mut s.incoming) {
-                inc.abort();
-                if let Some(f) = s.file_mut(id) {
-                    f.state = FileState::Cancelled {
-                        reason: "connection lost".into(),
-                    };
-                }
-                cancelled.push((s.id, id));
-            }
-        }
         let unacked: Vec<Envelope> = self.outbox.unacked().cloned().collect();
         self.outbox = Outbox::default();
         self.push(Envelope::new(self.profile_message()));
@@ -495,21 +487,46 @@ impl Core {
                 continue;
             }
             env.seq = None;
-            self.push(env);
+            match env.session {
+                Some(sid) if reconnect => self.parked.entry(sid).or_default().push(env),
+                _ => self.push(env),
+            }
         }
-        for (session, id) in cancelled {
-            let reason = "connection lost".to_owned();
-            self.send(
-                session,
-                Message::FileCancel {
+        if !reconnect {
+            return;
+        }
+        let mut ended = Vec::new();
+        for s in self.sessions.values_mut() {
+            // Binary frames are not resent after a cut: a transfer cut in
+            // the middle is cancelled (the customer offers it again).
+            for (id, inc) in std::mem::take(&mut s.incoming) {
+                inc.abort();
+                let reason = "connection lost".to_owned();
+                if let Some(f) = s.file_mut(id) {
+                    f.state = FileState::Cancelled {
+                        reason: reason.clone(),
+                    };
+                }
+                self.parked
+                    .entry(s.id)
+                    .or_default()
+                    .push(Envelope::new(Message::FileCancel { id, reason }).with_session(s.id));
+                self.events.push(Event::FileCancelled {
+                    session: s.id,
                     id,
-                    reason: reason.clone(),
-                },
-            );
-            self.emit(Event::FileCancelled {
+                    reason: "connection lost".into(),
+                });
+            }
+            if s.ended.is_none() {
+                s.stop_everything();
+                s.ended = Some("connection_lost".into());
+                ended.push(s.id);
+            }
+        }
+        for session in ended {
+            self.emit(Event::Ended {
                 session,
-                id,
-                reason,
+                reason: "connection_lost".into(),
             });
         }
     }
@@ -779,6 +796,10 @@ impl Core {
                 s.role = role;
                 s.chat.clone_from(&history);
                 s.consents.clone_from(&consents);
+                // Resumed after a cut: what the relay did not get goes again.
+                for env in self.parked.remove(&session).unwrap_or_default() {
+                    self.push(env);
+                }
                 self.emit(Event::SessionStarted {
                     session,
                     customer_name,

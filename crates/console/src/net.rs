@@ -304,8 +304,8 @@ impl Engine {
                 let reconnect = self.failures > 0;
                 self.failures = 0;
                 let mut core = lock(&self.core);
-                core.link_up();
                 core.emit(Event::Connected { reconnect });
+                core.link_up(reconnect);
             }
             Err(LoginError::Relay { code, message }) if code == "login_required" => {
                 self.creds = None;

@@ -587,6 +587,22 @@ async fn headless_console_serves_a_whole_session() {
     relay
         .expect("hello again", |e| matches!(e.msg, Message::Hello { .. }))
         .await;
+    // Until the relay says the session goes on, it is on hold.
+    c.event("ended").await;
+    relay
+        .send(
+            None,
+            Message::SessionStarted {
+                session: 7,
+                customer_name: "Anna".into(),
+                problem: Some("printer".into()),
+                role: Role::Customer,
+                history: vec![],
+                consents: vec![],
+            },
+        )
+        .await;
+    c.event("session_started").await;
     c.cmd("say still here").await;
     relay
         .expect(

@@ -353,7 +353,7 @@ fn end_hand_back_and_relay_end() {
 }
 
 #[test]
-fn reconnect_resends_unacked_renumbered_after_profile() {
+fn reconnect_parks_session_messages_until_the_session_is_resumed() {
     let (mut core, _) = serving();
     core.command(Command::Say {
         session: 7,
@@ -361,10 +361,34 @@ fn reconnect_resends_unacked_renumbered_after_profile() {
     })
     .unwrap();
     core.take_outgoing();
-    core.link_up();
+    core.take_events();
+    core.link_up(true);
     let out = core.take_outgoing();
+    assert_eq!(out.len(), 1, "only the profile goes at once: {out:?}");
     assert!(matches!(out[0].msg, Message::Profile { .. }));
     assert_eq!(out[0].seq, Some(1));
+    assert!(
+        core.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::Ended { reason, .. } if reason == "connection_lost"))
+    );
+    assert!(core.command(Command::Nudge { session: 7 }).is_err());
+    // The relay kept the session: it says so, and the chat goes again.
+    let mut seq = 0;
+    relay(
+        &mut core,
+        &mut seq,
+        None,
+        Message::SessionStarted {
+            session: 7,
+            customer_name: "Anna".into(),
+            problem: None,
+            role: Role::Customer,
+            history: vec![],
+            consents: vec![],
+        },
+    );
+    let out = core.take_outgoing();
     assert!(
         out.iter()
             .any(|e| matches!(&e.msg, Message::Chat { text, .. } if text == "one"))
@@ -374,7 +398,8 @@ fn reconnect_resends_unacked_renumbered_after_profile() {
         "acknowledged messages are not sent again"
     );
     let seqs: Vec<_> = out.iter().filter_map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(seqs, vec![2], "numbering continues on the new link");
+    core.command(Command::Nudge { session: 7 }).unwrap();
 }
 
 #[test]
