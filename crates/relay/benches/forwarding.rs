@@ -371,6 +371,7 @@ async fn drive(
         Duration::from_millis(100),
     );
     let mut seq = 0u64;
+    let padding = "x".repeat(size);
     let mut mine = Vec::with_capacity(1024);
     loop {
         tokio::select! {
@@ -379,7 +380,7 @@ async fn drive(
                 seq += 1;
                 let stamp = base.elapsed().as_micros();
                 let mut text = format!("{stamp} ");
-                while text.len() < size { text.push('x'); }
+                text.push_str(&padding[..size.saturating_sub(text.len())]);
                 let mut env = Envelope::new(Message::Chat { text, from: None, at_ms: None }).with_seq(seq);
                 env.session = session;
                 if ws.send(Ws::text(encode_text(&env))).await.is_err() { break; }
@@ -410,6 +411,7 @@ struct Outcome {
     up: Vec<u32>,
     down: Vec<u32>,
     cpu_percent: f64,
+    generator_cpu_percent: f64,
     setup_secs: f64,
 }
 
@@ -462,9 +464,11 @@ async fn run(
         v.lock().expect("lat").clear();
     }
     let cpu0 = cpu_secs(server.child.id());
+    let gen0 = cpu_secs(std::process::id());
     let t0 = Instant::now();
     tokio::time::sleep(measure).await;
     let cpu1 = cpu_secs(server.child.id());
+    let gen1 = cpu_secs(std::process::id());
     let elapsed = t0.elapsed().as_secs_f64();
     let _ = go_tx.send(false);
     for t in tasks {
@@ -477,6 +481,7 @@ async fn run(
         up: take(&up),
         down: take(&down),
         cpu_percent: (cpu1 - cpu0) / elapsed * 100.0,
+        generator_cpu_percent: (gen1 - gen0) / elapsed * 100.0,
         setup_secs,
     }
 }
@@ -498,7 +503,7 @@ fn main_report(name: &str, o: &mut Outcome) -> [f64; 4] {
         pct(&mut o.down, 0.99),
     ];
     println!(
-        "{name:>9}: customer→technician 2 KB p50 {:.2} ms p99 {:.2} ms ({} msgs) | technician→customer 16 B p50 {:.2} ms p99 {:.2} ms ({} msgs) | server CPU {:.0}% | setup {:.1} s",
+        "{name:>9}: customer→technician 2 KB p50 {:.2} ms p99 {:.2} ms ({} msgs) | technician→customer 16 B p50 {:.2} ms p99 {:.2} ms ({} msgs) | server CPU {:.0}% | load generator CPU {:.0}% | setup {:.1} s",
         r[0],
         r[1],
         o.up.len(),
@@ -506,6 +511,7 @@ fn main_report(name: &str, o: &mut Outcome) -> [f64; 4] {
         r[3],
         o.down.len(),
         o.cpu_percent,
+        o.generator_cpu_percent,
         o.setup_secs
     );
     r
