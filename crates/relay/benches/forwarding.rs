@@ -54,6 +54,8 @@ fn main() {
 
 // ---- the trivial forwarder (baseline) ------------------------------------------
 
+// tungstenite's handshake callback returns its (large) ErrorResponse by value.
+#[allow(clippy::result_large_err)]
 async fn forwarder() {
     lotse_link::install_crypto_provider();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
@@ -266,10 +268,9 @@ async fn recv_until(ws: &mut WsStream, mut pred: impl FnMut(&Message) -> bool) -
             .expect("link error during setup");
         if let Ws::Text(t) = m
             && let Ok(env) = decode_text(t.as_str())
+            && pred(&env.msg)
         {
-            if pred(&env.msg) {
-                return env.msg;
-            }
+            return env.msg;
         }
     }
 }

@@ -359,10 +359,8 @@ impl Config {
         if l.login_max_failures == 0 {
             return bad("limits.login_max_failures", "must be at least 1");
         }
-        if !self.no_technician_url.is_empty()
-            && !(self.no_technician_url.starts_with("https://")
-                || self.no_technician_url.starts_with("http://"))
-        {
+        let url = &self.no_technician_url;
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             return bad("no_technician_url", "must start with https:// or http://");
         }
         for origin in &self.allowed_origins {

@@ -237,10 +237,10 @@ async fn writer<S: AsyncRead + AsyncWrite + Unpin>(
         if !matches!(timeout(stall, sink.feed(frame)).await, Ok(Ok(()))) {
             break;
         }
-        if last || ctrl.is_empty() && (bulk.is_empty() || !bulk_open) {
-            if !matches!(timeout(stall, sink.flush()).await, Ok(Ok(()))) {
-                break;
-            }
+        if (last || ctrl.is_empty() && (bulk.is_empty() || !bulk_open))
+            && !matches!(timeout(stall, sink.flush()).await, Ok(Ok(())))
+        {
+            break;
         }
         if last {
             break;

@@ -132,6 +132,8 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Serve one TLS connection (one request).
+// tungstenite's handshake callback returns its (large) ErrorResponse by value.
+#[allow(clippy::result_large_err)]
 pub async fn serve<S>(mut stream: S, shared: Arc<Shared>, ip: IpAddr, deadline: Instant)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

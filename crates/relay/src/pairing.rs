@@ -390,7 +390,7 @@ impl Hub {
                 );
                 drop(guard);
                 self.event(sid, &who, "consent", detail);
-                return self.forward_from_customer(sid, tech, forward);
+                self.forward_from_customer(sid, tech, forward)
             }
             Message::Join { name, problem } => {
                 if s.state != State::Prejoin {
@@ -444,7 +444,7 @@ impl Hub {
                     problem,
                 });
                 self.push_updates();
-                return Handled::Ok;
+                Handled::Ok
             }
             Message::End { reason } => {
                 if !matches!(
@@ -461,7 +461,7 @@ impl Hub {
                 }
                 drop(guard);
                 self.end_session(sid, reason, &who, false);
-                return Handled::Ok;
+                Handled::Ok
             }
             Message::SurveyAnswer { rating, comment } => {
                 if !(1..=5).contains(&rating) || s.surveyed {
@@ -479,7 +479,7 @@ impl Hub {
                     rating,
                     comment,
                 });
-                return Handled::Ok;
+                Handled::Ok
             }
             Message::Chat { text, .. } => {
                 if text.trim().is_empty() {
@@ -506,7 +506,7 @@ impl Hub {
                     role,
                     text: text.clone(),
                 });
-                return self.forward_from_customer(
+                self.forward_from_customer(
                     sid,
                     tech,
                     Some(Message::Chat {
@@ -514,7 +514,7 @@ impl Hub {
                         from: Some(who),
                         at_ms: Some(now),
                     }),
-                );
+                )
             }
             other => {
                 if tech.is_none() {
@@ -820,7 +820,7 @@ impl Hub {
                 };
                 let display_name = t.display_name.clone();
                 drop(guard);
-                self.from_tech(link_id, sid, &who, &display_name, msg)
+                self.forward_from_tech(link_id, sid, &who, &display_name, msg)
             }
         }
     }
@@ -886,7 +886,7 @@ impl Hub {
         Handled::Ok
     }
 
-    fn from_tech(
+    fn forward_from_tech(
         &self,
         link_id: u64,
         sid: u64,
