@@ -107,7 +107,7 @@ impl Relay {
             .spawn()
             .expect("start lotse-relay");
         let stderr_text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        {
+        let stderr_thread = {
             let mut err = child.stderr.take().expect("stderr");
             let text = stderr_text.clone();
             std::thread::Builder::new()
@@ -123,8 +123,8 @@ impl Relay {
                         }
                     }
                 })
-                .expect("thread");
-        }
+                .expect("thread")
+        };
         let (tx, rx) = mpsc::channel::<String>();
         let out = child.stdout.take().expect("stdout");
         std::thread::Builder::new()
@@ -152,6 +152,8 @@ impl Relay {
                     // Exited (bad config) or hung: wait for it to end, report stderr.
                     let _ = child.kill();
                     let _ = child.wait();
+                    // The process is gone: its stderr reaches EOF.
+                    let _ = stderr_thread.join();
                     let text = stderr_text.lock().map(|t| t.clone()).unwrap_or_default();
                     return Err(text);
                 }
