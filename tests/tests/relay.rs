@@ -610,6 +610,15 @@ async fn portal_and_stamped_download_with_ticket() {
             && page.contains("chmod +x")
     );
 
+    let (status, head, body) = relay.http_get("/api/site").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("application/json"), "{head}");
+    let site = String::from_utf8_lossy(&body);
+    assert!(
+        site.contains(r#""name":"Hilfe & Co""#) && site.contains(r#""click_to_chat":true"#),
+        "{site}"
+    );
+
     let (status, _, body) = relay.http_get("/download/windows").await;
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&body).contains("no client program"));

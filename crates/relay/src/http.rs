@@ -335,6 +335,25 @@ async fn http<S: AsyncWrite + Unpin>(stream: &mut S, head: &Head, shared: &Share
                 .await
             }
         }
+        "/api/site" => {
+            // What the portal page needs to choose between chat and download.
+            let config = shared.hub.config();
+            let body = serde_json::json!({
+                "name": config.site_name,
+                "click_to_chat": config.click_to_chat,
+                "public_queue": config.public_queue,
+                "lang": if lang == Lang::De { "de" } else { "en" },
+            })
+            .to_string();
+            respond(
+                stream,
+                200,
+                "application/json; charset=utf-8",
+                &[],
+                body.as_bytes(),
+            )
+            .await
+        }
         p if p.starts_with("/download/") => {
             let os = &p["/download/".len()..];
             let key = query_param(query, "key").unwrap_or("");
