@@ -311,6 +311,53 @@ impl Peer {
         })
     }
 
+    /// Open a web chat link (`/ws/web`) with the browser's `Origin` header
+    /// (the relay's own origin unless `origin` is given).
+    pub async fn connect_web(
+        relay: &Relay,
+        origin: Option<&str>,
+    ) -> Result<Self, lotse_link::LinkError> {
+        use lotse_link::tungstenite::client::IntoClientRequest;
+        lotse_link::install_crypto_provider();
+        let mut request = relay
+            .ws_url(lotse_protocol::paths::WEB)
+            .into_client_request()
+            .map_err(|e| lotse_link::LinkError::Connect(e.to_string()))?;
+        let origin = origin.map_or_else(|| relay.url.clone(), str::to_owned);
+        request.headers_mut().insert(
+            "origin",
+            origin
+                .parse()
+                .map_err(|_| lotse_link::LinkError::Connect("bad origin".into()))?,
+        );
+        let connector =
+            tokio_tungstenite::Connector::Rustls(lotse_link::pinned_tls_config(relay.pin));
+        let ws = match tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(lotse_link::ws_config()),
+            true,
+            Some(connector),
+        )
+        .await
+        {
+            Ok((ws, _)) => ws,
+            Err(lotse_link::tungstenite::Error::Http(r)) => {
+                return Err(lotse_link::LinkError::Refused(r.status().as_u16()));
+            }
+            Err(e) => return Err(lotse_link::LinkError::Connect(e.to_string())),
+        };
+        Ok(Self {
+            ws,
+            outbox: Outbox::default(),
+            inbox: Inbox::default(),
+            session: None,
+            resume_token: None,
+            welcome: None,
+            log: Vec::new(),
+            auto_ack: true,
+        })
+    }
+
     /// Send `hello` for `role` and wait for `welcome` (returned). Panics on an error answer.
     pub async fn hello(&mut self, role: Role) -> Message {
         self.send(hello(role)).await;

@@ -669,3 +669,88 @@ async fn portal_and_stamped_download_with_ticket() {
     let err = wrong.recv_until(|e| error_code(e).is_some(), WAIT).await;
     assert_eq!(error_code(&err), Some(ErrorCode::NotAllowed));
 }
+
+#[tokio::test]
+async fn web_chat_checks_origin_and_elevates_to_the_full_client() {
+    let dir = tempfile::tempdir().expect("dir");
+    let exe = dir.path().join("fake-lotse");
+    std::fs::write(&exe, b"\x7fELF fake client").expect("write");
+    let relay = Relay::start_with_config(&format!("[downloads]\nlinux = \"{}\"\n", exe.display()));
+    relay.add_user("xaver", "passwort-4");
+    let evil = Peer::connect_web(&relay, Some("https://evil.example")).await;
+    assert!(matches!(evil, Err(lotse_link::LinkError::Refused(403))));
+
+    let mut web = Peer::connect_web(&relay, None).await.expect("web chat");
+    web.hello(Role::WebCustomer).await;
+    web.send(Message::Consent {
+        topic: ConsentTopic::ChatPrompt,
+        granted: true,
+    })
+    .await;
+    web.send(Message::Join {
+        name: "Olga".into(),
+        problem: None,
+    })
+    .await;
+    let sid = web.session.expect("session");
+    let mut tech = Peer::technician(&relay, "xaver", "passwort-4").await;
+    tech.send(Message::Accept { session: sid }).await;
+    let started = tech
+        .recv_until(|e| matches!(e.msg, Message::SessionStarted { .. }), WAIT)
+        .await;
+    assert!(matches!(
+        started.msg,
+        Message::SessionStarted {
+            role: Role::WebCustomer,
+            ..
+        }
+    ));
+    chat_reaches(&mut web, &mut tech, None, "aus dem Browser").await;
+
+    tech.send_for(sid, Message::ElevateRequest).await;
+    web.recv_until(|e| matches!(e.msg, Message::ElevateRequest), WAIT)
+        .await;
+    web.send(Message::Consent {
+        topic: ConsentTopic::Elevation,
+        granted: true,
+    })
+    .await;
+    let ready = web
+        .recv_until(|e| matches!(e.msg, Message::ElevateReady { .. }), WAIT)
+        .await;
+    let Message::ElevateReady { download, url } = ready.msg else {
+        unreachable!()
+    };
+    assert!(url.starts_with("lotse://"));
+    let key = download
+        .split("key=")
+        .nth(1)
+        .expect("key in the download address");
+
+    // The download for that key carries the ticket the full client presents.
+    let (status, _, body) = relay.http_get(&format!("/download/linux?key={key}")).await;
+    assert_eq!(status, 200);
+    let ticket = stamp::read(&body, 0).expect("stamp").ticket;
+    let mut full = Peer::connect(
+        &relay,
+        &format!("{}?ticket={ticket}", paths::CUSTOMER),
+        None,
+    )
+    .await
+    .expect("full client");
+    full.hello(Role::Customer).await;
+    assert_eq!(full.session, Some(sid));
+    web.recv_until(|e| matches!(e.msg, Message::Elevated), WAIT)
+        .await;
+    let again = tech
+        .recv_until(|e| matches!(e.msg, Message::SessionStarted { .. }), WAIT)
+        .await;
+    let Message::SessionStarted { role, history, .. } = again.msg else {
+        unreachable!()
+    };
+    assert_eq!(role, Role::Customer);
+    assert!(history.iter().any(|l| l.text == "aus dem Browser"));
+    full.recv_until(|e| matches!(e.msg, Message::TechnicianJoined { .. }), WAIT)
+        .await;
+    chat_reaches(&mut tech, &mut full, Some(sid), "willkommen im Programm").await;
+}

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use lotse_link::{Inbox, Outbox};
 use lotse_protocol::{
-    BinaryHeader, ChatLine, ConsentRecord, EndReason, Envelope, ErrorCode, Lang, Message,
-    PROTOCOL_VERSION, QueueEntry, Resume, Role, SiteInfo, encode_text,
+    BinaryHeader, ChatLine, ConsentRecord, ConsentTopic, EndReason, Envelope, ErrorCode, Lang,
+    Message, PROTOCOL_VERSION, QueueEntry, Resume, Role, SiteInfo, encode_text,
 };
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
@@ -103,6 +103,8 @@ struct Session {
     history: Vec<ChatLine>,
     consents: Vec<ConsentRecord>,
     surveyed: bool,
+    /// Web chat: the key a full client presents to take this session over.
+    elevation_key: Option<String>,
 }
 
 #[derive(Debug)]
@@ -227,6 +229,12 @@ impl Hub {
         if let Some(resume) = resume {
             return self.customer_resume(link, &resume);
         }
+        if role == Role::Customer
+            && let Some(key) = key.as_deref()
+            && let Some(sid) = self.elevate(link, lang, key)
+        {
+            return Some(sid);
+        }
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let token = random_token();
         let session = Session {
@@ -243,6 +251,7 @@ impl Hub {
             history: Vec::new(),
             consents: Vec::new(),
             surveyed: false,
+            elevation_key: None,
         };
         self.record(Job::SessionCreated {
             id,
@@ -266,6 +275,69 @@ impl Hub {
         }));
         tracing::info!(session = id, ?role, "customer connected");
         Some(id)
+    }
+
+    /// A full client presenting a web session's elevation key takes that
+    /// session over: the web chat gets `elevated`, the technician the
+    /// session again with the new role.
+    fn elevate(&self, link: &Link, lang: Lang, key: &str) -> Option<u64> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let (&sid, s) = inner.sessions.iter_mut().find(|(_, s)| {
+            s.state != State::Ended
+                && s.elevation_key
+                    .as_deref()
+                    .is_some_and(|k| same_secret(k, key))
+        })?;
+        s.elevation_key = None;
+        if let Some(old) = s.customer.replace(link.clone()) {
+            let env = s.c_out.stamp(Envelope::new(Message::Elevated));
+            old.text(&env);
+        }
+        s.role = Role::Customer;
+        s.lang = lang;
+        s.c_in = Inbox::default();
+        s.c_out = Outbox::default();
+        s.away_gen += 1;
+        s.resume_token = random_token();
+        link.text(&Envelope::new(Message::Welcome {
+            version: PROTOCOL_VERSION,
+            session: Some(sid),
+            resume_token: Some(s.resume_token.clone()),
+            site: self.config.site_info(lang),
+            last_seq: 0,
+        }));
+        let name = s.name.clone();
+        if let State::Served { tech, .. } = s.state
+            && let Some(t) = inner.techs.get_mut(&tech)
+        {
+            let env = t.t_out.stamp(
+                Envelope::new(Message::SessionStarted {
+                    session: sid,
+                    customer_name: s.name.clone(),
+                    problem: s.problem.clone(),
+                    role: Role::Customer,
+                    history: s.history.clone(),
+                    consents: s.consents.clone(),
+                })
+                .with_session(sid),
+            );
+            t.link.text(&env);
+            let joined = s.c_out.stamp(Envelope::new(Message::TechnicianJoined {
+                name: t.display_name.clone(),
+                avatar: t.avatar.clone(),
+            }));
+            link.text(&joined);
+        }
+        drop(guard);
+        self.event(
+            sid,
+            &name,
+            "elevated",
+            "continues in the full client".into(),
+        );
+        tracing::info!(session = sid, "web session elevated to the full client");
+        Some(sid)
     }
 
     fn customer_resume(&self, link: &Link, resume: &Resume) -> Option<u64> {
@@ -382,6 +454,22 @@ impl Hub {
                     granted,
                     at_ms: now,
                 });
+                if topic == ConsentTopic::Elevation
+                    && granted
+                    && s.role == Role::WebCustomer
+                    && s.state != State::Ended
+                {
+                    // The stamped download (or the installed app) presents
+                    // this key and takes the session over.
+                    let token = random_token();
+                    let key = format!("e{sid}x{}", token.get(..24).unwrap_or(&token));
+                    s.elevation_key = Some(key.clone());
+                    let env = s.c_out.stamp(Envelope::new(Message::ElevateReady {
+                        url: format!("lotse://join?key={key}"),
+                        download: format!("/download/linux?key={key}"),
+                    }));
+                    link.text(&env);
+                }
                 let forward = Some(Message::Consent { topic, granted });
                 let detail = format!(
                     "{} {}",
