@@ -438,7 +438,10 @@ impl ConsoleApp {
                     self.t
                         .fmt("queue-waiting", &[("secs", &wait), ("kind", &kind)]),
                 );
-                if ui.button(self.t.get("queue-accept")).clicked() {
+                if ui
+                    .button(self.t.fmt("queue-accept", &[("name", &e.name)]))
+                    .clicked()
+                {
                     accept = Some(e.session);
                 }
             });
@@ -863,9 +866,9 @@ impl ConsoleApp {
                 };
                 let response = ui.add(
                     egui::Image::from_texture(egui::load::SizedTexture::new(texture.id(), size))
+                        .alt_text(self.t.get("screen-label"))
                         .sense(sense),
                 );
-                let response = response.on_hover_text(self.t.get("screen-label"));
                 if in_control {
                     // Keys go to the customer while the screen has the
                     // keyboard focus (click it); the chat keeps its own.
@@ -874,6 +877,13 @@ impl ConsoleApp {
                     }
                     let keyboard = response.has_focus();
                     let rect = response.rect;
+                    // A red frame: what happens here happens on the customer's machine.
+                    ui.painter().rect_stroke(
+                        rect,
+                        0.0,
+                        egui::Stroke::new(3.0, Color32::from_rgb(190, 30, 30)),
+                        egui::StrokeKind::Outside,
+                    );
                     ui.input(|i| {
                         if i.key_pressed(RELEASE_KEY) {
                             release = true;

@@ -151,7 +151,7 @@ fn queue_lists_customers_and_accepts() {
     h.get_by_label("Printer prints blank pages");
     h.get_by_label_contains("web chat");
     h.get_by_label_contains("1:15");
-    h.get_by_label("Accept").click();
+    h.get_by_label("Accept Anna").click();
     h.run();
     assert_eq!(commands(&mut h), vec![Command::Accept { session: 7 }]);
 }
@@ -289,6 +289,27 @@ fn in_control_state_is_shown_and_f12_releases() {
     h.run();
     h.get_by_label("IN CONTROL — F12 releases");
     h.get_by_label("Release control (F12)");
+    // A click on the screen view is a click on the customer's screen.
+    h.get_by_label("Customer screen").click();
+    h.run();
+    let sent = commands(&mut h);
+    assert!(
+        sent.iter()
+            .any(|c| matches!(c, Command::Input { session: 7, event: InputEvent::MouseMove { x, y } } if (0..4).contains(x) && (0..2).contains(y))),
+        "pointer position in customer pixels: {sent:?}"
+    );
+    for down in [true, false] {
+        assert!(
+            sent.contains(&Command::Input {
+                session: 7,
+                event: InputEvent::MouseButton {
+                    button: MouseButton::Left,
+                    down
+                }
+            }),
+            "{sent:?}"
+        );
+    }
     h.key_press(Key::F12);
     h.run();
     assert!(
