@@ -279,13 +279,8 @@ impl ShareWorker {
         let source = DesktopSource::start(scope, DEFAULT_FPS)?;
         let monitor = source.monitor();
         let mask = source.mask();
-        let mut worker = Self::with_source(
-            source,
-            monitor.width,
-            monitor.height,
-            sender,
-            DEFAULT_FPS,
-        )?;
+        let mut worker =
+            Self::with_source(source, monitor.width, monitor.height, sender, DEFAULT_FPS)?;
         worker.monitor = Some(monitor);
         worker.mask = mask;
         Ok(worker)
@@ -358,7 +353,7 @@ impl ShareWorker {
         self.mask.clone()
     }
 
-    /// Updates handed to the channel so far (screen and pointer).
+    /// Updates started so far (screen and pointer).
     pub fn updates_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
     }
@@ -445,7 +440,8 @@ impl<S: Source> Run<S> {
                     continue;
                 }
             }
-            // The pointer first: small, and what the technician follows.
+            // The pointer first (small, and what the technician follows),
+            // once the first picture is out.
             match self.pointer_update() {
                 Some(true) => continue,
                 Some(false) => {}
@@ -536,6 +532,9 @@ impl<S: Source> Run<S> {
     /// Send a pointer update if the pointer changed. `Some(true)` = sent
     /// one, `Some(false)` = nothing to send, `None` = stopped.
     fn pointer_update(&mut self) -> Option<bool> {
+        if self.last.is_none() {
+            return Some(false);
+        }
         let Some(p) = self.source.pointer() else {
             return Some(false);
         };
@@ -596,6 +595,7 @@ impl<S: Source> Run<S> {
             }
             p.in_flight = Some(seq);
         }
+        self.sent.fetch_add(1, Ordering::Relaxed);
         let pieces: Vec<&[u8]> = lotse_codec::split(update).collect();
         let count = pieces.len();
         for (i, piece) in pieces.into_iter().enumerate() {
@@ -610,7 +610,6 @@ impl<S: Source> Run<S> {
                 return false;
             }
         }
-        self.sent.fetch_add(1, Ordering::Relaxed);
         true
     }
 

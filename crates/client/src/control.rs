@@ -1,0 +1,242 @@
+//! Remote control on the customer's machine: technician input is applied
+//! only while the customer has granted control **and** a share is running;
+//! with app sharing, only inside the chosen applications (mouse) and only
+//! while one of them has the focus (keyboard). Everything else is dropped,
+//! counted and logged — whatever the relay forwards.
+//!
+//! The grant switch is turned on only by the session's effect after the
+//! customer's click (see `session.rs`); nothing else calls
+//! [`Control::grant`].
+
+use std::sync::Arc;
+
+use lotse_desktop::{DesktopError, EnigoInjector, GuardedInjector, Injector, Mask, MonitorInfo};
+use lotse_protocol::InputEvent;
+
+/// Makes the real injector when a share starts (enigo needs the display).
+pub type MakeInjector<I> = Box<dyn FnMut() -> Result<I, DesktopError> + Send>;
+
+/// The control permission and the injector behind it.
+pub struct Control<I: Injector = EnigoInjector> {
+    make: MakeInjector<I>,
+    /// Present while a share runs.
+    guard: Option<GuardedInjector<I>>,
+    /// Dropped while no share ran (the guard counts its own).
+    dropped_unshared: u64,
+    /// Dropped by guards of earlier shares.
+    dropped_before: u64,
+    applied: u64,
+}
+
+impl<I: Injector> std::fmt::Debug for Control<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("sharing", &self.guard.is_some())
+            .field("granted", &self.is_granted())
+            .field("dropped", &self.dropped())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Control<EnigoInjector> {
+    /// Real input through enigo (XTEST).
+    pub fn enigo() -> Self {
+        Self::new(Box::new(EnigoInjector::new))
+    }
+}
+
+impl<I: Injector> Control<I> {
+    pub fn new(make: MakeInjector<I>) -> Self {
+        Self {
+            make,
+            guard: None,
+            dropped_unshared: 0,
+            dropped_before: 0,
+            applied: 0,
+        }
+    }
+
+    /// A share of `monitor` (with `mask` for app sharing) started. Control
+    /// starts revoked.
+    pub fn share_started(
+        &mut self,
+        monitor: MonitorInfo,
+        mask: Option<Arc<Mask>>,
+    ) -> Result<(), DesktopError> {
+        self.share_stopped();
+        let inner = (self.make)()?;
+        self.guard = Some(GuardedInjector::new(inner, monitor, mask));
+        Ok(())
+    }
+
+    /// The share ended: control ends with it (held keys are released).
+    pub fn share_stopped(&mut self) {
+        if let Some(mut g) = self.guard.take() {
+            g.revoke();
+            self.dropped_before += g.dropped();
+        }
+    }
+
+    /// The customer granted control. Without a running share there is
+    /// nothing to control: returns false and stays revoked.
+    pub fn grant(&mut self) -> bool {
+        match &self.guard {
+            Some(g) => {
+                g.grant();
+                tracing::info!("remote control granted by the customer");
+                true
+            }
+            None => {
+                tracing::warn!("control grant without a share ignored");
+                false
+            }
+        }
+    }
+
+    /// Control ends now; keys and buttons the technician holds are released.
+    pub fn revoke(&mut self) {
+        if let Some(g) = &mut self.guard {
+            if g.is_granted() {
+                tracing::info!("remote control revoked");
+            }
+            g.revoke();
+        }
+    }
+
+    pub fn is_granted(&self) -> bool {
+        self.guard.as_ref().is_some_and(GuardedInjector::is_granted)
+    }
+
+    pub fn is_sharing(&self) -> bool {
+        self.guard.is_some()
+    }
+
+    /// Apply one technician event if allowed; true = applied.
+    pub fn apply(&mut self, ev: &InputEvent) -> bool {
+        let Some(g) = &mut self.guard else {
+            self.dropped_unshared += 1;
+            tracing::warn!("input dropped: nothing is shared");
+            return false;
+        };
+        if !g.is_granted() {
+            // Counted by the guard; say it louder than its debug line.
+            tracing::warn!("input dropped: control is not granted");
+        }
+        match g.apply(ev) {
+            Ok(true) => {
+                self.applied += 1;
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                tracing::warn!("input could not be applied: {e}");
+                false
+            }
+        }
+    }
+
+    /// Events dropped so far (no share, no grant, outside the shared apps).
+    pub fn dropped(&self) -> u64 {
+        self.dropped_unshared
+            + self.dropped_before
+            + self.guard.as_ref().map_or(0, GuardedInjector::dropped)
+    }
+
+    /// Events applied so far.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records every event it is asked to apply (shared with the test).
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<InputEvent>>>);
+
+    impl Injector for Recorder {
+        fn apply(&mut self, ev: &InputEvent) -> Result<(), DesktopError> {
+            self.0.lock().expect("lock").push(ev.clone());
+            Ok(())
+        }
+        fn pointer(&mut self) -> Result<(i32, i32), DesktopError> {
+            Ok((10, 10))
+        }
+    }
+
+    fn monitor() -> MonitorInfo {
+        MonitorInfo {
+            index: 0,
+            x: 0,
+            y: 0,
+            width: 800,
+            height: 600,
+            primary: true,
+        }
+    }
+
+    fn control() -> (Control<Recorder>, Recorder) {
+        let rec = Recorder::default();
+        let make = rec.clone();
+        (Control::new(Box::new(move || Ok(make.clone()))), rec)
+    }
+
+    fn text() -> InputEvent {
+        InputEvent::Text { text: "x".into() }
+    }
+
+    #[test]
+    fn nothing_before_consent_and_nothing_after_revoke() {
+        let (mut c, rec) = control();
+        // No share: nothing, and no grant possible.
+        assert!(!c.apply(&text()));
+        assert!(!c.grant());
+        assert!(!c.apply(&text()));
+        // Share running, control not granted.
+        c.share_started(monitor(), None).expect("share");
+        assert!(!c.apply(&text()));
+        assert!(rec.0.lock().expect("lock").is_empty());
+        assert_eq!(c.dropped(), 3);
+        // Granted: applied.
+        assert!(c.grant());
+        assert!(c.apply(&text()));
+        assert_eq!(rec.0.lock().expect("lock").len(), 1);
+        // Revoked: nothing again.
+        c.revoke();
+        assert!(!c.apply(&text()));
+        assert_eq!(rec.0.lock().expect("lock").len(), 1);
+        assert_eq!(c.dropped(), 4);
+        assert_eq!(c.applied(), 1);
+    }
+
+    #[test]
+    fn stopping_the_share_revokes_and_releases_held_keys() {
+        let (mut c, rec) = control();
+        c.share_started(monitor(), None).expect("share");
+        assert!(c.grant());
+        let down = InputEvent::Key {
+            key: "Shift".into(),
+            down: true,
+        };
+        assert!(c.apply(&down));
+        c.share_stopped();
+        assert!(!c.is_granted());
+        assert!(!c.apply(&text()));
+        let seen = rec.0.lock().expect("lock").clone();
+        assert_eq!(
+            seen.last(),
+            Some(&InputEvent::Key {
+                key: "Shift".into(),
+                down: false
+            })
+        );
+        // A new share starts without control.
+        c.share_started(monitor(), None).expect("share");
+        assert!(!c.is_granted());
+        assert!(!c.apply(&text()));
+        assert_eq!(c.dropped(), 2);
+    }
+}
