@@ -133,19 +133,19 @@ impl App {
                     if self.net_gone {
                         queue.extend(self.session.on_event(NetEvent::Finished));
                     } else {
-                        self.to_net(effect);
+                        self.send_to_net(effect);
                     }
                 }
                 other => {
                     if !self.net_gone {
-                        self.to_net(other);
+                        self.send_to_net(other);
                     }
                 }
             }
         }
     }
 
-    fn to_net(&mut self, effect: Effect) {
+    fn send_to_net(&mut self, effect: Effect) {
         if !self.pending.is_empty() {
             self.pending.push_back(effect);
             return;
@@ -192,10 +192,10 @@ impl App {
                 }
             }
         }
-        if self.auto_offer.is_some() && self.session.can_send_files() {
-            if let Some(path) = self.auto_offer.take() {
-                self.command(ctx, Command::SendFile(path));
-            }
+        if self.session.can_send_files()
+            && let Some(path) = self.auto_offer.take()
+        {
+            self.command(ctx, Command::SendFile(path));
         }
         if let Some(deadline) = self.close_deadline
             && Instant::now() >= deadline

@@ -498,10 +498,10 @@ impl Net {
                 .await;
             }
             FileMsg::Event(ev) => {
-                if let FileEvent::AllSent { id } | FileEvent::Failed { id, .. } = &ev {
-                    if let Some(u) = self.uploads.get_mut(id) {
-                        u.task = None;
-                    }
+                if let FileEvent::AllSent { id } | FileEvent::Failed { id, .. } = &ev
+                    && let Some(u) = self.uploads.get_mut(id)
+                {
+                    u.task = None;
                 }
                 self.emit(NetEvent::File(ev)).await;
             }
