@@ -405,6 +405,8 @@ async fn customer(
     )
     .await?;
     let mut encoder = lotse_codec::Encoder::new(lotse_codec::EncoderConfig::default());
+    // BENCH_FULL_COMPARE=1: ignore the capture's damage (diagnosis).
+    let full_compare = std::env::var_os("BENCH_FULL_COMPARE").is_some();
     let mut seq = 0u64;
     let mut in_flight: Option<u64> = None;
     loop {
@@ -429,7 +431,12 @@ async fn customer(
                     stride: frame.stride,
                     bgra: &frame.data,
                 };
-                let Some(update) = encoder.encode_damaged(&view, &damage) else { continue };
+                let encoded = if full_compare {
+                    encoder.encode(&view)
+                } else {
+                    encoder.encode_damaged(&view, &damage)
+                };
+                let Some(update) = encoded else { continue };
                 seq += 1;
                 stats.updates.fetch_add(1, Ordering::Relaxed);
                 stats.payload_bytes.fetch_add(update.len() as u64, Ordering::Relaxed);
@@ -752,15 +759,36 @@ async fn run(relay: &Relay, args: &Args) -> anyhow::Result<()> {
                 let f = &s.frame;
                 let mut same = f.width == w && f.height == h;
                 if same {
-                    'rows: for y in 0..h as usize {
+                    // Differing pixels and their bounding box (for the log).
+                    let (mut n, mut x0, mut y0, mut x1, mut y1) = (0u64, u32::MAX, u32::MAX, 0, 0);
+                    for y in 0..h as usize {
                         let src = &f.data[y * f.stride..y * f.stride + w as usize * 4];
                         let dst = &rgba[y * w as usize * 4..(y + 1) * w as usize * 4];
-                        for (p, q) in src.chunks_exact(4).zip(dst.chunks_exact(4)) {
+                        if src.len() == dst.len()
+                            && src
+                                .chunks_exact(4)
+                                .zip(dst.chunks_exact(4))
+                                .all(|(p, q)| p[2] == q[0] && p[1] == q[1] && p[0] == q[2])
+                        {
+                            continue;
+                        }
+                        for (x, (p, q)) in src.chunks_exact(4).zip(dst.chunks_exact(4)).enumerate()
+                        {
                             if p[2] != q[0] || p[1] != q[1] || p[0] != q[2] {
-                                same = false;
-                                break 'rows;
+                                n += 1;
+                                x0 = x0.min(x as u32);
+                                x1 = x1.max(x as u32);
+                                y0 = y0.min(y as u32);
+                                y1 = y1.max(y as u32);
                             }
                         }
+                    }
+                    if n > 0 {
+                        same = false;
+                        eprintln!(
+                            "update {}: {n} pixels differ from the captured frame in x {x0}..={x1}, y {y0}..={y1}",
+                            head.seq
+                        );
                     }
                 }
                 if same {
