@@ -724,17 +724,17 @@ impl Core {
                 });
             }
             Command::Close { session } => {
-                if let Some(mut s) = self.sessions.remove(&session) {
-                    if s.ended.is_none() {
-                        // Closing a live tab ends the session properly.
-                        s.stop_everything();
-                        self.send(
-                            session,
-                            Message::End {
-                                reason: EndReason::EndedByTechnician,
-                            },
-                        );
-                    }
+                if let Some(mut s) = self.sessions.remove(&session)
+                    && s.ended.is_none()
+                {
+                    // Closing a live tab ends the session properly.
+                    s.stop_everything();
+                    self.send(
+                        session,
+                        Message::End {
+                            reason: EndReason::EndedByTechnician,
+                        },
+                    );
                 }
             }
             Command::Profile {
@@ -994,10 +994,10 @@ impl Core {
             }
         };
         let session = head.session;
-        if !self
+        if self
             .sessions
             .get(&session)
-            .is_some_and(|s| s.ended.is_none())
+            .is_none_or(|s| s.ended.is_some())
         {
             tracing::debug!(session, "binary frame for no live session");
             return;

@@ -167,10 +167,8 @@ fn observe(state: &mut State, event: &Event) {
             state.queue.clone_from(entries);
             state.notices.clone_from(notices);
         }
-        Event::SessionStarted { session, .. } => {
-            if state.current.is_none() {
-                state.current = Some(*session);
-            }
+        Event::SessionStarted { session, .. } if state.current.is_none() => {
+            state.current = Some(*session);
         }
         Event::FileOffer { session, id, .. } => {
             state.offers.entry(*session).or_default().push(*id);

@@ -112,6 +112,8 @@ async fn serve(
 ) {
     let mut path = String::new();
     let mut bearer = None;
+    // The error type is the one tungstenite's callback requires.
+    #[allow(clippy::result_large_err)]
     let callback = |req: &lotse_link::tungstenite::handshake::server::Request,
                     resp: lotse_link::tungstenite::handshake::server::Response| {
         path = req.uri().path().to_owned();
@@ -272,7 +274,7 @@ impl Console {
     }
 }
 
-fn is<'a>(session: u64, m: &'a Envelope) -> Option<&'a Message> {
+fn is(session: u64, m: &Envelope) -> Option<&Message> {
     (m.session == Some(session)).then_some(&m.msg)
 }
 
