@@ -670,7 +670,11 @@ async fn run(relay: &Relay, args: &Args) -> anyhow::Result<()> {
             if now >= next_key && pending.is_none() {
                 let ch = text[ki % text.len()];
                 ki += 1;
-                let sym = if ki % 60 == 0 { 0xFF0D } else { ch as u32 };
+                let sym = if ki.is_multiple_of(60) {
+                    0xFF0D
+                } else {
+                    ch as u32
+                };
                 pending = Some(Instant::now());
                 kb.tap(sym)?;
                 next_key += period;
