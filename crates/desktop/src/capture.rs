@@ -956,6 +956,10 @@ fn run(
             }
             None => None,
         };
+        // Damage reported before the grab. What is drawn while the grab
+        // runs may be in the image yet reported only afterwards: that part
+        // is read below and goes into this frame and the next one.
+        let early = std::mem::take(&mut pending.damage);
         let _ = capturer.frame(); // the image asked for last time: stale
         let data = capturer.frame().to_vec();
         if data.len() < size {
@@ -977,6 +981,7 @@ fn run(
                 match region_despite(pre, &changes, &cache, m.apps()) {
                     Some(r) => Some(r),
                     None => {
+                        pending.damage.extend(early);
                         regrabs += 1;
                         if regrabs >= MAX_REGRABS {
                             // Windows keep changing: try again next tick.
@@ -993,8 +998,15 @@ fn run(
         let taken_at = Instant::now();
         next_at = taken_at + interval;
 
-        let mut damage: Vec<Rect> = std::mem::take(&mut pending.damage)
+        if dmg.is_some() && config.mask.is_none() {
+            x.conn.get_input_focus()?.reply()?; // round trip: late damage is in
+            drain_events(&x, dmg.as_ref(), &mut cache, &mut pending)?;
+        }
+        // `pending.damage` now holds only the late part; it stays pending so
+        // the next frame looks there again.
+        let mut damage: Vec<Rect> = early
             .iter()
+            .chain(pending.damage.iter())
             .filter_map(|r| r.intersect(&mon_rect))
             .map(|r| r.translate(-mon.x, -mon.y))
             .collect();
