@@ -16,9 +16,11 @@ use tokio::sync::mpsc;
 use crate::i18n::Tr;
 use crate::picker::{Outcome, Picker};
 use crate::session::{
-    Avatar, Command, Effect, Failure, FileProblem, LinkState, NetEvent, Phase, Request, Session,
-    Speaker, StampFault, SystemNote, Transfer, TransferState,
+    Avatar, Command, ControlState, Effect, Failure, FileProblem, LinkState, NetEvent, Phase,
+    Request, Session, ShareChoice, ShareState, Speaker, StampFault, SystemNote, Transfer,
+    TransferState,
 };
+use crate::share_picker::{self, SharePicker};
 
 const DEFAULT_AVATAR_PNG: &[u8] = include_bytes!("../../../assets/avatar/default.png");
 const AVATAR_SIZE: f32 = 40.0;
@@ -56,6 +58,12 @@ pub struct App {
     /// main control, so the whole flow works with Enter alone.
     shown_phase: Option<std::mem::Discriminant<Phase>>,
     focus_pending: bool,
+    /// What to share (after Allow, or from CHANGE SHARING).
+    share_picker: Option<SharePicker>,
+    /// A nudge shake: when it started and where the window was.
+    shake: Option<(Instant, egui::Pos2)>,
+    /// The consent prompt whose Allow button got the keyboard focus.
+    prompt_focused: Option<Request>,
 }
 
 impl App {
@@ -91,6 +99,9 @@ impl App {
             closed: false,
             shown_phase: None,
             focus_pending: false,
+            share_picker: None,
+            shake: None,
+            prompt_focused: None,
         }
     }
 
@@ -123,6 +134,18 @@ impl App {
                     ctx.send_viewport_cmd(ViewportCommand::RequestUserAttention(
                         egui::UserAttentionType::Critical,
                     ));
+                }
+                Effect::Shake => {
+                    let origin = ctx.input(|i| i.viewport().outer_rect.map(|r| r.min));
+                    match origin {
+                        Some(origin) => {
+                            // A shake already running keeps its origin.
+                            let origin = self.shake.map_or(origin, |(_, o)| o);
+                            self.shake = Some((Instant::now(), origin));
+                            ctx.request_repaint();
+                        }
+                        None => tracing::info!("window position unknown; no shake"),
+                    }
                 }
                 Effect::Notify { .. } if self.focused => {}
                 Effect::Finish => {
@@ -258,7 +281,13 @@ impl App {
             self.focus_pending = true;
         }
 
+        self.shake_step(&ctx);
         egui::Panel::top("lotse-top").show(ui, |ui| self.top_bar(ui));
+        if matches!(self.session.share, ShareState::Active(_))
+            || self.session.control == ControlState::On
+        {
+            egui::Panel::top("lotse-share-banner").show(ui, |ui| self.share_banner(ui));
+        }
         if !self.session.notices.is_empty() {
             egui::Panel::top("lotse-notices").show(ui, |ui| self.notices(ui));
         }
@@ -275,6 +304,163 @@ impl App {
                     self.command(&ctx, Command::SendFile(path));
                 }
             }
+        }
+        self.share_picker_step(&ctx);
+    }
+
+    /// Move the window along the shake path; exactly back at the end.
+    fn shake_step(&mut self, ctx: &egui::Context) {
+        let Some((start, origin)) = self.shake else {
+            return;
+        };
+        match crate::nudge::shake_offset(start.elapsed()) {
+            Some(dx) => {
+                ctx.send_viewport_cmd(ViewportCommand::OuterPosition(origin + egui::vec2(dx, 0.0)));
+                ctx.request_repaint_after(Duration::from_millis(16));
+            }
+            None => {
+                ctx.send_viewport_cmd(ViewportCommand::OuterPosition(origin));
+                self.shake = None;
+            }
+        }
+    }
+
+    /// Open, draw and answer the share picker.
+    fn share_picker_step(&mut self, ctx: &egui::Context) {
+        let picking = self.session.share == ShareState::Picking;
+        let active = matches!(self.session.share, ShareState::Active(_));
+        match &self.share_picker {
+            None if picking => self.share_picker = Some(SharePicker::new(ctx, false)),
+            // The request went away (technician left, session ended).
+            Some(p) if (!p.changing && !picking) || (p.changing && !active) => {
+                self.share_picker = None;
+            }
+            _ => {}
+        }
+        let Some(picker) = &mut self.share_picker else {
+            return;
+        };
+        let changing = picker.changing;
+        match picker.show(ctx, &self.tr) {
+            share_picker::Outcome::Open => {}
+            share_picker::Outcome::Chosen(choice) => {
+                self.share_picker = None;
+                self.command(ctx, Command::ShareChosen(choice));
+            }
+            share_picker::Outcome::Cancelled => {
+                self.share_picker = None;
+                if !changing {
+                    self.command(ctx, Command::SharePickerClosed);
+                }
+            }
+            share_picker::Outcome::Stop => {
+                self.share_picker = None;
+                self.command(ctx, Command::StopSharing);
+            }
+        }
+    }
+
+    /// Above the chat while sharing: STOP SCREEN SHARING (whole screen) or
+    /// CHANGE SHARING (applications), and whether control is active.
+    fn share_banner(&mut self, ui: &mut Ui) {
+        let red = Color32::from_rgb(0xb0, 0x20, 0x20);
+        egui::Frame::new()
+            .fill(Color32::from_rgb(0xfd, 0xe8, 0xe8))
+            .inner_margin(6.0)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| match &self.session.share {
+                    ShareState::Active(ShareChoice::Screen { .. }) => {
+                        ui.label(RichText::new(self.tr.t("sharing-screen")).color(red));
+                        let stop = egui::Button::new(
+                            RichText::new(self.tr.t("button-stop-screen-sharing"))
+                                .strong()
+                                .color(Color32::WHITE),
+                        )
+                        .fill(red);
+                        if ui.add(stop).clicked() {
+                            self.command(ui.ctx(), Command::StopSharing);
+                        }
+                    }
+                    ShareState::Active(ShareChoice::Apps { .. }) => {
+                        ui.label(RichText::new(self.tr.t("sharing-apps")).color(red));
+                        let change = egui::Button::new(
+                            RichText::new(self.tr.t("button-change-sharing"))
+                                .strong()
+                                .color(Color32::WHITE),
+                        )
+                        .fill(red);
+                        if ui.add(change).clicked() && self.share_picker.is_none() {
+                            self.share_picker = Some(SharePicker::new(ui.ctx(), true));
+                        }
+                    }
+                    _ => {}
+                });
+                if self.session.control == ControlState::On {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(
+                            RichText::new(self.tr.t("control-active"))
+                                .strong()
+                                .color(red),
+                        );
+                        if ui.button(self.tr.t("button-stop-control")).clicked() {
+                            self.command(ui.ctx(), Command::StopControl);
+                        }
+                    });
+                }
+            });
+    }
+
+    /// Allow/Decline for the technician's share or control request.
+    fn prompts(&mut self, ui: &mut Ui) {
+        let name = self
+            .session
+            .technician
+            .as_ref()
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        let asks = [
+            (self.session.share == ShareState::Asked).then_some(Request::ScreenShare),
+            (self.session.control == ControlState::Asked).then_some(Request::Control),
+        ];
+        for request in asks.into_iter().flatten() {
+            let text = match request {
+                Request::ScreenShare => self.tr.f("prompt-share", &[("name", &name)]),
+                Request::Control => self.tr.f("prompt-control", &[("name", &name)]),
+            };
+            egui::Frame::group(ui.style())
+                .fill(Color32::from_rgb(0xe6, 0xf0, 0xff))
+                .show(ui, |ui| {
+                    ui.label(
+                        RichText::new(text)
+                            .size(self.session.font_size)
+                            .color(Color32::BLACK),
+                    );
+                    ui.horizontal(|ui| {
+                        let allow = ui.button(self.tr.t("button-allow"));
+                        if self.prompt_focused != Some(request) {
+                            allow.request_focus();
+                            if allow.has_focus() && self.focused {
+                                self.prompt_focused = Some(request);
+                            }
+                        }
+                        let decline = ui.button(self.tr.t("button-decline"));
+                        let answer = if allow.clicked() {
+                            Some(true)
+                        } else if decline.clicked() {
+                            Some(false)
+                        } else {
+                            None
+                        };
+                        if let Some(yes) = answer {
+                            self.prompt_focused = None;
+                            let cmd = match request {
+                                Request::ScreenShare => Command::ShareAnswer(yes),
+                                Request::Control => Command::ControlAnswer(yes),
+                            };
+                            self.command(ui.ctx(), cmd);
+                        }
+                    });
+                });
         }
     }
 
@@ -515,6 +701,7 @@ impl App {
             });
         }
         ui.separator();
+        self.prompts(ui);
         self.transfers(ui);
         self.chat(ui);
     }
@@ -673,8 +860,18 @@ impl App {
             SystemNote::TechnicianJoined(name) => self.tr.f("note-joined", &[("name", name)]),
             SystemNote::ReturnedToQueue => self.tr.t("note-returned"),
             SystemNote::Nudged => self.tr.t("note-nudged"),
-            SystemNote::Unsupported(Request::ScreenShare) => self.tr.t("note-no-share"),
-            SystemNote::Unsupported(Request::Control) => self.tr.t("note-no-control"),
+            SystemNote::Asked(Request::ScreenShare) => self.tr.t("note-share-asked"),
+            SystemNote::Asked(Request::Control) => self.tr.t("note-control-asked"),
+            SystemNote::Allowed(Request::ScreenShare) => self.tr.t("note-share-allowed"),
+            SystemNote::Allowed(Request::Control) => self.tr.t("note-control-allowed"),
+            SystemNote::Declined(Request::ScreenShare) => self.tr.t("note-share-declined"),
+            SystemNote::Declined(Request::Control) => self.tr.t("note-control-declined"),
+            SystemNote::ShareStopped => self.tr.t("note-share-stopped"),
+            SystemNote::ControlStopped => self.tr.t("note-control-stopped"),
+            SystemNote::ShareFailed(detail) => {
+                self.tr.f("note-share-failed", &[("detail", detail)])
+            }
+            SystemNote::ControlNeedsShare => self.tr.t("note-control-needs-share"),
             SystemNote::PeerAway => self.tr.t("note-peer-away"),
             SystemNote::PeerBack => self.tr.t("note-peer-back"),
             SystemNote::Ended(reason) => self.end_text(*reason),

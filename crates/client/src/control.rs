@@ -107,10 +107,6 @@ impl<I: Injector> Control<I> {
         self.guard.as_ref().is_some_and(GuardedInjector::is_granted)
     }
 
-    pub fn is_sharing(&self) -> bool {
-        self.guard.is_some()
-    }
-
     /// Apply one technician event if allowed; true = applied.
     pub fn apply(&mut self, ev: &InputEvent) -> bool {
         let Some(g) = &mut self.guard else {

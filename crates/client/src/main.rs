@@ -11,11 +11,15 @@
 
 mod app;
 mod cleanup;
+mod control;
 mod files;
 mod i18n;
 mod net;
+mod nudge;
 mod picker;
 mod session;
+mod share;
+mod share_picker;
 mod stamp;
 
 use std::path::PathBuf;

@@ -10,6 +10,12 @@
 //! * Bounded channels both ways; every event wakes the UI once.
 //! * Files: hashing and chunked uploads run as tasks here (see `files`).
 //! * `Finish`: waits (bounded) until the relay acked everything, closes.
+//! * Screen sharing and control (only on the session's effects, which
+//!   follow the customer's clicks): the [`ShareWorker`] thread sends its
+//!   binary frames through a bounded channel; `frame_ack` and `input` from
+//!   the technician go straight to the worker and the [`Control`] guard
+//!   (which drops input without a grant) instead of through the UI.
+//!   After a reconnect the worker sends a keyframe.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -25,8 +31,10 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use crate::control::Control;
 use crate::files::{self, Prepared};
-use crate::session::{Effect, Failure, FileEvent, NetEvent};
+use crate::session::{Effect, Failure, FileEvent, NetEvent, ShareEvent};
+use crate::share::{ShareChoice, ShareWorker};
 use crate::stamp::Target;
 
 /// Called after every event so the UI repaints (egui's `request_repaint`).
@@ -115,6 +123,11 @@ struct Net {
     finish_by: Option<Instant>,
     /// The relay said the session ended: no reconnects.
     over: bool,
+    share: Option<ShareWorker>,
+    control: Control,
+    screen_tx: mpsc::Sender<Vec<u8>>,
+    screen_rx: mpsc::Receiver<Vec<u8>>,
+    watermark: Option<lotse_desktop::Watermark>,
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -133,6 +146,7 @@ impl Net {
     ) -> Self {
         let (frames_tx, frames_rx) = mpsc::channel(4);
         let (file_tx, file_rx) = mpsc::channel(64);
+        let (screen_tx, screen_rx) = mpsc::channel(8);
         Self {
             target,
             lang,
@@ -150,6 +164,11 @@ impl Net {
             stopped_uploads: HashSet::new(),
             finish_by: None,
             over: false,
+            share: None,
+            control: Control::enigo(),
+            screen_tx,
+            screen_rx,
+            watermark: None,
         }
     }
 
@@ -181,6 +200,8 @@ impl Net {
                 task.abort();
             }
         }
+        self.stop_share();
+        self.watermark = None;
         tracing::info!("network stopped");
     }
 
@@ -206,6 +227,10 @@ impl Net {
                     // A chunk cannot cross a cut; the session cancels the upload.
                     drop(frame);
                 }
+                Some(frame) = self.screen_rx.recv() => {
+                    // Lost with the link; a keyframe follows the reconnect.
+                    drop(frame);
+                }
             }
         }
     }
@@ -224,6 +249,12 @@ impl Net {
                     return Some(Outcome::Stop);
                 }
                 self.finish_by = Some(Instant::now() + FLUSH_TIMEOUT);
+                None
+            }
+            Effect::StartShare(choice) => {
+                if let Some(grant) = self.start_share(&choice).await {
+                    self.outbox.stamp(Envelope::new(grant));
+                }
                 None
             }
             other => {
@@ -336,6 +367,10 @@ impl Net {
         };
         *attempt = 0;
         tracing::info!(resumed = resuming, "connected to the relay");
+        if let Some(share) = &self.share {
+            // Frames sent before the cut may be lost: start over.
+            share.resync();
+        }
         // Resend what the relay has not acknowledged, oldest first.
         let unacked: Vec<Envelope> = self.outbox.unacked().cloned().collect();
         for env in &unacked {
@@ -377,6 +412,15 @@ impl Net {
                             }
                             self.finish_by = Some(Instant::now() + FLUSH_TIMEOUT);
                         }
+                        Effect::StartShare(choice) => {
+                            if let Some(grant) = self.start_share(&choice).await {
+                                // Before any frame of the new share goes out.
+                                let env = self.outbox.stamp(Envelope::new(grant));
+                                if send_text(&mut sink, &env).await.is_err() {
+                                    return Outcome::Retry;
+                                }
+                            }
+                        }
                         other => self.side_effect(other),
                     }
                 }
@@ -414,6 +458,16 @@ impl Net {
                 Some(frame) = self.frames_rx.recv() => {
                     let id = frame_id(&frame);
                     if id.is_some_and(|id| self.stopped_uploads.contains(&id)) {
+                        continue;
+                    }
+                    if sink.send(WsMessage::binary(frame)).await.is_err() {
+                        return Outcome::Retry;
+                    }
+                }
+                Some(frame) = self.screen_rx.recv() => {
+                    // Only frames of the share running now.
+                    let current = self.share.as_ref().map(ShareWorker::stream);
+                    if frame_id(&frame).is_none() || frame_id(&frame) != current {
                         continue;
                     }
                     if sink.send(WsMessage::binary(frame)).await.is_err() {
@@ -474,11 +528,79 @@ impl Net {
         if !fresh {
             return Ok(());
         }
-        if matches!(env.msg, Message::End { .. }) {
-            self.over = true;
+        match &env.msg {
+            Message::End { .. } => {
+                self.over = true;
+                // Nothing of the desktop survives the end.
+                self.stop_share();
+            }
+            Message::FrameAck { frame } => {
+                if let Some(share) = &self.share {
+                    share.frame_acked(*frame);
+                }
+                return Ok(());
+            }
+            Message::Input { event } => {
+                // Applied only under the customer's grant while sharing;
+                // dropped and counted otherwise (see control.rs).
+                self.control.apply(event);
+                return Ok(());
+            }
+            // The technician ends these at once; the session follows.
+            Message::ShareStop => self.stop_share(),
+            Message::ControlRevoke => self.control.revoke(),
+            _ => {}
         }
         self.emit(NetEvent::Message(env.msg)).await;
         Ok(())
+    }
+
+    /// Start capturing `choice` (the customer allowed and chose it).
+    /// Returns the `share_grant` to send, or reports the failure.
+    async fn start_share(&mut self, choice: &ShareChoice) -> Option<Message> {
+        self.stop_share();
+        match ShareWorker::start(choice, self.screen_tx.clone()) {
+            Ok(worker) => {
+                if let Some(monitor) = worker.monitor()
+                    && let Err(e) = self.control.share_started(monitor, worker.mask())
+                {
+                    // Sharing works without it; control will be refused.
+                    tracing::warn!("remote control is not available: {e}");
+                }
+                let (width, height) = worker.size();
+                tracing::info!(?choice, width, height, "screen sharing started");
+                self.share = Some(worker);
+                self.emit(NetEvent::Share(ShareEvent::Started { width, height }))
+                    .await;
+                Some(Message::ShareGrant {
+                    scope: choice.scope(),
+                    width,
+                    height,
+                })
+            }
+            Err(e) => {
+                tracing::warn!("screen sharing could not start: {e}");
+                self.control.share_stopped();
+                self.emit(NetEvent::Share(ShareEvent::Failed(e.to_string())))
+                    .await;
+                None
+            }
+        }
+    }
+
+    /// Capture and control end now; queued frames of the share are dropped.
+    fn stop_share(&mut self) {
+        self.control.share_stopped();
+        if let Some(mut share) = self.share.take() {
+            share.stop();
+            tracing::info!(
+                updates = share.updates_sent(),
+                applied_input = self.control.applied(),
+                dropped_input = self.control.dropped(),
+                "screen sharing stopped"
+            );
+        }
+        while self.screen_rx.try_recv().is_ok() {}
     }
 
     async fn file_msg(&mut self, msg: FileMsg) {
@@ -575,7 +697,31 @@ impl Net {
                     task.abort();
                 }
             }
-            Effect::Send(_) | Effect::Finish | Effect::Attention | Effect::Close => {
+            Effect::StopShare => self.stop_share(),
+            Effect::GrantControl => {
+                if !self.control.grant() {
+                    tracing::warn!("control grant without a running share");
+                }
+            }
+            Effect::RevokeControl => self.control.revoke(),
+            Effect::Alarm => crate::nudge::sound_alarm(),
+            Effect::Watermark(site) => {
+                self.watermark = None;
+                if let Some(site) = site {
+                    let tr = crate::i18n::Tr::new(self.lang);
+                    let text = tr.f("watermark-text", &[("site", &site)]);
+                    match lotse_desktop::Watermark::show(&text) {
+                        Ok(w) => self.watermark = Some(w),
+                        Err(e) => tracing::warn!("the watermark could not be shown: {e}"),
+                    }
+                }
+            }
+            Effect::StartShare(_)
+            | Effect::Send(_)
+            | Effect::Finish
+            | Effect::Attention
+            | Effect::Close
+            | Effect::Shake => {
                 tracing::debug!("effect not handled by the network side: {effect:?}");
             }
         }

@@ -9,13 +9,22 @@
 //! The phases follow the wire flow in the team notes:
 //! `Connecting → Agreement? → Recording? → NameEntry → Waiting ⇄ Chatting
 //! → Survey? → Ending → Ended`, with `Failed` for anything that stops the
-//! client before a session exists. Share and control requests are answered
-//! with a decline until the screen issue adds its consent prompts (a new
-//! [`Request`] handled like the agreement: a phase-independent prompt list).
+//! client before a session exists.
+//!
+//! Screen sharing and remote control are consent prompts ([`ShareState`],
+//! [`ControlState`]): a technician's request only shows Allow/Decline;
+//! capture starts ([`Effect::StartShare`]) only after the customer's Allow
+//! *and* their pick of screen or applications, and control is granted
+//! ([`Effect::GrantControl`]) only after the customer's Allow while a share
+//! runs. Stopping the share (either side), the technician leaving, the end
+//! or a failure revoke everything at once.
 
 use std::path::PathBuf;
 
 use lotse_protocol::{ConsentTopic, EndReason, ErrorCode, Message, SiteInfo};
+
+use crate::nudge::NudgeLimiter;
+pub use crate::share::ShareChoice;
 
 /// Why the client cannot run a session at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,8 +68,20 @@ pub enum SystemNote {
     TechnicianJoined(String),
     ReturnedToQueue,
     Nudged,
-    /// A request this client version cannot honour; it was declined.
-    Unsupported(Request),
+    /// The technician asked (the prompt is shown).
+    Asked(Request),
+    /// The customer allowed it.
+    Allowed(Request),
+    /// The customer declined it.
+    Declined(Request),
+    /// Screen sharing (and with it any control) ended.
+    ShareStopped,
+    /// Remote control ended; sharing goes on.
+    ControlStopped,
+    /// Sharing could not start (the reason from the desktop).
+    ShareFailed(String),
+    /// Control was asked for while nothing is shared; declined.
+    ControlNeedsShare,
     PeerAway,
     PeerBack,
     Ended(EndReason),
@@ -211,6 +232,36 @@ pub enum Phase {
     Ended(EndReason),
 }
 
+/// Screen sharing as the customer allowed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareState {
+    Off,
+    /// The technician asked; Allow/Decline is shown.
+    Asked,
+    /// Allowed; the customer is choosing screen or applications.
+    Picking,
+    /// Capture runs (or is starting) with this choice.
+    Active(ShareChoice),
+}
+
+/// Remote control as the customer allowed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlState {
+    Off,
+    /// The technician asked; Allow/Decline is shown.
+    Asked,
+    On,
+}
+
+/// What the share worker reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareEvent {
+    /// Capture runs; `share_grant` went out with this size.
+    Started { width: u32, height: u32 },
+    /// Capture could not start or stopped by itself.
+    Failed(String),
+}
+
 /// Link state shown as a status line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
@@ -239,6 +290,7 @@ pub enum NetEvent {
     /// the wait timed out). The link is closed.
     Finished,
     File(FileEvent),
+    Share(ShareEvent),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +338,18 @@ pub enum Command {
     SkipSurvey,
     SendFile(PathBuf),
     CancelFile(u32),
+    /// Allow (true) or Decline the technician's screen sharing request.
+    ShareAnswer(bool),
+    /// The picker's choice (after Allow, or to change a running share).
+    ShareChosen(ShareChoice),
+    /// The picker was closed without a choice.
+    SharePickerClosed,
+    /// STOP SCREEN SHARING (or Stop in the CHANGE SHARING picker).
+    StopSharing,
+    /// Allow (true) or Decline the technician's control request.
+    ControlAnswer(bool),
+    /// The customer takes control back (sharing goes on).
+    StopControl,
 }
 
 /// What the outside world must do.
@@ -316,6 +380,21 @@ pub enum Effect {
     Finish,
     /// Close the window now (the customer is done).
     Close,
+    /// Start capturing this (only ever after the customer's Allow and
+    /// choice); the network side sends `share_grant` once it runs.
+    StartShare(ShareChoice),
+    /// Stop capturing at once; control ends with it.
+    StopShare,
+    /// Turn the control switch on (only after the customer's Allow).
+    GrantControl,
+    /// Turn the control switch off at once.
+    RevokeControl,
+    /// Shake the window (nudge).
+    Shake,
+    /// Play the alarm sound (nudge).
+    Alarm,
+    /// Show (`Some(site name)`) or remove the session watermark.
+    Watermark(Option<String>),
 }
 
 /// Longest chat line the client sends (bytes), well under the 64 KiB frame.
@@ -342,6 +421,10 @@ pub struct Session {
     pub served: bool,
     /// Chat text size in points, changed by the customer.
     pub font_size: f32,
+    pub share: ShareState,
+    pub control: ControlState,
+    watermark: bool,
+    nudges: NudgeLimiter,
     url_opened: bool,
     next_notice: u32,
     next_file: u32,
@@ -377,6 +460,10 @@ impl Session {
             transfers: Vec::new(),
             served: false,
             font_size: FONT_DEFAULT,
+            share: ShareState::Off,
+            control: ControlState::Off,
+            watermark: false,
+            nudges: NudgeLimiter::default(),
             url_opened: false,
             next_notice: 1,
             next_file: 1,
@@ -469,7 +556,9 @@ impl Session {
                     Phase::Ended(_) => Vec::new(),
                     _ => {
                         self.phase = Phase::Failed(failure);
-                        self.stop_all_transfers(FileProblem::PeerGone)
+                        let mut effects = self.end_desktop(false);
+                        effects.extend(self.stop_all_transfers(FileProblem::PeerGone));
+                        effects
                     }
                 }
             }
@@ -482,6 +571,7 @@ impl Session {
             }
             NetEvent::Message(msg) => self.on_message(msg),
             NetEvent::File(ev) => self.on_file(ev),
+            NetEvent::Share(ev) => self.on_share_event(ev),
         }
     }
 
@@ -580,15 +670,18 @@ impl Session {
                 if matches!(self.phase, Phase::Waiting | Phase::Chatting) {
                     self.phase = Phase::Chatting;
                 }
-                Vec::new()
+                self.watermark_on()
             }
             Message::ReturnedToQueue => {
+                // The next technician must ask again.
+                let mut effects = self.stop_desktop(false);
                 self.technician = None;
                 self.system(SystemNote::ReturnedToQueue);
                 if self.phase == Phase::Chatting {
                     self.phase = Phase::Waiting;
                 }
-                self.stop_all_transfers(FileProblem::PeerGone)
+                effects.extend(self.stop_all_transfers(FileProblem::PeerGone));
+                effects
             }
             Message::Chat { text, from, at_ms } => {
                 let name = from
@@ -603,8 +696,11 @@ impl Session {
                 vec![Effect::Notify { from: name, text }]
             }
             Message::Nudge => {
+                if !self.nudges.allow((self.clock)()) {
+                    return Vec::new();
+                }
                 self.system(SystemNote::Nudged);
-                vec![Effect::Attention]
+                vec![Effect::Attention, Effect::Shake, Effect::Alarm]
             }
             Message::PeerAway { .. } => {
                 self.system(SystemNote::PeerAway);
@@ -614,13 +710,21 @@ impl Session {
                 self.system(SystemNote::PeerBack);
                 Vec::new()
             }
-            Message::ShareRequest => {
-                self.system(SystemNote::Unsupported(Request::ScreenShare));
-                vec![Effect::Send(Message::ShareDecline)]
+            Message::ShareRequest => self.share_requested(),
+            Message::ShareStop => {
+                tracing::info!("the technician stopped screen sharing");
+                self.stop_desktop(false)
             }
-            Message::ControlRequest => {
-                self.system(SystemNote::Unsupported(Request::Control));
-                vec![Effect::Send(Message::ControlDecline)]
+            Message::ControlRequest => self.control_requested(),
+            Message::ControlRevoke => {
+                tracing::info!("the technician gave control back");
+                self.end_control(false)
+            }
+            Message::Input { .. } | Message::FrameAck { .. } => {
+                // The network side applies these through the share worker
+                // and the control guard; here they change nothing.
+                tracing::debug!("share traffic reached the session; ignored");
+                Vec::new()
             }
             Message::Survey { question } => {
                 if let Some(site) = &mut self.site {
@@ -679,11 +783,14 @@ impl Session {
                         ErrorCode::NotFound => Failure::SessionLost,
                         _ => Failure::Relay(message),
                     };
+                    let mut effects = self.end_desktop(false);
                     if self.phase == Phase::Ending {
-                        return self.finish_end(EndReason::EndedByCustomer);
+                        effects.extend(self.finish_end(EndReason::EndedByCustomer));
+                        return effects;
                     }
                     self.phase = Phase::Failed(failure);
-                    return self.stop_all_transfers(FileProblem::PeerGone);
+                    effects.extend(self.stop_all_transfers(FileProblem::PeerGone));
+                    return effects;
                 }
                 Vec::new()
             }
@@ -695,11 +802,13 @@ impl Session {
     }
 
     fn ended_by_relay(&mut self, reason: EndReason) -> Vec<Effect> {
+        let mut effects = self.end_desktop(false);
         if self.phase == Phase::Ending {
             // Our own end came back: done.
-            return self.finish_end(reason);
+            effects.extend(self.finish_end(reason));
+            return effects;
         }
-        let mut effects = self.stop_all_transfers(FileProblem::PeerGone);
+        effects.extend(self.stop_all_transfers(FileProblem::PeerGone));
         self.technician = None;
         self.system(SystemNote::Ended(reason));
         let survey = (self.served && reason == EndReason::EndedByTechnician)
@@ -944,10 +1053,198 @@ impl Session {
                 }
                 effects
             }
+            (Command::ShareAnswer(allow), Phase::Chatting) if self.share == ShareState::Asked => {
+                if allow {
+                    // Nothing is captured yet: the customer picks first.
+                    self.share = ShareState::Picking;
+                    self.system(SystemNote::Allowed(Request::ScreenShare));
+                    Vec::new()
+                } else {
+                    self.share = ShareState::Off;
+                    self.system(SystemNote::Declined(Request::ScreenShare));
+                    vec![Effect::Send(Message::ShareDecline)]
+                }
+            }
+            (Command::ShareChosen(choice), Phase::Chatting) => match self.share.clone() {
+                ShareState::Picking => {
+                    tracing::info!(?choice, "the customer allowed screen sharing");
+                    self.share = ShareState::Active(choice.clone());
+                    vec![Effect::StartShare(choice)]
+                }
+                ShareState::Active(old) if old != choice => {
+                    // A new capture with the new choice; control must be
+                    // asked for again.
+                    tracing::info!(?choice, "the customer changed what is shared");
+                    let mut effects = self.end_control(true);
+                    self.share = ShareState::Active(choice.clone());
+                    effects.push(Effect::StopShare);
+                    effects.push(Effect::Send(Message::ShareStop));
+                    effects.push(Effect::StartShare(choice));
+                    effects
+                }
+                _ => {
+                    tracing::warn!("a share choice without an allowed request was ignored");
+                    Vec::new()
+                }
+            },
+            (Command::SharePickerClosed, _) if self.share == ShareState::Picking => {
+                self.share = ShareState::Off;
+                self.system(SystemNote::Declined(Request::ScreenShare));
+                vec![Effect::Send(Message::ShareDecline)]
+            }
+            (Command::StopSharing, _) => self.stop_desktop(true),
+            (Command::ControlAnswer(allow), Phase::Chatting)
+                if self.control == ControlState::Asked =>
+            {
+                if !allow {
+                    self.control = ControlState::Off;
+                    self.system(SystemNote::Declined(Request::Control));
+                    return vec![Effect::Send(Message::ControlDecline)];
+                }
+                if !matches!(self.share, ShareState::Active(_)) {
+                    // The share ended while the prompt was open.
+                    self.control = ControlState::Off;
+                    return vec![Effect::Send(Message::ControlDecline)];
+                }
+                tracing::info!("the customer allowed remote control");
+                self.control = ControlState::On;
+                self.system(SystemNote::Allowed(Request::Control));
+                // The switch is on before the technician hears of it.
+                vec![Effect::GrantControl, Effect::Send(Message::ControlGrant)]
+            }
+            (Command::StopControl, _) => self.end_control(true),
             (cmd, phase) => {
                 tracing::debug!("command {cmd:?} ignored in phase {phase:?}");
                 Vec::new()
             }
+        }
+    }
+
+    // ---- screen sharing and control -----------------------------------------
+
+    /// The technician asks to see the screen: show Allow/Decline.
+    fn share_requested(&mut self) -> Vec<Effect> {
+        if self.phase != Phase::Chatting || self.technician.is_none() {
+            tracing::warn!("share request outside a served session declined");
+            return vec![Effect::Send(Message::ShareDecline)];
+        }
+        match self.share {
+            ShareState::Off => {
+                self.share = ShareState::Asked;
+                self.system(SystemNote::Asked(Request::ScreenShare));
+                Vec::new()
+            }
+            // Already asking or sharing: the open prompt or share stands.
+            _ => Vec::new(),
+        }
+    }
+
+    /// The technician asks for control: only while sharing.
+    fn control_requested(&mut self) -> Vec<Effect> {
+        if self.phase != Phase::Chatting || !matches!(self.share, ShareState::Active(_)) {
+            tracing::warn!("control request without an active share declined");
+            self.system(SystemNote::ControlNeedsShare);
+            return vec![Effect::Send(Message::ControlDecline)];
+        }
+        if self.control == ControlState::Off {
+            self.control = ControlState::Asked;
+            self.system(SystemNote::Asked(Request::Control));
+        }
+        Vec::new()
+    }
+
+    fn on_share_event(&mut self, ev: ShareEvent) -> Vec<Effect> {
+        match ev {
+            ShareEvent::Started { width, height } => {
+                tracing::info!(width, height, "screen sharing runs");
+                Vec::new()
+            }
+            ShareEvent::Failed(why) => {
+                if !matches!(self.share, ShareState::Active(_)) {
+                    return Vec::new();
+                }
+                tracing::warn!("screen sharing failed: {why}");
+                let mut effects = self.end_control(true);
+                self.share = ShareState::Off;
+                self.system(SystemNote::ShareFailed(why));
+                effects.push(Effect::StopShare);
+                effects.push(Effect::Send(Message::ShareStop));
+                effects
+            }
+        }
+    }
+
+    /// Control ends (the switch first); `tell` = the customer did it.
+    fn end_control(&mut self, tell: bool) -> Vec<Effect> {
+        match self.control {
+            ControlState::Off => Vec::new(),
+            ControlState::Asked => {
+                self.control = ControlState::Off;
+                if tell {
+                    vec![Effect::Send(Message::ControlDecline)]
+                } else {
+                    Vec::new()
+                }
+            }
+            ControlState::On => {
+                self.control = ControlState::Off;
+                self.system(SystemNote::ControlStopped);
+                let mut effects = vec![Effect::RevokeControl];
+                if tell {
+                    effects.push(Effect::Send(Message::ControlRevoke));
+                }
+                effects
+            }
+        }
+    }
+
+    /// Sharing and control end at once; `tell` = the customer did it (the
+    /// technician gets `share_stop`, which also ends control there).
+    fn stop_desktop(&mut self, tell: bool) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.control == ControlState::On {
+            effects.push(Effect::RevokeControl);
+            self.system(SystemNote::ControlStopped);
+        }
+        self.control = ControlState::Off;
+        match std::mem::replace(&mut self.share, ShareState::Off) {
+            ShareState::Off => {}
+            ShareState::Asked | ShareState::Picking => {
+                if tell {
+                    effects.push(Effect::Send(Message::ShareDecline));
+                }
+            }
+            ShareState::Active(_) => {
+                tracing::info!("screen sharing stopped");
+                self.system(SystemNote::ShareStopped);
+                effects.push(Effect::StopShare);
+                if tell {
+                    effects.push(Effect::Send(Message::ShareStop));
+                }
+            }
+        }
+        effects
+    }
+
+    /// The session is over: sharing, control and the watermark end.
+    fn end_desktop(&mut self, tell: bool) -> Vec<Effect> {
+        let mut effects = self.stop_desktop(tell);
+        if self.watermark {
+            self.watermark = false;
+            effects.push(Effect::Watermark(None));
+        }
+        effects
+    }
+
+    /// The site's watermark shows while a technician serves.
+    fn watermark_on(&mut self) -> Vec<Effect> {
+        let site = self.site.as_ref().filter(|s| s.watermark);
+        match site {
+            Some(site) if !self.watermark => {
+                self.watermark = true;
+                vec![Effect::Watermark(Some(site.name.clone()))]
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -990,7 +1287,8 @@ impl Session {
     }
 
     fn send_end(&mut self, reason: EndReason) -> Vec<Effect> {
-        let mut effects = self.stop_all_transfers(FileProblem::PeerGone);
+        let mut effects = self.end_desktop(true);
+        effects.extend(self.stop_all_transfers(FileProblem::PeerGone));
         for t in &mut self.transfers {
             if t.state == TransferState::Failed(FileProblem::PeerGone) {
                 t.state = TransferState::Cancelled;
@@ -1095,3 +1393,7 @@ pub fn decode_image(bytes: &[u8]) -> Result<Avatar, AvatarError> {
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_share_tests.rs"]
+mod share_tests;

@@ -698,17 +698,20 @@ fn unexpected_messages_are_ignored() {
 }
 
 #[test]
-fn share_and_control_requests_are_declined_in_this_version() {
+fn requests_only_prompt_and_control_without_share_is_declined() {
+    // (More in session_share_tests.rs.)
     let mut s = chatting(bare_site());
-    assert_eq!(
-        sends(&msg(&mut s, Message::ShareRequest)),
-        vec![Message::ShareDecline]
-    );
+    assert!(msg(&mut s, Message::ShareRequest).is_empty());
+    assert_eq!(s.share, ShareState::Asked);
+    s.on_command(Command::ShareAnswer(false));
     assert_eq!(
         sends(&msg(&mut s, Message::ControlRequest)),
         vec![Message::ControlDecline]
     );
-    assert_eq!(msg(&mut s, Message::Nudge), vec![Effect::Attention]);
+    assert_eq!(
+        msg(&mut s, Message::Nudge),
+        vec![Effect::Attention, Effect::Shake, Effect::Alarm]
+    );
 }
 
 #[test]

@@ -390,6 +390,7 @@ impl ShareWorker {
     }
 
     /// Whether the worker still runs (false after stop or a capture failure).
+    #[cfg(test)]
     pub fn is_running(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
