@@ -428,3 +428,29 @@ fn the_whole_pre_session_flow_works_with_enter_alone() {
         }]
     );
 }
+
+#[test]
+fn share_request_shows_allow_and_decline_and_decline_sends_nothing_to_capture() {
+    let mut ui = start(Lang::En);
+    ui.chatting();
+    let _ = ui.effects();
+    ui.msg(Message::ShareRequest);
+    assert!(ui.shows("asks to see your screen"));
+    ui.click("Decline");
+    let effects = ui.effects();
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::StartShare(_))),
+        "{effects:?}"
+    );
+    assert!(effects.contains(&Effect::Send(Message::ShareDecline)));
+    assert_eq!(ui.app().session.share, ShareState::Off);
+    ui.msg(Message::ShareRequest);
+    ui.click("Allow");
+    // Allowed, but nothing captured until the customer picks.
+    let effects = ui.effects();
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::StartShare(_))),
+        "{effects:?}"
+    );
+    assert_eq!(ui.app().session.share, ShareState::Picking);
+}
