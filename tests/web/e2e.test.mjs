@@ -448,25 +448,20 @@ test('elevation: the customer is asked; agreeing tries the lotse:// app, offers 
     consent = await t.waitForType('consent', (m) => m.session === session && m.topic === 'elevation', { from });
     assert.equal(consent.granted, true);
 
-    // The relay's answer, shaped as docs/PROTOCOL.md 7.8 says. The relay
-    // (8841d17..e31af06) does not send elevate_ready yet, so the test hands
-    // the page that message itself, on the page's real link.
-    const host = new URL(relay.base).host;
-    links[links.length - 1].send(JSON.stringify({
-      type: 'elevate_ready',
-      url: `lotse://${host}/continue?ticket=k.1795003600.mac`,
-      download: '/download/windows?ticket=k.1795003600.mac',
-    }));
+    // The relay answers the consent with elevate_ready: a lotse:// link and
+    // a download, both carrying a fresh key for this session.
     const link = page.getByTestId('elevate-download');
     await link.waitFor();
-    // The visitor's system (Linux here), whatever system the relay named.
-    assert.equal(await link.getAttribute('href'), `${relay.base}/download/linux?ticket=k.1795003600.mac`);
+    // The visitor's system (Linux here), with the relay's key.
+    assert.match(await link.getAttribute('href'), new RegExp(`^${relay.base.replace(/[.]/g, '[.]')}/download/linux[?]key=e${session}x[0-9a-f]+$`));
     assert.equal(await link.getAttribute('download'), 'lotse');
     assert.match(await page.getByTestId('prompt-elevate').getByTestId('linux-hint').textContent(), /chmod \+x lotse/);
     // No app handles lotse:// here: the page stays, with its link.
     assert.match(page.url(), /\/web\/chat\.html$/);
     await shot(page, 'elevate-ready');
 
+    // The full client joining is not part of this browser test: hand the
+    // page the relay's `elevated` on its real link.
     links[links.length - 1].send(JSON.stringify({ type: 'elevated' }));
     await page.getByTestId('final').waitFor({ state: 'visible' });
     assert.equal(await page.getByTestId('final-text').textContent(), 'The session has moved to the support app. You can close this page.');
