@@ -276,6 +276,7 @@ async fn respond<S: AsyncWrite + Unpin>(
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
         _ => "Internal Server Error",
@@ -361,11 +362,70 @@ async fn http<S: AsyncWrite + Unpin>(stream: &mut S, head: &Head, shared: &Share
             download(stream, shared, os, key, host, lang).await
         }
         p if p.starts_with("/web/") => static_file(stream, shared, &p["/web/".len()..]).await,
+        p if p.starts_with("/api/recordings/") => {
+            recording(stream, head, shared, &p["/api/recordings/".len()..]).await
+        }
         _ => respond(stream, 404, TEXT, &[], b"not found\n").await,
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "HTTP response not delivered");
     }
+}
+
+/// `GET /api/recordings/SESSION` with a technician's bearer token: the
+/// session's recording file (format in `crates/relay/RECORDING.md`),
+/// streamed from disk after everything queued for it was written.
+async fn recording<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    head: &Head,
+    shared: &Shared,
+    id: &str,
+) -> std::io::Result<()> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let token = head
+        .header("authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let Some(info) = shared.tokens.check(token.trim()) else {
+        return respond(
+            stream,
+            401,
+            TEXT,
+            &[("WWW-Authenticate", "Bearer".into())],
+            b"log in as a technician first (Authorization: Bearer TOKEN)\n",
+        )
+        .await;
+    };
+    let Ok(sid) = id.parse::<u64>() else {
+        return respond(stream, 404, TEXT, &[], b"no such session\n").await;
+    };
+    let recorder = shared.hub.recorder();
+    recorder.sync().await;
+    let path = crate::recording::file_path(recorder.dir(), sid);
+    let Ok(mut file) = tokio::fs::File::open(&path).await else {
+        return respond(
+            stream,
+            404,
+            TEXT,
+            &[],
+            b"this session has no recording (the customer did not allow it)\n",
+        )
+        .await;
+    };
+    let len = file.metadata().await?.len();
+    shared
+        .hub
+        .event(sid, &info.user, "recording_fetched", format!("{len} bytes"));
+    let head_text = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {len}\r\nContent-Disposition: attachment; filename=\"session-{sid}.lrec\"\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n\r\n"
+    );
+    stream.write_all(head_text.as_bytes()).await?;
+    if head.method == "GET" {
+        tokio::io::copy(&mut (&mut file).take(len), stream).await?;
+    }
+    stream.flush().await?;
+    let _ = stream.shutdown().await;
+    Ok(())
 }
 
 /// The built-in portal page (used when the web directory has no index.html).

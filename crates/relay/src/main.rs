@@ -4,7 +4,8 @@
 //!   one port (see `server`), printing `listening on https://HOST:PORT` and
 //!   `certificate sha256 HEX` on stdout.
 //! * `user add|list|remove`, `sessions list|show` work on the data
-//!   directory's database, also while the relay runs.
+//!   directory's database, also while the relay runs; `recordings
+//!   list|export` on its recordings (see `recording`, `RECORDING.md`).
 //!
 //! Layout (mini-redis style): `server` (accept, TLS) → `http` (portal,
 //! downloads, upgrade checks) → `conn` (one task per WebSocket) → `pairing`
@@ -17,6 +18,7 @@ mod conn;
 mod http;
 mod pairing;
 mod queue;
+mod recording;
 mod server;
 mod store;
 
@@ -55,6 +57,19 @@ enum Command {
         #[command(subcommand)]
         action: SessionsAction,
     },
+    /// Session recordings (made only where the customer allowed it).
+    Recordings {
+        #[command(subcommand)]
+        action: RecordingsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RecordingsAction {
+    /// Sessions with a recording, and its size.
+    List,
+    /// Copy one session's recording to FILE (play it with `lotse-console --play FILE`).
+    Export { session: u64, file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +121,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => serve(&cli.data_dir, &cli.listen),
         Some(Command::User { action }) => user(&cli.data_dir, action),
         Some(Command::Sessions { action }) => sessions(&cli.data_dir, action),
+        Some(Command::Recordings { action }) => recordings(&cli.data_dir, action),
     }
 }
 
@@ -215,6 +231,39 @@ fn sessions(data_dir: &std::path::Path, action: SessionsAction) -> anyhow::Resul
             Some(report) => print!("{report}"),
             None => bail!("no session {id}"),
         },
+    }
+    Ok(())
+}
+
+fn recordings(data_dir: &std::path::Path, action: RecordingsAction) -> anyhow::Result<()> {
+    let dir = data_dir.join(recording::DIR_NAME);
+    match action {
+        RecordingsAction::List => {
+            let mut found: Vec<(u64, u64)> = std::fs::read_dir(&dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .filter_map(|e| {
+                            let sid = recording::session_of(&e.file_name().to_string_lossy())?;
+                            Some((sid, e.metadata().ok()?.len()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            found.sort_unstable();
+            for (sid, size) in found {
+                println!("{sid}\t{size} bytes");
+            }
+        }
+        RecordingsAction::Export { session, file } => {
+            let from = recording::file_path(&dir, session);
+            if !from.exists() {
+                bail!("session {session} has no recording");
+            }
+            std::fs::copy(&from, &file)
+                .with_context(|| format!("cannot copy {} to {}", from.display(), file.display()))?;
+            println!("exported session {session} to {}", file.display());
+        }
     }
     Ok(())
 }

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use lotse_link::{Inbox, Outbox};
 use lotse_protocol::{
-    BinaryHeader, ChatLine, ConsentRecord, ConsentTopic, EndReason, Envelope, ErrorCode, Lang,
-    Message, PROTOCOL_VERSION, QueueEntry, Resume, Role, SiteInfo, encode_text,
+    BinaryHeader, BinaryKind, ChatLine, ConsentRecord, ConsentTopic, EndReason, Envelope,
+    ErrorCode, Lang, Message, PROTOCOL_VERSION, QueueEntry, Resume, Role, SiteInfo, encode_text,
 };
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use crate::auth::{random_token, same_secret};
 use crate::config::Config;
 use crate::queue::{WaitHistory, fill};
+use crate::recording::{Recorder, Tape};
 use crate::store::{Job, now_ms};
 
 /// What a connection's writer sends.
@@ -105,6 +106,8 @@ struct Session {
     surveyed: bool,
     /// Web chat: the key a full client presents to take this session over.
     elevation_key: Option<String>,
+    /// Set while the customer allows recording.
+    recording: Option<Arc<Tape>>,
 }
 
 #[derive(Debug)]
@@ -131,6 +134,7 @@ struct Inner {
 pub struct Hub {
     config: Arc<Config>,
     db: SyncSender<Job>,
+    recorder: Recorder,
     next_session: AtomicU64,
     next_link: AtomicU64,
     inner: Mutex<Inner>,
@@ -154,6 +158,7 @@ impl Hub {
     pub fn new(
         config: Arc<Config>,
         db: SyncSender<Job>,
+        recorder: Recorder,
         last_session: u64,
         recent_waits: Vec<u64>,
     ) -> Self {
@@ -161,6 +166,7 @@ impl Hub {
         Self {
             config,
             db,
+            recorder,
             next_session: AtomicU64::new(last_session + 1),
             next_link: AtomicU64::new(1),
             inner: Mutex::new(Inner {
@@ -174,6 +180,10 @@ impl Hub {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
     }
 
     /// Channels for a new connection: the hub's [`Link`] and the writer's
@@ -204,7 +214,7 @@ impl Hub {
         }
     }
 
-    fn event(&self, session: u64, who: &str, kind: &str, detail: String) {
+    pub fn event(&self, session: u64, who: &str, kind: &str, detail: String) {
         self.record(Job::Event {
             session,
             at_ms: now_ms(),
@@ -252,6 +262,7 @@ impl Hub {
             consents: Vec::new(),
             surveyed: false,
             elevation_key: None,
+            recording: None,
         };
         self.record(Job::SessionCreated {
             id,
@@ -470,6 +481,16 @@ impl Hub {
                     }));
                     link.text(&env);
                 }
+                if topic == ConsentTopic::Recording && s.state != State::Ended {
+                    match (granted, &s.recording) {
+                        (true, None) => s.recording = Some(self.recorder.start(sid)),
+                        (false, Some(_)) => {
+                            s.recording = None;
+                            self.recorder.stop(sid, "consent_withdrawn", false);
+                        }
+                        _ => {}
+                    }
+                }
                 let forward = Some(Message::Consent { topic, granted });
                 let detail = format!(
                     "{} {}",
@@ -586,6 +607,9 @@ impl Hub {
                 } else {
                     "customer"
                 };
+                if s.recording.is_some() {
+                    self.recorder.chat(sid, &who, role, &text, now);
+                }
                 drop(guard);
                 self.record(Job::Chat {
                     session: sid,
@@ -684,14 +708,27 @@ impl Hub {
         sid: u64,
         mut frame: Vec<u8>,
     ) -> Option<(mpsc::Sender<Out>, Out)> {
-        let inner = self.lock();
-        let s = inner.sessions.get(&sid)?;
-        let State::Served { tech, .. } = s.state else {
-            return None;
+        let (bulk, tape) = {
+            let inner = self.lock();
+            let s = inner.sessions.get(&sid)?;
+            let State::Served { tech, .. } = s.state else {
+                return None;
+            };
+            let t = inner.techs.get(&tech)?;
+            (t.link.bulk.clone(), s.recording.clone())
         };
-        let t = inner.techs.get(&tech)?;
         BinaryHeader::set_session(&mut frame, sid).ok()?;
-        Some((t.link.bulk.clone(), Out::Binary(frame)))
+        // Only with the customer's recording consent, off the lock; the
+        // recorder never waits.
+        if let Some(tape) = tape
+            && matches!(
+                frame.first().copied(),
+                Some(k) if k == BinaryKind::ScreenUpdate as u8 || k == BinaryKind::ImageFrame as u8
+            )
+        {
+            self.recorder.screen(sid, &tape, &frame);
+        }
+        Some((bulk, Out::Binary(frame)))
     }
 
     /// The customer's link closed. Returns the grace generation to pass to
@@ -760,6 +797,9 @@ impl Hub {
             _ => None,
         };
         s.state = State::Ended;
+        if s.recording.take().is_some() {
+            self.recorder.stop(sid, &label(&reason), true);
+        }
         if tell_customer && let Some(link) = s.customer.clone() {
             let env = s.c_out.stamp(Envelope::new(Message::End { reason }));
             link.text(&env);
@@ -1037,15 +1077,19 @@ impl Hub {
                 if text.trim().is_empty() {
                     return Handled::Ok;
                 }
-                if let Some(s) = self.lock().sessions.get_mut(&sid)
-                    && s.history.len() < MAX_HISTORY
-                {
-                    s.history.push(ChatLine {
-                        from: display_name.to_owned(),
-                        role: Role::Technician,
-                        text: text.clone(),
-                        at_ms: now,
-                    });
+                if let Some(s) = self.lock().sessions.get_mut(&sid) {
+                    if s.history.len() < MAX_HISTORY {
+                        s.history.push(ChatLine {
+                            from: display_name.to_owned(),
+                            role: Role::Technician,
+                            text: text.clone(),
+                            at_ms: now,
+                        });
+                    }
+                    if s.recording.is_some() {
+                        self.recorder
+                            .chat(sid, display_name, "technician", &text, now);
+                    }
                 }
                 self.record(Job::Chat {
                     session: sid,
@@ -1224,7 +1268,10 @@ impl Hub {
     pub fn shutdown(&self) {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        for s in inner.sessions.values_mut() {
+        for (sid, s) in &mut inner.sessions {
+            if s.recording.take().is_some() {
+                self.recorder.stop(*sid, "relay_shutdown", true);
+            }
             if let Some(link) = &s.customer {
                 link.text(&Envelope::new(Message::End {
                     reason: EndReason::RelayShutdown,

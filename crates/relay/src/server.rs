@@ -19,6 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::auth::{Limiter, Tokens};
 use crate::config::{Config, DEFAULT_TOML};
 use crate::pairing::Hub;
+use crate::recording::Recorder;
 use crate::store::Store;
 
 /// Everything the connection tasks share.
@@ -201,10 +202,18 @@ pub async fn run(
 
     let store = Store::open(&data_dir.join("relay.sqlite"))?;
     let db = store.spawn_writer()?;
+    let recordings = data_dir.join(crate::recording::DIR_NAME);
+    let recorder = Recorder::spawn(recordings.clone(), db.clone())
+        .with_context(|| format!("cannot use {}", recordings.display()))?;
+    // Session ids continue above every id with a record or a recording.
+    let last_session = store
+        .max_session_id()?
+        .max(crate::recording::max_session_id(&recordings));
     let hub = Arc::new(Hub::new(
         config.clone(),
         db,
-        store.max_session_id()?,
+        recorder,
+        last_session,
         store.recent_waits(20)?,
     ));
     let listener = TcpListener::bind(listen)
@@ -284,6 +293,8 @@ pub async fn run(
     }
     hold.abort();
     hub.shutdown();
+    // Recordings are closed by now; make sure they are on disk.
+    hub.recorder().sync().await;
     let _ = stop_tx.send(true);
     // Give the links a moment to send their goodbyes.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
