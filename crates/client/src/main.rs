@@ -2,6 +2,13 @@
 //! relay), runs it, chats with a technician, closes the window — and the
 //! program removes itself.
 //!
+//! `lotse lotse://join?key=KEY` (the web chat's link, opened by the
+//! browser through the handler `installer/linux/install.sh` registers)
+//! continues a web chat session in this client. Only that exact form is
+//! accepted; anything else is refused before any window or network work.
+//! An installed client (see `stamp::is_installed`) stays; a download
+//! never registers anything and always removes itself.
+//!
 //! Shape: `app` (egui drawing) ⇄ channels ⇄ `net` (tokio thread: link,
 //! files, notifications); `session` is the state machine both share;
 //! `stamp` says where to connect; `cleanup` removes what we wrote.
@@ -32,6 +39,7 @@ use tracing_subscriber::fmt::writer::MakeWriterExt as _;
 
 use crate::session::{Failure, Session, StampFault};
 use crate::stamp::TargetError;
+use lotse_protocol::stamp::StampError;
 
 /// Lotse remote support — customer client.
 #[derive(Debug, Parser)]
@@ -47,6 +55,9 @@ struct Args {
     /// UI language (`de` or `en`); default: the system's.
     #[arg(long)]
     lang: Option<String>,
+    /// A `lotse://join?key=KEY` link from the web chat: continue that
+    /// session here.
+    link: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +69,15 @@ fn main() -> ExitCode {
         std::env::set_var("MESA_GLSL_CACHE_DISABLE", "true");
     }
     let args = Args::parse();
+    // A link is checked before anything else happens: a bad one changes
+    // nothing (no window, no files, no network, no self-removal).
+    let key = match args.link.as_deref().map(stamp::parse_link).transpose() {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("lotse: {e}");
+            return ExitCode::from(2);
+        }
+    };
 
     // The one directory this client owns: its log.
     let owned_dir = tempfile::Builder::new()
@@ -73,14 +93,35 @@ fn main() -> ExitCode {
     let exe = std::env::current_exe().ok();
     let tail = exe.as_deref().map(stamp::read_tail);
     let stamped = matches!(&tail, Some(Ok(t)) if stamp::looks_stamped(t));
+    let installed = exe
+        .as_deref()
+        .zip(stamp::install_marker())
+        .is_some_and(|(exe, marker)| stamp::is_installed(exe, &marker));
+    if installed {
+        tracing::info!("installed client: it stays after the session");
+    }
     let target = match (&args.relay, &args.pin) {
-        (Some(relay), Some(pin)) => stamp::target_from_args(relay, pin),
+        (Some(relay), Some(pin)) => stamp::target_from_args(relay, pin).map(|mut t| {
+            t.elevation_key.clone_from(&key);
+            t
+        }),
         _ => match tail {
-            Some(Ok(tail)) => stamp::target_from_tail(&tail, stamp::now_secs()),
+            Some(Ok(tail)) => match &key {
+                Some(key) => stamp::target_for_link(&tail, key),
+                None => match stamp::target_from_tail(&tail, stamp::now_secs()) {
+                    Err(TargetError::Stamp(StampError::Expired)) if installed => {
+                        stamp::target_public(&tail)
+                    }
+                    other => other,
+                },
+            },
             Some(Err(e)) => Err(e),
             None => Err(TargetError::Io("unknown executable path".into())),
         },
     };
+    if key.is_some() && target.is_ok() {
+        tracing::info!("started by a lotse:// link: continuing a web chat session");
+    }
 
     let lang = args
         .lang
@@ -91,9 +132,10 @@ fn main() -> ExitCode {
         .unwrap_or(Lang::En);
     let tr = i18n::Tr::new(lang);
 
-    // A download removes itself; a development build does not.
+    // A download removes itself; an installed client and a development
+    // build do not.
     let cleanup = cleanup::Cleanup {
-        exe: exe.filter(|_| stamped && args.relay.is_none()),
+        exe: exe.filter(|_| stamped && !installed && args.relay.is_none()),
         dir: owned_dir,
     };
 
@@ -171,7 +213,6 @@ fn debug_offer() -> Option<PathBuf> {
 }
 
 fn failure_of(e: &TargetError) -> Failure {
-    use lotse_protocol::stamp::StampError;
     match e {
         TargetError::Stamp(StampError::Missing) => Failure::Stamp(StampFault::Missing),
         TargetError::Stamp(StampError::Altered) => Failure::Stamp(StampFault::Altered),

@@ -768,6 +768,34 @@ impl Session {
                 }
                 Vec::new()
             }
+            // Elevation: this client took a web chat session over; the
+            // name and the prompts were answered in the web chat.
+            Message::ChatHistory { lines } => {
+                tracing::info!(
+                    lines = lines.len(),
+                    "continuing the web chat: earlier lines shown"
+                );
+                let earlier: Vec<ChatEntry> = lines
+                    .into_iter()
+                    .map(|l| ChatEntry {
+                        speaker: if l.role == lotse_protocol::Role::Technician {
+                            Speaker::Technician(l.from)
+                        } else {
+                            Speaker::Me
+                        },
+                        text: l.text,
+                        at_ms: l.at_ms,
+                    })
+                    .collect();
+                self.chat.splice(0..0, earlier);
+                if matches!(
+                    self.phase,
+                    Phase::Agreement(_) | Phase::RecordingPrompt(_) | Phase::NameEntry
+                ) {
+                    self.phase = Phase::Waiting;
+                }
+                Vec::new()
+            }
             Message::End { reason } => self.ended_by_relay(reason),
             Message::Error {
                 code,

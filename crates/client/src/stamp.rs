@@ -1,8 +1,13 @@
 //! Where to connect: the stamp the relay appended to this executable, or
-//! `--relay URL --pin HEX` for development.
+//! `--relay URL --pin HEX` for development; a `lotse://join?key=KEY` link
+//! (from the web chat) adds the key of the session to take over.
+//!
+//! Also what this executable is: a one-shot download (stamped; removes
+//! itself at the end) or an installed client (`installer/linux/install.sh`
+//! wrote its path into the install marker; never removes itself).
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use lotse_link::Pin;
 use lotse_protocol::stamp::{self, Stamp, StampError};
@@ -19,13 +24,18 @@ pub struct Target {
     /// Shown in the window title until the relay names the site.
     pub site_name: String,
     pub lang: Option<Lang>,
+    /// From a `lotse://join?key=KEY` link: take the web chat session with
+    /// this key over (presented instead of the ticket).
+    pub elevation_key: Option<String>,
 }
 
 impl Target {
     /// The customer WebSocket URL with the ticket.
     pub fn customer_url(&self) -> String {
         let base = self.relay_url.trim_end_matches('/');
-        if self.ticket.is_empty() {
+        if let Some(key) = &self.elevation_key {
+            format!("{base}{}?key={}", paths::CUSTOMER, percent_encode(key))
+        } else if self.ticket.is_empty() {
             format!("{base}{}", paths::CUSTOMER)
         } else {
             format!(
@@ -47,6 +57,80 @@ pub enum TargetError {
     NotTls,
     #[error("cannot read this program's file: {0}")]
     Io(String),
+}
+
+/// Why a command-line link is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LinkError {
+    #[error("not a Lotse link: {0:?}; expected lotse://join?key=KEY")]
+    NotALink(String),
+    #[error(
+        "the key in this link is not valid (1 to 64 letters, digits, - or _); ask your technician for a new link"
+    )]
+    BadKey,
+}
+
+/// The one link form the client accepts: `lotse://join?key=KEY` with KEY
+/// of 1 to 64 ASCII letters, digits, `-` or `_` — nothing more (no other
+/// parameters, no fragment), so a link can carry nothing but the key.
+pub fn parse_link(link: &str) -> Result<String, LinkError> {
+    const PREFIX: &str = "lotse://join?key=";
+    let Some(key) = link.strip_prefix(PREFIX) else {
+        return Err(LinkError::NotALink(shorten(link)));
+    };
+    if key.is_empty()
+        || key.len() > 64
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(LinkError::BadKey);
+    }
+    Ok(key.to_owned())
+}
+
+/// At most 80 characters of untrusted text, for an error message.
+fn shorten(text: &str) -> String {
+    let mut out: String = text.chars().take(80).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Where `installer/linux/install.sh` records the installed client's
+/// path: `$XDG_DATA_HOME/lotse/installed` (default `~/.local/share`).
+pub fn install_marker() -> Option<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data.join("lotse").join("installed"))
+}
+
+/// Whether `exe` is the installed client: the install marker names
+/// exactly this file. A download (anywhere else) never is, so it always
+/// removes itself.
+pub fn is_installed(exe: &Path, marker: &Path) -> bool {
+    let Ok(text) = read_small(marker) else {
+        return false;
+    };
+    let named = Path::new(text.trim());
+    if !named.is_absolute() {
+        return false;
+    }
+    match (std::fs::canonicalize(named), std::fs::canonicalize(exe)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn read_small(path: &Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(4096)
+        .read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// The last bytes of the executable: enough for any stamp.
@@ -85,7 +169,26 @@ pub fn target_from_tail(tail: &[u8], now: u64) -> Result<Target, TargetError> {
         ticket: stamp.ticket,
         site_name: stamp.site_name,
         lang: Some(stamp.lang),
+        elevation_key: None,
     })
+}
+
+/// Started by a `lotse://join?key=KEY` link: the stamp's relay and
+/// certificate (intact, its ticket's expiry does not matter: the key is
+/// what the relay checks) with the key instead of the ticket.
+pub fn target_for_link(tail: &[u8], key: &str) -> Result<Target, TargetError> {
+    let mut target = target_from_tail(tail, 0)?;
+    target.ticket.clear();
+    target.elevation_key = Some(key.to_owned());
+    Ok(target)
+}
+
+/// The installed client started without a link once its download ticket
+/// expired: the stamp's relay and certificate, the public queue.
+pub fn target_public(tail: &[u8]) -> Result<Target, TargetError> {
+    let mut target = target_from_tail(tail, 0)?;
+    target.ticket.clear();
+    Ok(target)
 }
 
 /// `--relay URL --pin HEX` (development: the public queue).
@@ -100,6 +203,7 @@ pub fn target_from_args(relay: &str, pin: &str) -> Result<Target, TargetError> {
         ticket: String::new(),
         site_name: String::new(),
         lang: None,
+        elevation_key: None,
     })
 }
 
@@ -197,5 +301,90 @@ mod tests {
             Err(TargetError::NotTls)
         );
         assert_eq!(target_from_args("wss://x", "12"), Err(TargetError::BadPin));
+    }
+    #[test]
+    fn only_a_join_link_with_a_plain_key_is_accepted() {
+        assert_eq!(
+            parse_link("lotse://join?key=e42x0a1B-_z"),
+            Ok("e42x0a1B-_z".into())
+        );
+        for bad in [
+            "lotse://evil",
+            "lotse://join",
+            "lotse://join?ticket=abc",
+            "LOTSE://join?key=abc",
+            "https://join?key=abc",
+            "lotse://join/?key=abc",
+            "--relay",
+            "",
+        ] {
+            assert!(
+                matches!(parse_link(bad), Err(LinkError::NotALink(_))),
+                "{bad}"
+            );
+        }
+        for bad in [
+            "lotse://join?key=",
+            "lotse://join?key=abc&consent=yes",
+            "lotse://join?key=abc#x",
+            "lotse://join?key=a%20b",
+            "lotse://join?key=a/b",
+            "lotse://join?key=ä",
+        ] {
+            assert_eq!(parse_link(bad), Err(LinkError::BadKey), "{bad}");
+        }
+        let long = format!("lotse://join?key={}", "k".repeat(65));
+        assert_eq!(parse_link(&long), Err(LinkError::BadKey));
+        let msg = parse_link(&"x".repeat(500))
+            .expect_err("refused")
+            .to_string();
+        assert!(msg.len() < 200, "{msg}");
+    }
+
+    #[test]
+    fn a_link_uses_the_stamped_relay_with_its_key_even_after_the_ticket_expired() {
+        let mut exe = b"program".to_vec();
+        stamp::append(&mut exe, &sample(1_000));
+        assert_eq!(
+            target_from_tail(&exe, 2_000),
+            Err(TargetError::Stamp(StampError::Expired))
+        );
+        let t = target_for_link(&exe, "e7xabc").expect("relay from the stamp");
+        assert_eq!(
+            t.customer_url(),
+            "wss://127.0.0.1:8443/ws/customer?key=e7xabc"
+        );
+        assert_eq!(t.pin, Pin([0xab; 32]));
+        let p = target_public(&exe).expect("public queue");
+        assert_eq!(p.customer_url(), "wss://127.0.0.1:8443/ws/customer");
+        let mut altered = exe.clone();
+        altered[10] ^= 0x20;
+        assert_eq!(
+            target_for_link(&altered, "k"),
+            Err(TargetError::Stamp(StampError::Altered))
+        );
+        assert_eq!(
+            target_for_link(b"no stamp", "k"),
+            Err(TargetError::Stamp(StampError::Missing))
+        );
+    }
+
+    #[test]
+    fn installed_only_when_the_marker_names_this_very_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let installed = dir.path().join("bin-lotse");
+        let download = dir.path().join("lotse");
+        std::fs::write(&installed, b"x").expect("write");
+        std::fs::write(&download, b"x").expect("write");
+        let marker = dir.path().join("installed");
+        assert!(!is_installed(&installed, &marker), "no marker");
+        std::fs::write(&marker, format!("{}\n", installed.display())).expect("marker");
+        assert!(is_installed(&installed, &marker));
+        assert!(!is_installed(&download, &marker));
+        std::fs::write(&marker, "bin-lotse").expect("relative");
+        assert!(!is_installed(&installed, &marker));
+        std::fs::remove_file(&installed).expect("rm");
+        std::fs::write(&marker, installed.display().to_string()).expect("marker");
+        assert!(!is_installed(&installed, &marker), "gone");
     }
 }

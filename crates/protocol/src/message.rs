@@ -448,6 +448,13 @@ pub enum Message {
     },
     /// Relay → web customer: the session continues in the full client.
     Elevated,
+    /// Relay → the full client that took a web chat session over: the
+    /// conversation so far, once, right after `welcome`. The session was
+    /// joined (and its prompts answered) in the web chat, so the client
+    /// goes straight to the chat.
+    ChatHistory {
+        lines: Vec<ChatLine>,
+    },
 
     // ---- end ---------------------------------------------------------------
     /// Relay → customer: the exit survey question (after a served session).
@@ -567,6 +574,7 @@ impl Message {
                 | Message::PeerBack
                 | Message::ElevateReady { .. }
                 | Message::Elevated
+                | Message::ChatHistory { .. }
         )
     }
 

@@ -31,6 +31,9 @@ use crate::server::Shared;
 pub enum Admission {
     /// Full client; `key` from a ticket (None: public queue or empty key).
     Customer { key: Option<String> },
+    /// Full client started by a `lotse://join?key=KEY` link: only takes
+    /// the web chat session with that elevation key over (or resumes).
+    Elevate { key: String },
     /// Browser web chat.
     Web,
     /// Technician login link.
@@ -357,7 +360,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         return;
     }
     let expected = match admission {
-        Admission::Customer { .. } => Role::Customer,
+        Admission::Customer { .. } | Admission::Elevate { .. } => Role::Customer,
         Admission::Web => Role::WebCustomer,
         Admission::Login | Admission::Technician(_) => Role::Technician,
     };
@@ -370,12 +373,21 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let hub = &shared.hub;
     match admission {
-        Admission::Customer { .. } | Admission::Web => {
-            let key = match admission {
-                Admission::Customer { key } => key.clone(),
-                _ => None,
+        Admission::Customer { .. } | Admission::Web | Admission::Elevate { .. } => {
+            let sid = match admission {
+                Admission::Elevate { key } if resume.is_none() => {
+                    let sid = hub.elevation_hello(&link, lang, key);
+                    if sid.is_none() {
+                        shared.keys.fail(&format!("ticket-ip:{ip}"));
+                    }
+                    sid
+                }
+                Admission::Customer { key } => {
+                    hub.customer_hello(&link, role, lang, key.clone(), resume)
+                }
+                _ => hub.customer_hello(&link, role, lang, None, resume),
             };
-            let Some(sid) = hub.customer_hello(&link, role, lang, key, resume) else {
+            let Some(sid) = sid else {
                 let _ = link.ctrl.try_send(Out::Close(1000, "session over".into()));
                 return;
             };

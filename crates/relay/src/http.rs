@@ -205,7 +205,32 @@ fn admit(
     let config = shared.hub.config();
     match path {
         p if p == paths::CUSTOMER => {
-            match query_param(query, "ticket").or_else(|| query_param(query, "key")) {
+            if let Some(key) = query_param(query, "key")
+                && query_param(query, "ticket").is_none()
+            {
+                // A `lotse://join?key=KEY` link: checked at hello, where it
+                // can only take its web chat session over.
+                let ip_key = format!("ticket-ip:{ip}");
+                if let Verdict::Locked(_) = shared.keys.check(&ip_key) {
+                    return Err((
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many bad keys; try again later",
+                    ));
+                }
+                if key.is_empty()
+                    || key.len() > 64
+                    || !key
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    shared.keys.fail(&ip_key);
+                    return Err((StatusCode::FORBIDDEN, "this link's key is not valid"));
+                }
+                return Ok(Admission::Elevate {
+                    key: key.to_owned(),
+                });
+            }
+            match query_param(query, "ticket") {
                 Some(ticket) => {
                     let ip_key = format!("ticket-ip:{ip}");
                     if let Verdict::Locked(_) = shared.keys.check(&ip_key) {

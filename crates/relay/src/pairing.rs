@@ -288,6 +288,24 @@ impl Hub {
         Some(id)
     }
 
+    /// A full client started by a `lotse://join?key=KEY` link: it takes
+    /// the web session with that key over, or is refused (`bad_key`,
+    /// fatal) — such a link never opens a new session.
+    pub fn elevation_hello(&self, link: &Link, lang: Lang, key: &str) -> Option<u64> {
+        let sid = self.elevate(link, lang, key);
+        if sid.is_none() {
+            link.text(&Envelope::new(Message::Error {
+                code: ErrorCode::BadKey,
+                message:
+                    "this link is used up or the session is over; ask your technician for a new one"
+                        .into(),
+                fatal: true,
+                retry_after_secs: None,
+            }));
+        }
+        sid
+    }
+
     /// A full client presenting a web session's elevation key takes that
     /// session over: the web chat gets `elevated`, the technician the
     /// session again with the new role.
@@ -318,6 +336,11 @@ impl Hub {
             site: self.config.site_info(lang),
             last_seq: 0,
         }));
+        // The conversation so far, so it shows in the full client.
+        let history = s.c_out.stamp(Envelope::new(Message::ChatHistory {
+            lines: s.history.clone(),
+        }));
+        link.text(&history);
         let name = s.name.clone();
         if let State::Served { tech, .. } = s.state
             && let Some(t) = inner.techs.get_mut(&tech)
