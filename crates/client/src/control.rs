@@ -26,6 +26,8 @@ pub struct Control<I: Injector = EnigoInjector> {
     /// Dropped by guards of earlier shares.
     dropped_before: u64,
     applied: u64,
+    /// Reason of the latest drop in a run (a new reason is logged louder).
+    last_drop: Option<&'static str>,
 }
 
 impl<I: Injector> std::fmt::Debug for Control<I> {
@@ -53,6 +55,7 @@ impl<I: Injector> Control<I> {
             dropped_unshared: 0,
             dropped_before: 0,
             applied: 0,
+            last_drop: None,
         }
     }
 
@@ -108,26 +111,41 @@ impl<I: Injector> Control<I> {
     }
 
     /// Apply one technician event if allowed; true = applied.
+    ///
+    /// Every dropped event is counted and logged: the first of a run of
+    /// drops with the same reason at `info`, the rest at `debug`, each with
+    /// the running total (`dropped=N`).
     pub fn apply(&mut self, ev: &InputEvent) -> bool {
         let Some(g) = &mut self.guard else {
             self.dropped_unshared += 1;
-            tracing::warn!("input dropped: nothing is shared");
+            self.log_drop("nothing is shared");
             return false;
         };
-        if !g.is_granted() {
-            // Counted by the guard; say it louder than its debug line.
-            tracing::warn!("input dropped: control is not granted");
-        }
         match g.apply(ev) {
             Ok(true) => {
                 self.applied += 1;
+                self.last_drop = None;
                 true
             }
-            Ok(false) => false,
+            Ok(false) => {
+                let why = g.last_drop_reason().unwrap_or("not allowed");
+                self.log_drop(why);
+                false
+            }
             Err(e) => {
                 tracing::warn!("input could not be applied: {e}");
                 false
             }
+        }
+    }
+
+    fn log_drop(&mut self, why: &'static str) {
+        let dropped = self.dropped();
+        if self.last_drop == Some(why) {
+            tracing::debug!(dropped, "input dropped: {why}");
+        } else {
+            tracing::info!(dropped, "input dropped: {why}");
+            self.last_drop = Some(why);
         }
     }
 

@@ -209,6 +209,8 @@ pub struct GuardedInjector<I: Injector> {
     monitor: MonitorInfo,
     mask: Option<Arc<Mask>>,
     dropped: AtomicU64,
+    /// Why the last event was dropped.
+    last_drop: Option<&'static str>,
     keys_down: HashSet<String>,
     buttons_down: HashSet<ButtonId>,
 }
@@ -262,6 +264,7 @@ impl<I: Injector> GuardedInjector<I> {
             monitor,
             mask,
             dropped: AtomicU64::new(0),
+            last_drop: None,
             keys_down: HashSet::new(),
             buttons_down: HashSet::new(),
         }
@@ -293,6 +296,11 @@ impl<I: Injector> GuardedInjector<I> {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Why the most recent dropped event was dropped (for logs).
+    pub fn last_drop_reason(&self) -> Option<&'static str> {
+        self.last_drop
+    }
+
     /// The wrapped injector.
     pub fn inner(&self) -> &I {
         &self.inner
@@ -313,8 +321,9 @@ impl<I: Injector> GuardedInjector<I> {
         }
     }
 
-    fn drop_event(&self, why: &str) -> Result<bool, DesktopError> {
+    fn drop_event(&mut self, why: &'static str) -> Result<bool, DesktopError> {
         self.dropped.fetch_add(1, Ordering::Relaxed);
+        self.last_drop = Some(why);
         tracing::debug!("input dropped: {why}");
         Ok(false)
     }
