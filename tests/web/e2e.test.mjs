@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startRelay, SITE, TECH_USER, TECH_PASSWORD, FAKE_CLIENT } from './lib/relay.mjs';
 import { readStamp } from './lib/stamp.mjs';
-import { technician } from './lib/technician.mjs';
+import { technician, customerLink } from './lib/technician.mjs';
 import { launchBrowser, newCustomerPage, shot } from './lib/browser.mjs';
 
 const HOSTILE_NAME = '<img src=x onerror="window.__xss=1">Erika';
@@ -422,14 +422,12 @@ test('elevation: the customer is asked; agreeing tries the lotse:// app, offers 
   const t = await loggedInTechnician();
   const { context, page } = await newCustomerPage(browser);
   try {
-    const links = [];
-    await page.routeWebSocket(/\/ws\/web/, (ws) => {
-      ws.connectToServer();
-      links.push(ws);
-    });
     await startChat(page, 'Eli Elevate', 'Needs the full client');
     const { session } = await acceptCustomer(t, 'Eli Elevate');
     await page.getByTestId('line-sys').filter({ hasText: 'has joined the chat.' }).waitFor();
+    const earlier = 'The app lets me see your screen.';
+    t.send({ type: 'chat', session, text: earlier });
+    await page.getByText(earlier).waitFor();
 
     // Declining keeps the web chat; the technician is told.
     let from = t.messages.length;
@@ -460,9 +458,21 @@ test('elevation: the customer is asked; agreeing tries the lotse:// app, offers 
     assert.match(page.url(), /\/web\/chat\.html$/);
     await shot(page, 'elevate-ready');
 
-    // The full client joining is not part of this browser test: hand the
-    // page the relay's `elevated` on its real link.
-    links[links.length - 1].send(JSON.stringify({ type: 'elevated' }));
+    // The app opens the link: same session, the conversation so far; the
+    // technician gets the session again, the page says it moved.
+    const key = new URL(await link.getAttribute('href')).searchParams.get('key');
+    from = t.messages.length;
+    const app = await customerLink(relay.base, relay.cert, '/ws/customer?key=' + key);
+    try {
+      assert.equal(app.welcome.type, 'welcome');
+      assert.equal(app.welcome.session, session);
+      const history = await app.link.waitForType('chat_history');
+      assert.deepEqual(history.lines.map((l) => [l.role, l.text]), [['technician', earlier]]);
+      const again = await t.waitForType('session_started', (m) => m.session === session, { from });
+      assert.equal(again.role, 'customer');
+    } finally {
+      app.link.close();
+    }
     await page.getByTestId('final').waitFor({ state: 'visible' });
     assert.equal(await page.getByTestId('final-text').textContent(), 'The session has moved to the support app. You can close this page.');
     await shot(page, 'elevated');

@@ -130,3 +130,15 @@ export async function technician(base, cert, user, password) {
   work.displayName = ok.display_name;
   return work;
 }
+
+// A full client's link as the app opens it for a lotse://join?key=KEY
+// link (`/ws/customer?key=KEY`): hello → welcome. Returns the link and
+// the welcome.
+export async function customerLink(base, cert, path) {
+  const wsBase = base.replace(/^https:/, 'wss:').replace(/^http:/, 'ws:');
+  const link = new Link(wsBase + path, cert, {});
+  await link.opened;
+  link.sendRaw({ type: 'hello', version: 1, role: 'customer', agent: 'lotse-web-tests client', lang: 'en' });
+  const welcome = await link.waitFor((m) => m.type === 'welcome' || m.type === 'error', 'welcome');
+  return { link, welcome };
+}
