@@ -23,10 +23,25 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Debug)]
 pub struct Display {
-    /// `:N`
-    name: String,
+    screen: Screen,
     xvfb: Child,
     wm: Option<Child>,
+}
+
+/// What runs on a display, by its name: commands, windows, screenshots.
+/// [`Display`] derefs to it; a `Screen` can be cloned and kept apart from
+/// the server's lifetime.
+#[derive(Debug, Clone)]
+pub struct Screen {
+    /// `:N`
+    name: String,
+}
+
+impl std::ops::Deref for Display {
+    type Target = Screen;
+    fn deref(&self) -> &Screen {
+        &self.screen
+    }
 }
 
 impl Display {
@@ -80,7 +95,9 @@ impl Display {
             }
         };
         Ok(Self {
-            name: format!(":{number}"),
+            screen: Screen {
+                name: format!(":{number}"),
+            },
             xvfb,
             wm: None,
         })
@@ -108,7 +125,9 @@ impl Display {
         }
         Err(other("openbox did not start"))
     }
+}
 
+impl Screen {
     /// `:N`, the value for `DISPLAY`.
     pub fn name(&self) -> &str {
         &self.name

@@ -18,12 +18,11 @@
 //! Needs: `cargo build -p lotse-relay -p lotse-client` first; Debian
 //! packages xvfb, openbox, xdotool, x11-utils, imagemagick, python3-xlib.
 
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use base64::Engine as _;
+use lotse_e2e::customer::{Customer, CustomerOptions, Sandbox, download};
 use lotse_e2e::display::Display;
 use lotse_e2e::relay::{Peer, Relay};
 use lotse_protocol::stamp;
@@ -54,117 +53,28 @@ fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("client-e2e-{name}.png"))
 }
 
-/// `GET /download/linux` over pinned HTTPS, saved as `dir/lotse`, chmod +x.
-async fn download(relay: &Relay, dir: &Path) -> PathBuf {
-    let (status, head, body) = relay.http_get("/download/linux").await;
-    assert_eq!(status, 200, "download failed: {head}");
-    assert!(
-        head.to_ascii_lowercase().contains("filename=\"lotse\""),
-        "{head}"
-    );
-    let path = dir.join("lotse");
-    std::fs::write(&path, &body).expect("save the download");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod +x");
-    path
-}
-
-/// Directories the client may write to, all empty at the start.
-struct Sandbox {
-    _root: tempfile::TempDir,
-    downloads: PathBuf,
-    home: PathBuf,
-    tmp: PathBuf,
-    log: PathBuf,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        let root = tempfile::tempdir().expect("temp dir");
-        let make = |name: &str| {
-            let p = root.path().join(name);
-            std::fs::create_dir(&p).expect("mkdir");
-            p
-        };
-        Self {
-            downloads: make("Downloads"),
-            home: make("home"),
-            tmp: make("tmp"),
-            log: root.path().join("client.stderr"),
-            _root: root,
-        }
-    }
-
-    fn run(&self, display: &Display, exe: &Path, send_file: Option<&Path>) -> Child {
-        let mut cmd = Command::new(exe);
-        display.apply(&mut cmd);
-        cmd.current_dir(&self.downloads)
-            .env("HOME", &self.home)
-            .env("TMPDIR", &self.tmp)
-            .env("USER", "Erika")
-            .env("LANG", "en_US.UTF-8")
-            .env("RUST_LOG", "info")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&self.log).expect("log file"));
-        if let Some(file) = send_file {
-            cmd.env("LOTSE_DEBUG_SEND_FILE", file);
-        }
-        cmd.spawn().expect("start the downloaded client")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn entries(dir: &Path) -> Vec<String> {
-        std::fs::read_dir(dir)
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
-    let deadline = Instant::now() + timeout;
+/// Wait for a queue entry named `name`, pressing Enter in the client
+/// (by `Customer::join`) first. Never cancels `Peer::next` midway: a
+/// cancelled read can lose the message it was acknowledging.
+async fn joined(tech: &mut Peer, name: &str) -> u64 {
+    let deadline = tokio::time::Instant::now() + LONG;
     loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tech.next(left).await {
+            Some(lotse_e2e::relay::Incoming::Text(env)) => {
+                if let Message::Queue { entries, .. } = &env.msg
+                    && let Some(e) = entries.iter().find(|e| e.name == name)
+                {
+                    return e.session;
+                }
+            }
+            Some(_) => {}
+            None => panic!(
+                "{name} never showed up in the queue; technician got {:#?}",
+                tech.log
+            ),
         }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the client did not exit within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Wait until the client's log contains `text`.
-fn wait_log(sandbox: &Sandbox, text: &str, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while !sandbox.log().contains(text) {
-        assert!(
-            Instant::now() < deadline,
-            "the client never logged {text:?}; log:\n{}",
-            sandbox.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn xdotool(display: &Display, args: &[&str]) {
-    let status = display
-        .command("xdotool")
-        .args(args)
-        .status()
-        .expect("xdotool");
-    assert!(status.success(), "xdotool {args:?} failed");
 }
 
 fn session_of(env: &Envelope) -> u64 {
@@ -177,7 +87,7 @@ fn download_chat_send_a_file_close_and_nothing_remains() {
     let relay = Relay::start_with_config(CONFIG);
     relay.add_user("tom", "geheim-passwort-1");
     let sandbox = Sandbox::new();
-    let exe = rt.block_on(download(&relay, &sandbox.downloads));
+    let exe = rt.block_on(download(&relay, "/download/linux", &sandbox.downloads));
 
     // A file the customer sends: a bit over two chunks.
     let report = sandbox.home.join("bericht.bin");
@@ -196,50 +106,20 @@ fn download_chat_send_a_file_close_and_nothing_remains() {
     }));
 
     let display = Display::start().expect("Xvfb + openbox");
-    let mut client = sandbox.run(&display, &exe, Some(&report));
-    let window = display
-        .wait_for_window(client.id(), LONG)
-        .expect("the client window appears")
-        .remove(0);
+    let opts = CustomerOptions {
+        env: vec![("LOTSE_DEBUG_SEND_FILE".into(), report.display().to_string())],
+        ..CustomerOptions::default()
+    };
+    let mut client = Customer::run(sandbox, exe.clone(), &display, &opts);
+    let window = client.window();
     assert_eq!(
         display.window_name(&window).expect("title"),
         "Beispiel Support — remote support"
     );
-    wait_log(&sandbox, "connected to the relay", LONG);
 
-    // Name entry: prefilled with the login name; Enter requests support.
-    // (Repeated until the queue shows the customer: harmless once joined.)
-    let sid = rt.block_on(async {
-        let deadline = tokio::time::Instant::now() + LONG;
-        loop {
-            xdotool(&display, &["windowfocus", "--sync", &window]);
-            xdotool(&display, &["key", "Return"]);
-            let found = tokio::time::timeout(Duration::from_secs(3), async {
-                loop {
-                    match tech.next(Duration::from_secs(3)).await {
-                        Some(lotse_e2e::relay::Incoming::Text(env)) => {
-                            if let Message::Queue { entries, .. } = &env.msg
-                                && let Some(e) = entries.iter().find(|e| e.name == "Erika")
-                            {
-                                return e.session;
-                            }
-                        }
-                        Some(_) => {}
-                        None => std::future::pending::<()>().await,
-                    }
-                }
-            })
-            .await;
-            if let Ok(sid) = found {
-                return sid;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the customer never joined the queue; client log:\n{}",
-                sandbox.log()
-            );
-        }
-    });
+    // Name entry (prefilled with the login name), then Enter.
+    client.join("Erika");
+    let sid = rt.block_on(joined(&mut tech, "Erika"));
 
     rt.block_on(async {
         tech.send(Message::Accept { session: sid }).await;
@@ -303,12 +183,8 @@ fn download_chat_send_a_file_close_and_nothing_remains() {
     });
 
     // The customer answers; the chat field has the focus once served.
-    xdotool(&display, &["windowfocus", "--sync", &window]);
-    xdotool(
-        &display,
-        &["type", "--delay", "20", "Danke, mein Drucker streikt"],
-    );
-    xdotool(&display, &["key", "Return"]);
+    client.type_text("Danke, mein Drucker streikt");
+    client.type_keys("Return");
     rt.block_on(async {
         let line = tech
             .recv_until(
@@ -327,7 +203,7 @@ fn download_chat_send_a_file_close_and_nothing_remains() {
         .expect("screenshot");
 
     // Close the window like a user: the session ends, the program goes.
-    display.close_window(&window).expect("close the window");
+    client.close();
     rt.block_on(async {
         let end = tech
             .recv_until(|e| matches!(e.msg, Message::End { .. }), LONG)
@@ -340,8 +216,9 @@ fn download_chat_send_a_file_close_and_nothing_remains() {
             }
         );
     });
-    let status = wait_exit(&mut client, LONG);
-    let log = sandbox.log();
+    let status = client.wait_exit(LONG);
+    let log = client.log();
+    let sandbox = &client.sandbox;
     assert!(status.success(), "client exit {status:?}; log:\n{log}");
     assert!(!exe.exists(), "the program removed itself; log:\n{log}");
     assert!(log.contains(&format!("removed {}", exe.display())), "{log}");
@@ -372,7 +249,7 @@ fn a_client_stamped_for_another_certificate_refuses_to_connect() {
     let other = Relay::start_with_config(CONFIG);
     assert_ne!(relay.pin_hex, other.pin_hex);
     let sandbox = Sandbox::new();
-    let exe = rt.block_on(download(&relay, &sandbox.downloads));
+    let exe = rt.block_on(download(&relay, "/download/linux", &sandbox.downloads));
 
     // Same relay address, but the stamp trusts the other relay's certificate.
     let mut bytes = std::fs::read(&exe).expect("read the download");
@@ -387,25 +264,22 @@ fn a_client_stamped_for_another_certificate_refuses_to_connect() {
     std::fs::write(&exe, &bytes).expect("restamp");
 
     let display = Display::start().expect("Xvfb + openbox");
-    let mut client = sandbox.run(&display, &exe, None);
-    let window = display
-        .wait_for_window(client.id(), LONG)
-        .expect("the client window appears")
-        .remove(0);
-    wait_log(&sandbox, "refusing the relay", LONG);
+    let mut client = Customer::run(sandbox, exe.clone(), &display, &CustomerOptions::default());
+    client.window();
+    client.wait_log("refusing the relay", LONG);
     display
         .screenshot(&screenshot_path("wrong-certificate"))
         .expect("screenshot");
-    assert!(!sandbox.log().contains("connected to the relay"));
+    assert!(!client.log().contains("connected to the relay"));
     // No session was created on the relay.
     let list = relay.cli(&["sessions", "list"]);
     assert!(!list.contains("customer"), "{list}");
 
-    display.close_window(&window).expect("close the window");
-    let status = wait_exit(&mut client, LONG);
-    assert!(status.success(), "{status:?}\n{}", sandbox.log());
+    client.close();
+    let status = client.wait_exit(LONG);
+    assert!(status.success(), "{status:?}\n{}", client.log());
     assert!(!exe.exists(), "a stamped download removes itself");
-    assert_eq!(Sandbox::entries(&sandbox.tmp), Vec::<String>::new());
+    assert_eq!(Sandbox::entries(&client.sandbox.tmp), Vec::<String>::new());
 }
 
 /// A TCP proxy in front of the relay that can cut every link and refuse
@@ -490,7 +364,7 @@ fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
     relay.add_user("tom", "geheim-passwort-1");
     let proxy = rt.block_on(Proxy::start(relay.addr));
     let sandbox = Sandbox::new();
-    let exe = rt.block_on(download(&relay, &sandbox.downloads));
+    let exe = rt.block_on(download(&relay, "/download/linux", &sandbox.downloads));
     // The download reaches the relay through the proxy.
     let mut bytes = std::fs::read(&exe).expect("read the download");
     let now = std::time::SystemTime::now()
@@ -505,31 +379,9 @@ fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
 
     let mut tech = rt.block_on(Peer::technician(&relay, "tom", "geheim-passwort-1"));
     let display = Display::start().expect("Xvfb + openbox");
-    let mut client = sandbox.run(&display, &exe, None);
-    let window = display
-        .wait_for_window(client.id(), LONG)
-        .expect("the client window appears")
-        .remove(0);
-    wait_log(&sandbox, "connected to the relay", LONG);
-    let sid = rt.block_on(async {
-        let deadline = tokio::time::Instant::now() + LONG;
-        loop {
-            xdotool(&display, &["windowfocus", "--sync", &window]);
-            xdotool(&display, &["key", "Return"]);
-            let queue = tech.next(Duration::from_secs(3)).await;
-            if let Some(lotse_e2e::relay::Incoming::Text(env)) = queue
-                && let Message::Queue { entries, .. } = &env.msg
-                && let Some(e) = entries.iter().find(|e| e.name == "Erika")
-            {
-                return e.session;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the customer never joined; log:\n{}",
-                sandbox.log()
-            );
-        }
-    });
+    let mut client = Customer::run(sandbox, exe.clone(), &display, &CustomerOptions::default());
+    client.join("Erika");
+    let sid = rt.block_on(joined(&mut tech, "Erika"));
     rt.block_on(async {
         tech.send(Message::Accept { session: sid }).await;
         tech.recv_until(
@@ -538,12 +390,11 @@ fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
         )
         .await;
     });
-    let say = |text: &str| {
-        xdotool(&display, &["windowfocus", "--sync", &window]);
-        xdotool(&display, &["type", "--delay", "20", text]);
-        xdotool(&display, &["key", "Return"]);
+    let say = |client: &mut Customer, text: &str| {
+        client.type_text(text);
+        client.type_keys("Return");
     };
-    say("eins");
+    say(&mut client, "eins");
     rt.block_on(tech.recv_until(
         |e| matches!(&e.msg, Message::Chat { text, .. } if text == "eins"),
         LONG,
@@ -561,8 +412,8 @@ fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
             at_ms: None,
         },
     ));
-    say("zwei");
-    wait_log(&sandbox, "cannot reach the relay", LONG);
+    say(&mut client, "zwei");
+    client.wait_log("cannot reach the relay", LONG);
     display
         .screenshot(&screenshot_path("reconnecting"))
         .expect("screenshot");
@@ -577,8 +428,8 @@ fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
         )
         .await;
     });
-    wait_log(&sandbox, "resumed=true", LONG);
-    say("drei");
+    client.wait_log("resumed=true", LONG);
+    say(&mut client, "drei");
     rt.block_on(tech.recv_until(
         |e| matches!(&e.msg, Message::Chat { text, .. } if text == "drei"),
         LONG,
@@ -589,10 +440,10 @@ fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
         "each line exactly once, in order"
     );
 
-    display.close_window(&window).expect("close the window");
+    client.close();
     rt.block_on(tech.recv_until(|e| matches!(e.msg, Message::End { .. }), LONG));
-    let status = wait_exit(&mut client, LONG);
-    assert!(status.success(), "{status:?}\n{}", sandbox.log());
+    let status = client.wait_exit(LONG);
+    assert!(status.success(), "{status:?}\n{}", client.log());
     assert!(!exe.exists());
     let record = relay.cli(&["sessions", "show", &sid.to_string()]);
     assert!(record.contains("ended_by_customer"), "{record}");
