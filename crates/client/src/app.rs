@@ -321,6 +321,7 @@ impl App {
             None => {
                 ctx.send_viewport_cmd(ViewportCommand::OuterPosition(origin));
                 self.shake = None;
+                tracing::info!(x = origin.x, y = origin.y, "nudge shake over, window back");
             }
         }
     }

@@ -517,6 +517,7 @@ impl Session {
 
     fn system(&mut self, note: SystemNote) {
         let at_ms = (self.clock)();
+        tracing::info!(?note, "chat line");
         self.chat.push(ChatEntry {
             speaker: Speaker::System(note),
             text: String::new(),

@@ -1,0 +1,865 @@
+//! End-to-end: remote control and the nudge with the real customer client.
+//!
+//! A real relay, the real client (downloaded from it, run under a private
+//! Xvfb with openbox, driven with xdotool like a person) and a scripted
+//! technician speaking the protocol through the relay harness ([`Peer`]).
+//!
+//! * Control: the customer allows sharing (the primary monitor of two, so
+//!   the client's mapping from the shared picture to the screen is not the
+//!   identity) and control; the technician types "Grüße, 123 €" into a real
+//!   xterm, which writes exactly that to a file, and clicks another xterm
+//!   at a position of the shared picture: the pointer lands on the right
+//!   screen pixel and that xterm gets the focus. Input before the grant,
+//!   outside the shared monitor and after STOP SCREEN SHARING changes
+//!   nothing, and the client counts it in its log (`dropped=N`).
+//! * App sharing: with one application shared, pointer input over another
+//!   window and keys while another window has the focus are dropped.
+//! * Nudge: the client window comes to the front, shakes and returns
+//!   exactly to its place, writes the chat line, and plays the alarm into an
+//!   ALSA file device; without any sound device it does all but the sound.
+//!   A second nudge within 3 s does nothing.
+//!
+//! Screenshots land in `target/tmp/control-e2e-*.png` (not committed).
+//!
+//! Needs: `cargo build -p lotse-relay -p lotse-client` first; Debian
+//! packages xvfb, openbox, xdotool, x11-utils, x11-xserver-utils (xrandr),
+//! xterm, imagemagick, python3-xlib.
+
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use lotse_e2e::customer::{Customer, CustomerOptions, Sandbox, download};
+use lotse_e2e::display::Display;
+use lotse_e2e::relay::{Incoming, Peer, Relay};
+use lotse_protocol::{Envelope, InputEvent, Message, MouseButton, ShareScope};
+
+/// Site texts off, so the customer goes straight to the name entry.
+const CONFIG: &str = r#"
+site_name = "Beispiel Support"
+[texts.en]
+agreement = ""
+recording_prompt = ""
+survey = ""
+"#;
+
+const PASSWORD: &str = "geheim-passwort-1";
+const LONG: Duration = Duration::from_secs(60);
+/// How long one keyboard answer of the customer gets before it is repeated.
+const ANSWER: Duration = Duration::from_secs(5);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("control-e2e-{name}.png"))
+}
+
+/// Poll `f` until it gives `Some` (an event: a file, a window, a position).
+fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A helper program on the display, killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An xterm that writes what is typed into it to a file.
+struct Term {
+    window: String,
+    file: PathBuf,
+    _proc: Proc,
+}
+
+impl Term {
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.file).unwrap_or_default()
+    }
+
+    /// Wait until the file holds `lines` complete lines; returns it.
+    fn wait_lines(&self, lines: usize) -> String {
+        wait_for(
+            &format!("{lines} line(s) in {}", self.file.display()),
+            LONG,
+            || {
+                let t = self.text();
+                (t.ends_with('\n') && t.lines().count() >= lines).then_some(t)
+            },
+        )
+    }
+}
+
+/// Window geometry as `xdotool getwindowgeometry` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Geometry {
+    x: i32,
+    y: i32,
+    width: i32,
+    height: i32,
+}
+
+impl Geometry {
+    fn centre(self) -> (i32, i32) {
+        (self.x + self.width / 2, self.y + self.height / 2)
+    }
+}
+
+/// The screen: a real relay, X server, client and technician.
+struct Stage {
+    // Dropped in this order: the client and helpers before the X server.
+    customer: Customer,
+    tech: Peer,
+    sid: u64,
+    display: Display,
+    _relay: Relay,
+    rt: tokio::runtime::Runtime,
+    scratch: tempfile::TempDir,
+}
+
+impl Stage {
+    /// Relay, technician, X server (`prepare` runs on it before the
+    /// client starts), the client with `sandbox` (prepared by the test),
+    /// joined and accepted.
+    fn start(prepare: impl FnOnce(&Display), sandbox: Sandbox) -> Stage {
+        let rt = runtime();
+        let relay = Relay::start_with_config(CONFIG);
+        relay.add_user("tom", PASSWORD);
+        let mut tech = rt.block_on(Peer::technician(&relay, "tom", PASSWORD));
+        rt.block_on(tech.send(Message::Profile {
+            display_name: "Tom Technik".into(),
+            avatar: None,
+        }));
+        let display = Display::start().expect("Xvfb + openbox");
+        prepare(&display);
+        let exe = rt.block_on(download(&relay, "/download/linux", &sandbox.downloads));
+        let opts = CustomerOptions {
+            log: "info,lotse=debug".into(),
+            ..CustomerOptions::default()
+        };
+        let mut customer = Customer::run(sandbox, exe, &display, &opts);
+        customer.join("Erika");
+        let sid = rt.block_on(async {
+            let env = tech
+                .recv_until(
+                    |e| {
+                        matches!(&e.msg, Message::Queue { entries, .. }
+                            if entries.iter().any(|q| q.name == "Erika"))
+                    },
+                    LONG,
+                )
+                .await;
+            let Message::Queue { entries, .. } = env.msg else {
+                unreachable!()
+            };
+            let sid = entries
+                .iter()
+                .find(|q| q.name == "Erika")
+                .map(|q| q.session)
+                .expect("queued");
+            tech.send(Message::Accept { session: sid }).await;
+            tech.recv_until(
+                |e| matches!(&e.msg, Message::SessionStarted { session, .. } if *session == sid),
+                LONG,
+            )
+            .await;
+            sid
+        });
+        customer.wait_log("TechnicianJoined", LONG);
+        Stage {
+            customer,
+            tech,
+            sid,
+            display,
+            _relay: relay,
+            rt,
+            scratch: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn send(&mut self, msg: Message) {
+        let sid = self.sid;
+        self.rt.block_on(self.tech.send_for(sid, msg));
+    }
+
+    fn input(&mut self, events: &[InputEvent]) {
+        for ev in events {
+            self.send(Message::Input { event: ev.clone() });
+        }
+    }
+
+    fn expect(&mut self, what: &str, pred: impl FnMut(&Envelope) -> bool) -> Envelope {
+        let env = self.rt.block_on(self.tech.recv_until(pred, LONG));
+        assert_eq!(env.session, Some(self.sid), "{what} for this session");
+        env
+    }
+
+    /// The customer answers with Return (the prompt's Allow, then the
+    /// picker's Share) until the technician receives what `pred` matches.
+    /// (Reads are never cancelled midway: each waits with its own timeout.)
+    fn answer_with_return(
+        &mut self,
+        what: &str,
+        mut pred: impl FnMut(&Envelope) -> bool,
+    ) -> Envelope {
+        let deadline = Instant::now() + LONG;
+        loop {
+            self.customer.type_keys("Return");
+            let until = Instant::now() + ANSWER;
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                match self.rt.block_on(self.tech.next(left)) {
+                    Some(Incoming::Text(env)) if pred(&env) => return env,
+                    Some(Incoming::Closed(code)) => panic!("the relay closed the link ({code:?})"),
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the technician never got {what}; client log:\n{}",
+                self.customer.log()
+            );
+        }
+    }
+
+    fn xdotool(&self, args: &[&str]) -> String {
+        let out = self
+            .display
+            .command("xdotool")
+            .args(args)
+            .output()
+            .expect("xdotool");
+        assert!(out.status.success(), "xdotool {args:?} failed");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn pointer(&self) -> (i32, i32) {
+        let s = self.xdotool(&["getmouselocation"]);
+        let num = |key: &str| -> i32 {
+            s.split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("xdotool said {s:?}"))
+        };
+        (num("x:"), num("y:"))
+    }
+
+    fn active_window(&self) -> String {
+        let out = self
+            .display
+            .command("xdotool")
+            .arg("getactivewindow")
+            .output()
+            .expect("xdotool");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn geometry(&self, window: &str) -> Geometry {
+        let s = self.xdotool(&["getwindowgeometry", window]);
+        let pair = |key: &str, sep: char| -> (i32, i32) {
+            let rest = s
+                .split(key)
+                .nth(1)
+                .unwrap_or_else(|| panic!("xdotool said {s:?}"));
+            let word = rest.split_whitespace().next().unwrap_or_default();
+            let (a, b) = word.split_once(sep).unwrap_or(("", ""));
+            (
+                a.parse().unwrap_or_else(|_| panic!("xdotool said {s:?}")),
+                b.parse().unwrap_or_else(|_| panic!("xdotool said {s:?}")),
+            )
+        };
+        let (x, y) = pair("Position:", ',');
+        let (width, height) = pair("Geometry:", 'x');
+        Geometry {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
+
+    /// Make `window` the active one, as a customer clicking on it would.
+    fn activate(&self, window: &str) {
+        wait_for(&format!("window {window} to be active"), LONG, || {
+            self.xdotool(&["windowactivate", "--sync", window]);
+            (self.active_window() == window).then_some(())
+        });
+    }
+
+    /// Start an xterm at `+x+y` that writes what is typed to a file; waits until it runs and has the focus.
+    fn xterm(&mut self, name: &str, x: i32, y: i32) -> Term {
+        self.xterm_of_class("XTerm", name, x, y)
+    }
+
+    /// Like [`Stage::xterm`], with its own WM_CLASS class (an application
+    /// of its own for the share picker and the app mask).
+    fn xterm_of_class(&mut self, class: &str, name: &str, x: i32, y: i32) -> Term {
+        let file = self.scratch.path().join(format!("{name}.txt"));
+        let child = self
+            .display
+            .command("xterm")
+            .env("LC_ALL", "C.UTF-8")
+            .args(["-u8", "-class", class, "-T", name, "-geometry"])
+            .arg(format!("30x5+{x}+{y}"))
+            .args(["-e", "sh", "-c"])
+            .arg(format!("stty -echo; cat > '{}'", file.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("xterm runs");
+        let proc = Proc(child);
+        let window = self
+            .display
+            .wait_for_window(proc.0.id(), LONG)
+            .expect("the xterm window")
+            .remove(0);
+        wait_for("the xterm's cat to run", LONG, || {
+            file.exists().then_some(())
+        });
+        let term = Term {
+            window,
+            file,
+            _proc: proc,
+        };
+        self.activate(&term.window);
+        term
+    }
+
+    /// Highest `dropped=N` the client logged (dropped technician input).
+    fn dropped(&self) -> u64 {
+        self.customer
+            .log()
+            .lines()
+            .filter(|l| l.contains("input dropped:"))
+            .filter_map(|l| l.rsplit("dropped=").next()?.trim().parse().ok())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Wait until the client logged `n` dropped input events in total.
+    fn wait_dropped(&self, n: u64) {
+        wait_for(&format!("{n} dropped input events"), LONG, || {
+            (self.dropped() >= n).then_some(())
+        });
+        assert_eq!(self.dropped(), n, "log:\n{}", self.customer.log());
+    }
+
+    fn screenshot(&self, name: &str) {
+        self.display
+            .screenshot(&screenshot_path(name))
+            .expect("screenshot");
+    }
+
+    /// The client window as RGB pixels (`import -window`, PPM).
+    fn window_pixels(&mut self) -> (usize, usize, Vec<u8>) {
+        let w = self.customer.window();
+        let out = self
+            .display
+            .command("import")
+            .args(["-window", &w, "-depth", "8", "ppm:-"])
+            .stderr(Stdio::null())
+            .output()
+            .expect("import");
+        assert!(out.status.success(), "import failed");
+        parse_ppm(&out.stdout)
+    }
+
+    /// Wait until the client window stops changing (two grabs in a row
+    /// are equal): e.g. the share picker's spinner gave way to the list.
+    fn wait_still(&mut self, what: &str) {
+        let mut last = self.window_pixels();
+        let deadline = Instant::now() + LONG;
+        loop {
+            let now = self.window_pixels();
+            if now == last {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what} never settled");
+            last = now;
+        }
+    }
+
+    /// Click, like the customer, the first wide run of `rgb` pixels in the
+    /// client window (a filled button), searching rows from the top.
+    fn click_colour(&mut self, rgb: [u8; 3], what: &str) {
+        let (width, height, px) = self.window_pixels();
+        let mut found = None;
+        'rows: for y in 0..height {
+            let mut run = 0;
+            for x in 0..width {
+                let i = (y * width + x) * 3;
+                if px[i..i + 3] == rgb {
+                    run += 1;
+                } else {
+                    if run >= 40 {
+                        found = Some((x - run / 2, y));
+                        break 'rows;
+                    }
+                    run = 0;
+                }
+            }
+        }
+        let (x, y) = found.unwrap_or_else(|| panic!("no {what} in the client window"));
+        // A few rows lower: inside the button, not on its edge.
+        let (x, y) = (x.to_string(), (y + 6).to_string());
+        let w = self.customer.window();
+        self.xdotool(&["mousemove", "--window", &w, &x, &y]);
+        self.xdotool(&["click", "1"]);
+    }
+}
+
+/// `P6` PPM → (width, height, RGB bytes).
+fn parse_ppm(bytes: &[u8]) -> (usize, usize, Vec<u8>) {
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 4 {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        fields.push(String::from_utf8_lossy(&bytes[start..i]).into_owned());
+    }
+    assert_eq!(fields[0], "P6", "a binary PPM");
+    let width: usize = fields[1].parse().expect("width");
+    let height: usize = fields[2].parse().expect("height");
+    assert_eq!(fields[3], "255", "8-bit PPM");
+    let data = bytes[i + 1..].to_vec();
+    assert!(data.len() >= width * height * 3, "short PPM");
+    (width, height, data)
+}
+
+fn text(t: &str) -> InputEvent {
+    InputEvent::Text { text: t.into() }
+}
+
+fn key(k: &str, down: bool) -> InputEvent {
+    InputEvent::Key {
+        key: k.into(),
+        down,
+    }
+}
+
+fn enter() -> [InputEvent; 2] {
+    [key("Return", true), key("Return", false)]
+}
+
+fn click(x: i32, y: i32) -> [InputEvent; 3] {
+    [
+        InputEvent::MouseMove { x, y },
+        InputEvent::MouseButton {
+            button: MouseButton::Left,
+            down: true,
+        },
+        InputEvent::MouseButton {
+            button: MouseButton::Left,
+            down: false,
+        },
+    ]
+}
+
+/// Two monitors side by side, the right one primary (preselected in the
+/// share picker): the shared picture starts at screen x = 640.
+fn two_monitors(display: &Display) {
+    for args in [
+        ["--setmonitor", "left", "640/170x800/210+0+0", "none"],
+        ["--setmonitor", "*right", "640/170x800/210+640+0", "none"],
+    ] {
+        let status = display
+            .command("xrandr")
+            .args(args)
+            .status()
+            .expect("xrandr");
+        assert!(status.success(), "xrandr {args:?}");
+    }
+}
+
+/// The shared monitor's origin on the screen (see [`two_monitors`]).
+const SHARED_X: i32 = 640;
+
+#[test]
+fn technician_types_and_clicks_only_with_the_customers_grant() {
+    let mut s = Stage::start(two_monitors, Sandbox::new());
+    // The customer keeps the support window on the other monitor.
+    let window = s.customer.window();
+    s.xdotool(&["windowmove", "--sync", &window, "20", "40"]);
+    let a = s.xterm("xterm-a", SHARED_X + 20, 40);
+    let b = s.xterm("xterm-b", SHARED_X + 20, 420);
+    let a_centre = s.geometry(&a.window).centre();
+    let b_centre = s.geometry(&b.window).centre();
+    s.activate(&a.window);
+    let home = s.pointer();
+    // In the shared picture, xterm B's centre is here.
+    let b_in_view = (b_centre.0 - SHARED_X, b_centre.1);
+
+    // 1. Nothing is shared: a raw technician's input reaches the client
+    //    (the relay forwards it) and is dropped there.
+    let mut attempt = Vec::new();
+    attempt.extend(click(b_in_view.0, b_in_view.1));
+    attempt.push(text("LEAK"));
+    attempt.extend(enter());
+    s.input(&attempt);
+    s.wait_dropped(6);
+    assert_eq!(s.pointer(), home, "the pointer did not move");
+    assert_eq!(s.active_window(), a.window);
+    assert!(
+        s.customer
+            .log()
+            .contains("input dropped: nothing is shared")
+    );
+
+    // 2. The customer allows sharing and picks the (preselected primary)
+    //    screen; the technician gets its size.
+    s.send(Message::ShareRequest);
+    s.customer.wait_log("Asked(ScreenShare)", LONG);
+    s.screenshot("share-prompt");
+    let grant = s.answer_with_return("share_grant", |e| {
+        matches!(e.msg, Message::ShareGrant { .. } | Message::ShareDecline)
+    });
+    assert_eq!(
+        grant.msg,
+        Message::ShareGrant {
+            scope: ShareScope::Screen { monitor: 0 },
+            width: 640,
+            height: 800,
+        }
+    );
+
+    // 3. Sharing, but control not granted: still nothing.
+    s.activate(&a.window);
+    s.input(&attempt);
+    s.wait_dropped(12);
+    assert_eq!(s.pointer(), home);
+    assert_eq!(s.active_window(), a.window);
+    assert!(
+        s.customer
+            .log()
+            .contains("input dropped: control not granted")
+    );
+
+    // 4. The customer allows control.
+    s.send(Message::ControlRequest);
+    s.customer.wait_log("Asked(Control)", LONG);
+    s.screenshot("control-prompt");
+    let answer = s.answer_with_return("control_grant", |e| {
+        matches!(e.msg, Message::ControlGrant | Message::ControlDecline)
+    });
+    assert_eq!(answer.msg, Message::ControlGrant);
+    s.screenshot("control-active");
+
+    // 5. The technician types into the focused xterm: exactly this text.
+    s.activate(&a.window);
+    s.input(&[text("Grüße, 123 €")]);
+    s.input(&enter());
+    assert_eq!(a.wait_lines(1), "Grüße, 123 €\n");
+
+    // 6. A click at xterm B's place in the shared picture lands on B's
+    //    screen pixel (the client adds the monitor's origin) and focuses B.
+    s.input(&click(b_in_view.0, b_in_view.1));
+    wait_for("the pointer on xterm B", LONG, || {
+        (s.pointer() == b_centre).then_some(())
+    });
+    wait_for("xterm B to get the focus", LONG, || {
+        (s.active_window() == b.window).then_some(())
+    });
+    s.input(&[text("B")]);
+    s.input(&enter());
+    assert_eq!(b.wait_lines(1), "B\n");
+    // Onto the other monitor (negative picture x): dropped.
+    let before = s.dropped();
+    s.input(&[InputEvent::MouseMove {
+        x: -SHARED_X / 2,
+        y: a_centre.1,
+    }]);
+    s.wait_dropped(before + 1);
+    assert_eq!(s.pointer(), b_centre, "the pointer stayed");
+    s.screenshot("after-control");
+
+    // 7. The customer presses STOP SCREEN SHARING (the red button): the
+    //    technician is told, and input changes nothing any more.
+    s.click_colour([0xb0, 0x20, 0x20], "STOP SCREEN SHARING button");
+    s.expect("share_stop", |e| matches!(e.msg, Message::ShareStop));
+    s.screenshot("stopped");
+    s.activate(&b.window);
+    let home = s.pointer();
+    let before = s.dropped();
+    let mut attempt = Vec::new();
+    attempt.extend(click(a_centre.0 - SHARED_X, a_centre.1));
+    attempt.push(text("LEAK"));
+    attempt.extend(enter());
+    s.input(&attempt);
+    s.wait_dropped(before + 6);
+    assert_eq!(s.pointer(), home, "the pointer did not move");
+    assert_eq!(s.active_window(), b.window);
+    // What the customer types now comes right after "B": nothing leaked.
+    s.xdotool(&["type", "--delay", "20", "ok"]);
+    s.xdotool(&["key", "Return"]);
+    assert_eq!(b.wait_lines(2), "B\nok\n");
+    assert_eq!(a.text(), "Grüße, 123 €\n");
+
+    let log = s.customer.log();
+    assert!(!log.contains("panicked"), "{log}");
+    s.customer.close();
+    s.expect("end", |e| matches!(e.msg, Message::End { .. }));
+    assert!(s.customer.wait_exit(LONG).success());
+}
+
+#[test]
+fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
+    let mut s = Stage::start(|_| {}, Sandbox::new());
+    let window = s.customer.window();
+    s.xdotool(&["windowmove", "--sync", &window, "20", "40"]);
+    // Started first, so lowest in the stacking order: the last application
+    // in the picker's list.
+    let shared = s.xterm_of_class("LotseShared", "shared", 700, 40);
+    let other = s.xterm_of_class("LotseOther", "other", 700, 420);
+    let shared_centre = s.geometry(&shared.window).centre();
+    let other_centre = s.geometry(&other.window).centre();
+
+    // Allow, then in the picker: back from Share to the last application's
+    // checkbox, tick it, forward to Share, press it.
+    s.send(Message::ShareRequest);
+    s.customer.wait_log("Asked(ScreenShare)", LONG);
+    s.customer.type_keys("Return");
+    s.customer.wait_log("Allowed(ScreenShare)", LONG);
+    s.wait_still("the share picker");
+    s.screenshot("apps-picker");
+    s.customer.type_keys("shift+Tab space");
+    s.screenshot("apps-picked");
+    s.customer.type_keys("Tab Return");
+    let grant = s.expect("share_grant", |e| {
+        matches!(e.msg, Message::ShareGrant { .. } | Message::ShareDecline)
+    });
+    let Message::ShareGrant { scope, .. } = grant.msg else {
+        panic!("no share: {:?}", grant.msg)
+    };
+    assert_eq!(
+        scope,
+        ShareScope::Apps {
+            apps: vec!["LotseShared".into()]
+        }
+    );
+    s.send(Message::ControlRequest);
+    s.customer.wait_log("Asked(Control)", LONG);
+    let answer = s.answer_with_return("control_grant", |e| {
+        matches!(e.msg, Message::ControlGrant | Message::ControlDecline)
+    });
+    assert_eq!(answer.msg, Message::ControlGrant);
+
+    // Inside the shared application: pointer and keys work.
+    s.activate(&shared.window);
+    s.input(&[InputEvent::MouseMove {
+        x: shared_centre.0,
+        y: shared_centre.1,
+    }]);
+    wait_for("the pointer on the shared xterm", LONG, || {
+        (s.pointer() == shared_centre).then_some(())
+    });
+    s.input(&[text("drin")]);
+    s.input(&enter());
+    assert_eq!(shared.wait_lines(1), "drin\n");
+
+    // Onto the other application's window: the move is dropped (the
+    // clicks land where the pointer is, in the shared xterm).
+    let before = s.dropped();
+    s.input(&click(other_centre.0, other_centre.1));
+    s.wait_dropped(before + 1);
+    assert_eq!(s.pointer(), shared_centre, "the pointer stayed");
+    assert_eq!(s.active_window(), shared.window);
+    assert!(
+        s.customer
+            .log()
+            .contains("input dropped: pointer target outside the shared area")
+    );
+
+    // The customer works in the other application: keys are dropped.
+    s.activate(&other.window);
+    let before = s.dropped();
+    s.input(&[text("LEAK")]);
+    s.input(&enter());
+    s.wait_dropped(before + 3);
+    assert!(
+        s.customer
+            .log()
+            .contains("input dropped: no chosen application has the focus")
+    );
+    s.xdotool(&["type", "--delay", "20", "ok"]);
+    s.xdotool(&["key", "Return"]);
+    assert_eq!(
+        other.wait_lines(1),
+        "ok\n",
+        "nothing leaked into the other app"
+    );
+    assert_eq!(shared.text(), "drin\n");
+    s.screenshot("apps-after");
+
+    let log = s.customer.log();
+    assert!(!log.contains("panicked"), "{log}");
+    s.customer.close();
+    s.expect("end", |e| matches!(e.msg, Message::End { .. }));
+    assert!(s.customer.wait_exit(LONG).success());
+}
+
+/// Seconds of audio and the loudest sample (0.0 ..= 1.0) in a WAV file the
+/// ALSA file plugin wrote (PCM 16/32 bit or 32-bit float).
+fn wav_stats(bytes: &[u8]) -> (f64, f64) {
+    assert!(bytes.len() > 44 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE");
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+    let u32_at =
+        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let format = u16_at(20);
+    let channels = usize::from(u16_at(22));
+    let rate = f64::from(u32_at(24));
+    let bits = usize::from(u16_at(34));
+    let data = bytes
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("data chunk")
+        + 8;
+    let samples = &bytes[data..];
+    let size = bits / 8;
+    let secs = samples.len() as f64 / (rate * (channels * size) as f64);
+    let peak = samples
+        .chunks_exact(size)
+        .map(|c| match (format, bits) {
+            (1, 16) => f64::from(i16::from_le_bytes([c[0], c[1]])).abs() / 32768.0,
+            (1, 32) => f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])).abs() / 2.0e9,
+            (3, 32) => f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).abs(),
+            other => panic!("unexpected WAV format {other:?}"),
+        })
+        .fold(0.0, f64::max);
+    (secs, peak)
+}
+
+/// Nudge the customer twice in a row; the first shakes, plays and writes
+/// the line, the second (within 3 s) does nothing.
+fn nudge(sound: bool) {
+    let sandbox = Sandbox::new();
+    let played = sandbox.root().join("played.wav");
+    if sound {
+        // The customer's default sound device writes into a WAV file.
+        std::fs::write(
+            sandbox.home.join(".asoundrc"),
+            format!(
+                "pcm.!default {{ type file slave.pcm {{ type null }} file \"{}\" format \"wav\" }}\n",
+                played.display()
+            ),
+        )
+        .expect("write .asoundrc");
+    }
+    let mut s = Stage::start(|_| {}, sandbox);
+    let window = s.customer.window();
+    // Another window has the focus and covers the client.
+    let origin = s.geometry(&window);
+    let cover = s.xterm("cover", origin.x, origin.y);
+    assert_ne!(s.active_window(), window);
+    let origin = s.geometry(&window);
+
+    s.send(Message::Nudge);
+    s.send(Message::Nudge);
+    // Sample the window's place while it shakes.
+    let mut places = Vec::new();
+    wait_for("the shake to end", LONG, || {
+        let g = s.geometry(&window);
+        if places.last() != Some(&g) {
+            places.push(g);
+        }
+        s.customer.log().contains("nudge shake over").then_some(())
+    });
+    assert!(
+        places
+            .iter()
+            .any(|g| g.x != origin.x && g.y == origin.y && g.width == origin.width),
+        "the window moved sideways; places: {places:?}"
+    );
+    eprintln!("window places while shaking (origin {origin:?}): {places:?}");
+    // Back exactly where it was.
+    wait_for("the window back at its place", LONG, || {
+        (s.geometry(&window) == origin).then_some(())
+    });
+    // In front, with the focus.
+    wait_for("the client window to get the focus", LONG, || {
+        (s.active_window() == window).then_some(())
+    });
+    let stacking = s
+        .display
+        .command("xprop")
+        .args(["-root", "_NET_CLIENT_LIST_STACKING"])
+        .output()
+        .expect("xprop");
+    let stacking = String::from_utf8_lossy(&stacking.stdout).into_owned();
+    let top = stacking
+        .rsplit([',', ' '])
+        .next()
+        .and_then(|w| u64::from_str_radix(w.trim().trim_start_matches("0x"), 16).ok());
+    assert_eq!(
+        top.map(|w| w.to_string()),
+        Some(window.clone()),
+        "the client is on top: {stacking}"
+    );
+    s.customer.wait_log("note=Nudged", LONG);
+    s.customer.wait_log("nudge ignored", LONG);
+    s.screenshot(if sound { "nudge" } else { "nudge-no-sound" });
+
+    if sound {
+        let (secs, peak) = wait_for("the alarm in the WAV file", LONG, || {
+            let b = std::fs::read(&played).ok()?;
+            if b.len() <= 44 {
+                return None;
+            }
+            let (secs, peak) = wav_stats(&b);
+            (secs >= 0.35).then_some((secs, peak))
+        });
+        s.customer.wait_log("nudge alarm played", LONG);
+        let (secs_end, _) = wav_stats(&std::fs::read(&played).expect("played.wav"));
+        eprintln!("alarm in the WAV file: {secs_end:.3} s, peak {peak:.3}");
+        assert!(peak > 0.1, "the alarm is audible: peak {peak}");
+        assert!(
+            secs_end < 0.8,
+            "one alarm, not two: {secs_end} s (first seen {secs} s)"
+        );
+    } else {
+        s.customer.wait_log("nudge without sound", LONG);
+        assert!(!played.exists());
+    }
+    let log = s.customer.log();
+    assert_eq!(log.matches("note=Nudged").count(), 1, "{log}");
+    assert_eq!(log.matches("nudge shake over").count(), 1, "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    drop(cover);
+
+    s.customer.close();
+    s.expect("end", |e| matches!(e.msg, Message::End { .. }));
+    assert!(s.customer.wait_exit(LONG).success(), "{}", s.customer.log());
+}
+
+#[test]
+fn nudge_focuses_shakes_plays_the_alarm_and_writes_the_line() {
+    nudge(true);
+}
+
+#[test]
+fn nudge_without_a_sound_device_still_focuses_shakes_and_writes_the_line() {
+    nudge(false);
+}
