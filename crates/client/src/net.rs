@@ -540,6 +540,12 @@ impl Net {
                 }
                 return Ok(());
             }
+            Message::KeyframeRequest => {
+                if let Some(share) = &self.share {
+                    share.keyframe_requested();
+                }
+                return Ok(());
+            }
             Message::Input { event } => {
                 // Applied only under the customer's grant while sharing;
                 // dropped and counted otherwise (see control.rs).

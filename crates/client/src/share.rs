@@ -12,6 +12,10 @@
 //!   instead of a growing queue. Screen updates come at most `max_fps` times
 //!   a second. An update that is never acknowledged (lost on a cut) is given
 //!   up after [`ACK_TIMEOUT`] and a keyframe follows.
+//! * **Keyframes:** the first update, and the next one after a reconnect
+//!   ([`ShareWorker::resync`]) or the technician's `keyframe_request`
+//!   ([`ShareWorker::keyframe_requested`]) start a new stream
+//!   (`Encoder::reset`), so a decoder that lost its way can start again.
 //! * **Frames:** each update is cut into pieces of at most
 //!   [`lotse_codec::MAX_PIECE`] bytes, each behind a [`BinaryHeader`]
 //!   (kind `ScreenUpdate`, `id` = this share's stream id, `seq` = update
@@ -377,6 +381,17 @@ impl ShareWorker {
         p.resync = true;
         drop(p);
         self.shared.cond.notify_all();
+    }
+
+    /// The technician's decoder lost the stream (`keyframe_request`: a
+    /// decode error, or updates missed across a reconnect). The next screen
+    /// update is a keyframe of the current picture (the encoder is reset,
+    /// as FORMAT.md asks). The console acknowledges the update that failed,
+    /// but an update still in flight is not waited for: the technician
+    /// cannot use it anyway.
+    pub fn keyframe_requested(&self) {
+        tracing::debug!(stream = self.stream, "the technician asked for a keyframe");
+        self.resync();
     }
 
     /// Ends capture at once. When this returns the worker thread is gone:
@@ -805,6 +820,37 @@ mod tests {
         let mut dec = lotse_codec::Decoder::new();
         dec.apply(&update).expect("keyframe");
         assert_eq!(&dec.rgba()[..4], &[7, 7, 7, 255]);
+    }
+
+    #[test]
+    fn keyframe_request_restarts_the_stream_for_a_lost_decoder() {
+        let (w, pics, _pointer, mut rx) = worker();
+        let mut dec = lotse_codec::Decoder::new();
+        pics.send(picture(3)).expect("send");
+        let (h, key) = next_update(&mut rx);
+        assert!(lotse_codec::is_keyframe(&key));
+        dec.apply(&key).expect("keyframe");
+        w.frame_acked(h.seq);
+        pics.send(picture(4)).expect("send");
+        let (h, delta) = next_update(&mut rx);
+        assert!(!lotse_codec::is_keyframe(&delta));
+        // The technician's decoder breaks on it (here: damaged bytes), acks
+        // it and asks for a keyframe.
+        assert!(dec.apply(&delta[..delta.len() - 1]).is_err());
+        w.frame_acked(h.seq);
+        w.keyframe_requested();
+        let (h2, key) = next_update(&mut rx);
+        assert_eq!(h2.seq, h.seq + 1);
+        assert!(lotse_codec::is_keyframe(&key), "the answer is a keyframe");
+        dec.apply(&key).expect("the lost decoder starts again");
+        assert_eq!(&dec.rgba()[..4], &[4, 4, 4, 255], "the current picture");
+        // And deltas follow from it.
+        w.frame_acked(h2.seq);
+        pics.send(picture(5)).expect("send");
+        let (_, delta) = next_update(&mut rx);
+        assert!(!lotse_codec::is_keyframe(&delta));
+        dec.apply(&delta).expect("delta after the keyframe");
+        assert!(dec.rgba().chunks(4).all(|p| p == [5, 5, 5, 255]));
     }
 
     #[test]

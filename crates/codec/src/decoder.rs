@@ -110,6 +110,17 @@ impl Decoder {
         self.synced
     }
 
+    /// Forget the stream, the tile cache and the sync, as after a decode
+    /// error: the caller knows updates were lost (a gap in the frame
+    /// numbers). Streamed updates then fail with
+    /// [`DecodeError::NeedKeyframe`] until the next keyframe; the
+    /// framebuffer stays as it is.
+    pub fn invalidate(&mut self) {
+        self.stream.desync();
+        self.synced = false;
+        self.slots.clear();
+    }
+
     /// Apply one complete update (all its pieces concatenated, see
     /// [`crate::split`]). Returns the rectangles whose pixels changed.
     ///

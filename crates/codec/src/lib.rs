@@ -75,6 +75,13 @@ pub const MAX_PIECE: usize = 1_992_294;
 /// noise, stored, fits).
 pub const MAX_UPDATE_BYTES: usize = format::MAX_BODY + format::MAX_HEADER_LEN;
 
+/// Whether `update` (or its first piece) is a keyframe: one a decoder can
+/// start from. Looks at the first two bytes only; false for anything that
+/// is not an update.
+pub fn is_keyframe(update: &[u8]) -> bool {
+    matches!(update, [format::MAGIC, mode, ..] if mode & format::MODE_KEY != 0)
+}
+
 /// One captured screen frame: BGRA, 4 bytes per pixel, rows `stride` bytes
 /// apart. Decoded pixels have alpha 255 whatever the alpha byte says, but
 /// change detection compares whole bytes: the alpha byte must not flicker

@@ -1036,9 +1036,13 @@ impl Core {
             }
             Err(e) => {
                 s.screen.drop_partial();
+                let ask = s.screen.take_keyframe_request();
                 // Acknowledge anyway: the customer paces on frame_ack and
                 // would otherwise stop sending (and never send a keyframe).
                 self.send(session, Message::FrameAck { frame: head.seq });
+                if ask {
+                    self.send(session, Message::KeyframeRequest);
+                }
                 self.emit(Event::error(Some(session), "screen", e.to_string()));
             }
         }

@@ -48,6 +48,12 @@ pub struct Screen {
     assembling: Option<u64>,
     /// Rectangles changed since the last [`Screen::take_changes`].
     pending: Vec<Rect>,
+    /// Frame number of the last update applied (to notice missed ones).
+    last_frame: Option<u64>,
+    /// The decoder lost the stream: ask the customer for a keyframe.
+    keyframe_due: bool,
+    /// A keyframe was asked for and has not arrived yet (ask only once).
+    keyframe_asked: bool,
 }
 
 impl std::fmt::Debug for Screen {
@@ -100,6 +106,7 @@ impl Screen {
         if self.assembly.len() + piece.len() > lotse_codec::MAX_UPDATE_BYTES {
             self.assembly.clear();
             self.assembling = None;
+            self.lost_stream();
             return Err(ScreenError::Decode("screen update is too large".into()));
         }
         self.assembly.extend_from_slice(piece);
@@ -114,9 +121,31 @@ impl Screen {
         let Pixels::Codec(decoder) = &mut self.pixels else {
             return Ok(false);
         };
-        let rects = decoder
-            .apply(&update)
-            .map_err(|e| ScreenError::Decode(e.to_string()))?;
+        let key = lotse_codec::is_keyframe(&update);
+        if key {
+            // A new start: if it fails too, ask again.
+            self.keyframe_asked = false;
+        } else if let Some(last) = self.last_frame
+            && frame != last.wrapping_add(1)
+        {
+            // Updates went missing (a cut on the way): this one builds on
+            // pixels the decoder never saw.
+            decoder.invalidate();
+            self.lost_stream();
+            return Err(ScreenError::Decode(format!(
+                "screen updates {} to {} were missed",
+                last.wrapping_add(1),
+                frame.wrapping_sub(1)
+            )));
+        }
+        let rects = match decoder.apply(&update) {
+            Ok(rects) => rects,
+            Err(e) => {
+                self.lost_stream();
+                return Err(ScreenError::Decode(e.to_string()));
+            }
+        };
+        self.last_frame = Some(frame);
         self.pending.extend(rects.into_iter().map(|r| Rect {
             x: r.x,
             y: r.y,
@@ -124,6 +153,28 @@ impl Screen {
             h: r.h,
         }));
         Ok(true)
+    }
+
+    /// The decoder cannot follow the update stream any more; the next
+    /// [`Screen::take_keyframe_request`] says so (once until a keyframe).
+    fn lost_stream(&mut self) {
+        self.last_frame = None;
+        if !self.keyframe_asked {
+            self.keyframe_due = true;
+        }
+    }
+
+    /// Whether the customer must be asked for a keyframe now
+    /// (`keyframe_request`): true once after a decode error or missed
+    /// updates, then false until a keyframe arrived and the stream broke
+    /// again. Updates in flight fail until the keyframe comes; they do not
+    /// ask again.
+    pub fn take_keyframe_request(&mut self) -> bool {
+        if std::mem::take(&mut self.keyframe_due) {
+            self.keyframe_asked = true;
+            return true;
+        }
+        false
     }
 
     /// Forget a half-received update (the link was cut).
@@ -261,6 +312,116 @@ mod tests {
         assert_eq!(&screen.rgba()[..4], &[200, 90, 0, 255]);
         assert!(!screen.take_changes().is_empty());
         assert!(screen.apply_update_piece(2, b"garbage", true).is_err());
+    }
+
+    /// A test picture (BGRA) and the encoder that sends it.
+    struct Sender {
+        w: u32,
+        h: u32,
+        bgra: Vec<u8>,
+        enc: lotse_codec::Encoder,
+    }
+
+    impl Sender {
+        fn new() -> Self {
+            let (w, h) = (160u32, 72u32);
+            let mut bgra = vec![0u8; (w * h * 4) as usize];
+            for (i, px) in bgra.chunks_mut(4).enumerate() {
+                let (x, y) = (i as u32 % w, i as u32 / w);
+                px.copy_from_slice(&[(x * 3) as u8, (y * 5) as u8, ((x ^ y) * 7) as u8, 0]);
+            }
+            let enc = lotse_codec::Encoder::new(lotse_codec::EncoderConfig::default());
+            Self { w, h, bgra, enc }
+        }
+        /// Paint a square and encode what changed.
+        fn paint(&mut self, x0: u32, y0: u32, bgr: [u8; 3]) -> Vec<u8> {
+            for y in y0..y0 + 12 {
+                for x in x0..x0 + 12 {
+                    let i = ((y * self.w + x) * 4) as usize;
+                    self.bgra[i..i + 3].copy_from_slice(&bgr);
+                }
+            }
+            self.encode().expect("a change gives an update")
+        }
+        fn encode(&mut self) -> Option<Vec<u8>> {
+            self.enc.encode(&lotse_codec::Frame {
+                width: self.w,
+                height: self.h,
+                stride: (self.w * 4) as usize,
+                bgra: &self.bgra,
+            })
+        }
+        /// What the technician must see: RGBA, opaque.
+        fn rgba(&self) -> Vec<u8> {
+            self.bgra
+                .chunks(4)
+                .flat_map(|p| [p[2], p[1], p[0], 255])
+                .collect()
+        }
+    }
+
+    #[test]
+    fn decode_error_asks_once_for_a_keyframe_that_restores_the_screen() {
+        let mut cust = Sender::new();
+        let mut screen = Screen::default();
+        let key = cust.encode().expect("keyframe");
+        assert!(screen.apply_update_piece(1, &key, true).unwrap());
+        assert!(!screen.take_keyframe_request());
+        let delta = cust.paint(10, 10, [1, 2, 3]);
+        assert!(screen.apply_update_piece(2, &delta, true).unwrap());
+        assert_eq!(screen.rgba(), cust.rgba());
+        assert!(!screen.take_keyframe_request(), "nothing went wrong yet");
+
+        // Update 3 arrives damaged: the decoder loses the stream.
+        let mut bad = cust.paint(50, 30, [200, 0, 0]);
+        bad.truncate(bad.len() - 2);
+        assert!(screen.apply_update_piece(3, &bad, true).is_err());
+        assert!(screen.take_keyframe_request(), "ask for a keyframe");
+        assert!(!screen.take_keyframe_request(), "only once");
+        // Updates already on the way fail too, without asking again.
+        let late = cust.paint(90, 40, [0, 200, 0]);
+        assert!(screen.apply_update_piece(4, &late, true).is_err());
+        assert!(!screen.take_keyframe_request());
+        assert_ne!(screen.rgba(), cust.rgba());
+
+        // The customer answers keyframe_request: encoder reset, keyframe.
+        cust.enc.reset();
+        let key = cust.encode().expect("keyframe");
+        assert!(lotse_codec::is_keyframe(&key));
+        assert!(screen.apply_update_piece(5, &key, true).unwrap());
+        assert_eq!(screen.rgba(), cust.rgba(), "the keyframe restores it");
+        assert!(!screen.take_keyframe_request());
+        // The stream goes on from there.
+        let delta = cust.paint(120, 50, [7, 8, 9]);
+        assert!(screen.apply_update_piece(6, &delta, true).unwrap());
+        assert_eq!(screen.rgba(), cust.rgba());
+
+        // A later failure asks again.
+        assert!(screen.apply_update_piece(7, b"garbage", true).is_err());
+        assert!(screen.take_keyframe_request());
+    }
+
+    #[test]
+    fn missed_updates_ask_for_a_keyframe() {
+        let mut cust = Sender::new();
+        let mut screen = Screen::default();
+        let key = cust.encode().expect("keyframe");
+        assert!(screen.apply_update_piece(1, &key, true).unwrap());
+        // Update 2 is lost on the way (a reconnect); 3 builds on it.
+        let _lost = cust.paint(10, 10, [1, 2, 3]);
+        let next = cust.paint(30, 10, [4, 5, 6]);
+        let err = screen.apply_update_piece(3, &next, true).unwrap_err();
+        assert!(err.to_string().contains("missed"), "{err}");
+        assert!(screen.take_keyframe_request());
+        cust.enc.reset();
+        let key = cust.encode().expect("keyframe");
+        assert!(screen.apply_update_piece(4, &key, true).unwrap());
+        assert_eq!(screen.rgba(), cust.rgba());
+        // A fresh view (no keyframe yet) asks as well.
+        let mut fresh = Screen::default();
+        let delta = cust.paint(60, 20, [9, 9, 9]);
+        assert!(fresh.apply_update_piece(5, &delta, true).is_err());
+        assert!(fresh.take_keyframe_request());
     }
 
     #[test]

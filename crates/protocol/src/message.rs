@@ -400,6 +400,10 @@ pub enum Message {
     FrameAck {
         frame: u64,
     },
+    /// Technician → customer: the technician's decoder lost the update
+    /// stream (a decode error, or updates missed across a reconnect); the
+    /// next screen update must be a keyframe.
+    KeyframeRequest,
 
     // ---- remote control ----------------------------------------------------
     ControlRequest,
@@ -533,6 +537,7 @@ impl Message {
                 | Message::Nudge
                 | Message::ShareRequest
                 | Message::FrameAck { .. }
+                | Message::KeyframeRequest
                 | Message::ControlRequest
                 | Message::Input { .. }
                 | Message::FileAccept { .. }

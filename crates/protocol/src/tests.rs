@@ -142,3 +142,16 @@ fn inner_session_fields_survive_decoding() {
         assert_eq!(decode_text(&encode_text(&env)).unwrap(), env);
     }
 }
+
+#[test]
+fn keyframe_request_is_a_reliable_technician_message() {
+    let env = Envelope::new(Message::KeyframeRequest).with_session(42);
+    let text = encode_text(&env);
+    assert!(text.contains(r#""type":"keyframe_request""#), "{text}");
+    assert_eq!(decode_text(&text).unwrap(), env);
+    let plain = decode_text(r#"{"session":7,"type":"keyframe_request","seq":3}"#).unwrap();
+    assert_eq!(plain.msg, Message::KeyframeRequest);
+    assert!(Message::KeyframeRequest.is_reliable());
+    assert!(Message::KeyframeRequest.technician_only());
+    assert!(!Message::KeyframeRequest.customer_only());
+}

@@ -914,6 +914,7 @@ impl Hub {
                 | Message::ShareRequest
                 | Message::ShareStop
                 | Message::FrameAck { .. }
+                | Message::KeyframeRequest
                 | Message::ControlRequest
                 | Message::ControlRevoke
                 | Message::Input { .. }

@@ -430,3 +430,56 @@ fn avatar_must_be_small_png_or_jpeg() {
         Err(CommandError::BadAvatar)
     );
 }
+
+#[test]
+fn broken_screen_update_asks_the_customer_for_a_keyframe() {
+    let (mut core, _) = serving();
+    let (w, h) = (96u32, 64u32);
+    let mut bgra = vec![40u8; (w * h * 4) as usize];
+    let mut enc = lotse_codec::Encoder::new(lotse_codec::EncoderConfig::default());
+    let encode = |enc: &mut lotse_codec::Encoder, bgra: &[u8]| {
+        enc.encode(&lotse_codec::Frame {
+            width: w,
+            height: h,
+            stride: (w * 4) as usize,
+            bgra,
+        })
+        .expect("an update")
+    };
+    let frame = |seq: u64, update: &[u8]| {
+        BinaryHeader {
+            kind: BinaryKind::ScreenUpdate,
+            flags: FLAG_LAST,
+            id: 1,
+            session: 7,
+            seq,
+        }
+        .frame(update)
+    };
+    core.receive_binary(&frame(1, &encode(&mut enc, &bgra)));
+    assert_eq!(sent(&mut core), vec![Message::FrameAck { frame: 1 }]);
+    // Update 2 arrives damaged.
+    bgra[..400].fill(200);
+    let mut bad = encode(&mut enc, &bgra);
+    bad.truncate(bad.len() - 2);
+    core.receive_binary(&frame(2, &bad));
+    assert_eq!(
+        sent(&mut core),
+        vec![Message::FrameAck { frame: 2 }, Message::KeyframeRequest],
+        "acknowledged, and a keyframe asked for"
+    );
+    assert!(core.take_events().iter().any(|e| matches!(e, Event::Error { .. })));
+    // An update already on the way fails as well; no second request.
+    bgra[800..1200].fill(90);
+    core.receive_binary(&frame(3, &encode(&mut enc, &bgra)));
+    assert_eq!(sent(&mut core), vec![Message::FrameAck { frame: 3 }]);
+    // The customer's keyframe puts the technician's view right again.
+    enc.reset();
+    core.receive_binary(&frame(4, &encode(&mut enc, &bgra)));
+    assert_eq!(sent(&mut core), vec![Message::FrameAck { frame: 4 }]);
+    let want: Vec<u8> = bgra
+        .chunks(4)
+        .flat_map(|p| [p[2], p[1], p[0], 255])
+        .collect();
+    assert_eq!(core.sessions[&7].screen.rgba(), &want[..]);
+}
