@@ -26,7 +26,7 @@ if ! command -v x11vnc >/dev/null || ! command -v X0tigervnc >/dev/null || ! com
 fi
 # Release build: the shipping profile (opt-level s, LTO).
 (cd "$ROOT" && cargo build --release -p lotse-relay &&
-  cargo build --release -p lotse-e2e --bin screen_bench --features lotse-e2e/bench) || exit 1
+  cargo build --release -p lotse-e2e --bin screen_bench --bin key_bench --features lotse-e2e/bench) || exit 1
 BIN=$CARGO_TARGET_DIR/release
 export LOTSE_RELAY_BIN=$BIN/lotse-relay
 
@@ -66,9 +66,14 @@ for i in $(seq 100); do DISPLAY=$D xdotool search --pid $(cat pids/xterm) >/dev/
 sleep 1
 BENCH_MAX_FPS=60 lotse watch 60 scroll60-1080p
 stop_pid xterm; stop_pid xvfb
+
+# 4. Remote-control key latency (technician key → X server KeyPress through
+#    the relay; key_bench starts its own Xvfb): 300 keys at 10 keys/s.
+load keys
+env -u DISPLAY timeout 300 "$BIN/key_bench" 300 10 2>>logs/keys.log | tee results/keys.jsonl
 load end
 
-# 4. One table.
+# 5. One table.
 python3 - "$PR/results" "$SECS" <<'EOF' | tee results/table.md
 import json, re, sys
 res, secs = sys.argv[1], float(sys.argv[2])
@@ -119,6 +124,12 @@ h = L.get("scroll60-1080p")
 if h and h.get("customer_cpu_ms_per_update"):
     ms = h["customer_cpu_ms_per_update"]
     row("capture+encode 1920×1080 ≥ 60 fps on one core (scroll 60 lines/s)", f"{ms} ms CPU/update = {1000 / ms:,.0f} fps/core ({h['updates_per_s']} updates/s delivered)", 1000 / ms >= 60)
+try:
+    k = json.loads(open(f"{res}/keys.jsonl").read().strip().splitlines()[-1])
+    x = k["tech_to_x_keypress"]
+    row("key → keystroke at the X server p50 ≤ 5 ms (loopback, through the relay)", f"p50 {x['p50_ms']} / p99 {x['p99_ms']} ms ({k['measured']} of {k['keys']} keys)", x["p50_ms"] is not None and x["p50_ms"] <= 5)
+except (OSError, ValueError, IndexError, KeyError):
+    pass
 print()
 print("Load average (1/5/15 min) at each phase: " + "; ".join(l.strip() for l in open(f"{res}/load.txt")))
 EOF
