@@ -237,6 +237,12 @@ impl App {
                 i.viewport().focused.unwrap_or(true),
             )
         });
+        // Coming back to the window with no widget focused (the window
+        // manager focused it late, or the customer switched away and back):
+        // the phase's main control takes the keyboard again.
+        if focused && !self.focused && ctx.memory(|m| m.focused().is_none()) {
+            self.focus_pending = true;
+        }
         self.focused = focused;
         if close && !self.may_close {
             ctx.send_viewport_cmd(ViewportCommand::CancelClose);

@@ -1007,6 +1007,7 @@ impl Session {
                 let problem = (!problem.is_empty()).then(|| truncate(problem, 4000));
                 self.my_name.clone_from(&name);
                 self.phase = Phase::Waiting;
+                tracing::info!("asking to join the queue");
                 vec![Effect::Send(Message::Join { name, problem })]
             }
             (Command::SendChat(text), Phase::Chatting | Phase::Waiting) => {
