@@ -596,7 +596,22 @@ fn technician_types_and_clicks_only_with_the_customers_grant() {
     assert_eq!(s.pointer(), b_centre, "the pointer stayed");
     s.screenshot("after-control");
 
-    // 7. The customer presses STOP SCREEN SHARING (the red button): the
+    // 7. The technician gives control back: what it sends afterwards
+    //    changes nothing (sharing goes on).
+    s.send(Message::ControlRevoke);
+    s.customer.wait_log("remote control revoked", LONG);
+    s.activate(&a.window);
+    let before = s.dropped();
+    let mut attempt = Vec::new();
+    attempt.extend(click(a_centre.0 - SHARED_X, a_centre.1));
+    attempt.push(text("LEAK"));
+    attempt.extend(enter());
+    s.input(&attempt);
+    s.wait_dropped(before + 6);
+    assert_eq!(s.pointer(), b_centre, "the pointer stayed");
+    assert_eq!(s.active_window(), a.window);
+
+    // 8. The customer presses STOP SCREEN SHARING (the red button): the
     //    technician is told, and input changes nothing any more.
     s.click_colour([0xb0, 0x20, 0x20], "STOP SCREEN SHARING button");
     s.expect("share_stop", |e| matches!(e.msg, Message::ShareStop));
