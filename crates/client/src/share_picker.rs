@@ -109,10 +109,17 @@ impl SharePicker {
         match rx.try_recv() {
             Ok(Ok(listing)) => {
                 self.loading = None;
+                let apps: Vec<&str> = listing.apps.iter().map(|a| a.id.as_str()).collect();
+                tracing::info!(
+                    monitors = listing.monitors.len(),
+                    ?apps,
+                    "share picker: screens and applications listed"
+                );
                 self.set_listing(listing);
             }
             Ok(Err(e)) => {
                 self.loading = None;
+                tracing::warn!("share picker: listing failed: {e}");
                 self.error = Some(e);
             }
             Err(TryRecvError::Disconnected) => self.loading = None,

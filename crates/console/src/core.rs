@@ -164,6 +164,10 @@ pub enum Event {
         width: u32,
         height: u32,
         rects: Vec<Rect>,
+        /// With a watched colour ([`Core::watch_colour`]): how many pixels
+        /// of this colour the changed rectangles hold after the update.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        watched: Option<u64>,
     },
     ControlGranted {
         session: u64,
@@ -437,6 +441,8 @@ pub struct Core {
     transfer_counter: u64,
     /// Unacknowledged messages of sessions on hold after a cut.
     parked: BTreeMap<u64, Vec<Envelope>>,
+    /// A colour (RGB) counted in every screen update (headless checks).
+    watch: Option<[u8; 3]>,
 }
 
 impl Core {
@@ -461,6 +467,13 @@ impl Core {
     }
     pub fn emit(&mut self, event: Event) {
         self.events.push(event);
+    }
+
+    /// Count the pixels of colour `rgb` in every screen update from now on
+    /// (reported as `watched` of [`Event::Screen`]); `None` stops counting.
+    /// Scripts use it to prove a colour never reached the technician.
+    pub fn watch_colour(&mut self, rgb: Option<[u8; 3]>) {
+        self.watch = rgb;
     }
 
     /// Messages sent but not yet acknowledged by the relay.
@@ -837,6 +850,8 @@ impl Core {
             tracing::debug!(session, "message for an unknown session");
             return;
         };
+        // A second event after the main one (control ends with the share).
+        let mut then = None;
         let event = match msg {
             Message::Chat { text, from, at_ms } => {
                 let from = from.unwrap_or_else(|| s.customer_name.clone());
@@ -892,6 +907,7 @@ impl Core {
                 s.record(ConsentTopic::ScreenShare, false);
                 if had_control {
                     s.record(ConsentTopic::Control, false);
+                    then = Some(Event::ControlRevoked { session });
                 }
                 Event::ShareStopped { session }
             }
@@ -982,6 +998,9 @@ impl Core {
             }
         };
         self.emit(event);
+        if let Some(event) = then {
+            self.emit(event);
+        }
     }
 
     /// One binary frame from the relay (screen update, file chunk, image).
@@ -1056,6 +1075,9 @@ impl Core {
         };
         let rects = s.screen.take_changes();
         let (width, height) = (s.screen.width(), s.screen.height());
+        let watched = self
+            .watch
+            .map(|rgb| count_colour(s.screen.rgba(), width, height, &rects, rgb));
         if self.want_patches {
             let patch = ScreenPatch {
                 session,
@@ -1072,6 +1094,7 @@ impl Core {
             width,
             height,
             rects,
+            watched,
         });
     }
 
@@ -1174,6 +1197,26 @@ fn command_session(cmd: &Command) -> Option<u64> {
         | Command::Close { session } => Some(*session),
         Command::Profile { .. } => None,
     }
+}
+
+/// Pixels of colour `rgb` inside `rects` (clipped to the picture) of an
+/// RGBA picture `width` pixels wide. Overlapping rectangles count twice.
+fn count_colour(rgba: &[u8], width: u32, height: u32, rects: &[Rect], rgb: [u8; 3]) -> u64 {
+    let stride = width as usize * 4;
+    let mut n = 0u64;
+    for r in rects {
+        let x0 = r.x.min(width) as usize;
+        let x1 = r.x.saturating_add(r.w).min(width) as usize;
+        let y1 = r.y.saturating_add(r.h).min(height);
+        for y in r.y.min(height)..y1 {
+            let start = y as usize * stride;
+            let Some(row) = rgba.get(start + x0 * 4..start + x1 * 4) else {
+                break;
+            };
+            n += row.chunks_exact(4).filter(|p| p[..3] == rgb).count() as u64;
+        }
+    }
+    n
 }
 
 /// Check an avatar image (PNG or JPEG, ≤ 40 KiB) and base64 it.

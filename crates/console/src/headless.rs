@@ -312,6 +312,16 @@ fn parse_pin(text: &str) -> Result<Option<Pin>, String> {
     }
 }
 
+/// `RRGGBB` (an optional leading `#`) as red, green, blue.
+fn parse_rgb(text: &str) -> Option<[u8; 3]> {
+    let hex = text.strip_prefix('#').unwrap_or(text);
+    if hex.len() != 6 || !hex.is_ascii() {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some([byte(0)?, byte(2)?, byte(4)?])
+}
+
 /// Carry out one command line; returns what to wait for before the next.
 async fn command(
     line: &str,
@@ -555,6 +565,22 @@ async fn command(
             }
             None
         }
+        "watch-colour" | "watch-color" => {
+            let arg = rest.trim();
+            let rgb = if arg == "off" {
+                None
+            } else {
+                match parse_rgb(arg) {
+                    Some(rgb) => Some(rgb),
+                    None => {
+                        usage_error("usage: watch-colour RRGGBB|off");
+                        return None;
+                    }
+                }
+            };
+            send(engine, Request::WatchColour(rgb)).await;
+            None
+        }
         "quit" => quit(engine, state).await,
         other => {
             usage_error(format!("unknown command {other:?}"));
@@ -574,5 +600,10 @@ mod tests {
         assert_eq!(parse_pin("tofu"), Ok(None));
         assert!(parse_pin(&"ab".repeat(32)).unwrap().is_some());
         assert!(parse_pin("xyz").is_err());
+        assert_eq!(parse_rgb("#ff00Fe"), Some([255, 0, 254]));
+        assert_eq!(parse_rgb("123456"), Some([0x12, 0x34, 0x56]));
+        assert_eq!(parse_rgb("12345"), None);
+        assert_eq!(parse_rgb("gg0000"), None);
+        assert_eq!(parse_rgb("ü1234"), None);
     }
 }

@@ -53,6 +53,8 @@ pub enum Request {
         session: u64,
         path: PathBuf,
     },
+    /// Count this colour (RGB) in every screen update (`None`: stop).
+    WatchColour(Option<[u8; 3]>),
     Logout,
 }
 
@@ -222,6 +224,7 @@ impl Engine {
                     )),
                 }
             }
+            Request::WatchColour(rgb) => lock(&self.core).watch_colour(rgb),
             Request::SaveScreen { session, path } => {
                 // Copy the pixels under the lock; encode and write without it.
                 let pixels = lock(&self.core).sessions.get(&session).map(|s| {

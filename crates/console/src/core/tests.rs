@@ -215,8 +215,17 @@ fn input_only_while_in_control_and_history_records_grants() {
     })
     .unwrap();
     assert_eq!(sent(&mut core), vec![Message::Input { event: click }]);
+    core.take_events();
     relay(&mut core, &mut seq, Some(7), Message::ShareStop);
     assert_eq!(core.sessions[&7].control, Control::Off);
+    // The customer's stop ends control too, and the technician is told.
+    assert_eq!(
+        core.take_events(),
+        vec![
+            Event::ShareStopped { session: 7 },
+            Event::ControlRevoked { session: 7 }
+        ]
+    );
     let topics: Vec<_> = core.sessions[&7]
         .consents
         .iter()
@@ -319,6 +328,66 @@ fn image_frame_is_shown_and_acked() {
     assert_eq!(&core.sessions[&7].screen.rgba()[..4], &[1, 2, 3, 255]);
     core.receive_binary(b"short");
     assert!(matches!(core.take_events()[0], Event::Error { .. }));
+}
+
+#[test]
+fn a_watched_colour_is_counted_in_every_update() {
+    let (mut core, _) = serving();
+    let image = |px: image::RgbaImage| {
+        let mut png = Vec::new();
+        px.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        BinaryHeader {
+            kind: BinaryKind::ImageFrame,
+            flags: FLAG_LAST,
+            id: 0,
+            session: 7,
+            seq: 1,
+        }
+        .frame(&png)
+    };
+    let mut pic = image::RgbaImage::from_pixel(5, 3, image::Rgba([0, 0, 0, 255]));
+    pic.put_pixel(4, 2, image::Rgba([255, 0, 255, 255]));
+    pic.put_pixel(0, 1, image::Rgba([255, 0, 255, 0]));
+    core.receive_binary(&image(pic.clone()));
+    let watched = |core: &mut Core| {
+        core.take_events()
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Screen { watched, .. } => Some(watched),
+                _ => None,
+            })
+            .expect("a screen event")
+    };
+    assert_eq!(watched(&mut core), None, "not watching yet");
+    core.watch_colour(Some([255, 0, 255]));
+    core.receive_binary(&image(pic));
+    assert_eq!(watched(&mut core), Some(2), "alpha does not matter");
+    core.receive_binary(&image(image::RgbaImage::from_pixel(
+        5,
+        3,
+        image::Rgba([1, 2, 3, 255]),
+    )));
+    assert_eq!(watched(&mut core), Some(0));
+    core.watch_colour(None);
+    core.receive_binary(&image(image::RgbaImage::new(2, 2)));
+    assert_eq!(watched(&mut core), None);
+    assert_eq!(
+        count_colour(
+            &[9; 16],
+            2,
+            2,
+            &[Rect {
+                x: 1,
+                y: 1,
+                w: 100,
+                h: 100
+            }],
+            [9, 9, 9]
+        ),
+        1,
+        "rectangles are clipped"
+    );
 }
 
 #[test]
@@ -468,7 +537,11 @@ fn broken_screen_update_asks_the_customer_for_a_keyframe() {
         vec![Message::FrameAck { frame: 2 }, Message::KeyframeRequest],
         "acknowledged, and a keyframe asked for"
     );
-    assert!(core.take_events().iter().any(|e| matches!(e, Event::Error { .. })));
+    assert!(
+        core.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::Error { .. }))
+    );
     // An update already on the way fails as well; no second request.
     bgra[800..1200].fill(90);
     core.receive_binary(&frame(3, &encode(&mut enc, &bgra)));
