@@ -7,8 +7,9 @@ use std::sync::Arc;
 use crate::compress::StreamDecoder;
 use crate::format::{
     MAX_CURSOR_DIM, MAX_DIM, MAX_PIXELS, MAX_SLOTS, MAX_TILE, MIN_TILE, OP_CACHE_LOAD,
-    OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE, OP_FILL, OP_PIXELS, OP_SIZE, PIX_RAW,
-    PIX_TABLE, Reader, TABLE_CLEAR, TABLE_COLUMNS, TABLE_SIZE, copy_rect, parse_header,
+    OP_CACHE_RECT, OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE, OP_FILL, OP_PIXELS,
+    OP_SIZE, PIX_RAW, PIX_TABLE, Reader, TABLE_CLEAR, TABLE_COLUMNS, TABLE_SIZE, copy_rect,
+    parse_header,
 };
 use crate::{DecodeError, Rect};
 
@@ -240,6 +241,27 @@ impl Decoder {
                         });
                         self.next_slot = (self.next_slot + 1) % n;
                     }
+                }
+                OP_CACHE_RECT => {
+                    let rect = ops.rect()?;
+                    if self.slots.is_empty() {
+                        return Err(DecodeError::BadSlot);
+                    }
+                    if rect.w == 0 || rect.h == 0 || rect.w > MAX_TILE || rect.h > MAX_TILE {
+                        return Err(DecodeError::BadSlot);
+                    }
+                    self.check(rect)?;
+                    let mut rgba = Vec::with_capacity((rect.w * rect.h * 4) as usize);
+                    for y in rect.y..rect.y + rect.h {
+                        rgba.extend_from_slice(self.row(y, rect.x, rect.w));
+                    }
+                    let n = self.slots.len();
+                    self.slots[self.next_slot] = Some(Slot {
+                        w: rect.w,
+                        h: rect.h,
+                        rgba,
+                    });
+                    self.next_slot = (self.next_slot + 1) % n;
                 }
                 OP_CACHE_LOAD => {
                     let slot = usize::from(ops.u16()?);

@@ -13,8 +13,8 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 use crate::compress::{Compression, StreamEncoder, oneshot};
 use crate::format::{
     MAX_CURSOR_DIM, MAX_DIM, MAX_HEADER_LEN, MAX_PIXELS, MAX_SLOTS, MAX_TILE, MIN_TILE,
-    OP_CACHE_LOAD, OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE, OP_FILL, OP_PIXELS,
-    OP_SIZE, PIX_RAW, PIX_TABLE, Put, TABLE_CLEAR, TABLE_COLUMNS, copy_rect, put_header,
+    OP_CACHE_LOAD, OP_CACHE_RECT, OP_CACHE_STORE, OP_COPY, OP_CURSOR_POS, OP_CURSOR_SHAPE, OP_FILL,
+    OP_PIXELS, OP_SIZE, PIX_RAW, PIX_TABLE, Put, TABLE_CLEAR, TABLE_COLUMNS, copy_rect, put_header,
 };
 use crate::{Frame, Rect};
 
@@ -385,7 +385,17 @@ impl Encoder {
     fn finish(&mut self, key: bool) -> Vec<u8> {
         let mut payload = std::mem::take(&mut self.payload);
         payload.clear();
-        let comp = match self.stream.compress(&self.body, &mut payload) {
+        // A tiny delta (a cache reference, a small fill) costs less stored
+        // than as a zstd block, and stays out of the stream (mode 0 updates
+        // stand alone; the decoder's stream is not touched either).
+        let tiny = !key && self.body.len() <= TINY_BODY;
+        let comp = if tiny {
+            payload.extend_from_slice(&self.body);
+            Ok(crate::format::COMP_STORED)
+        } else {
+            self.stream.compress(&self.body, &mut payload)
+        };
+        let comp = match comp {
             Ok(c) => c,
             Err(c) => {
                 self.need_key = true;
@@ -530,7 +540,31 @@ impl Encoder {
         let y0 = run.iter().map(|t| t.bbox.y).min().unwrap_or(0);
         let y1 = run.iter().map(|t| t.bbox.y + t.bbox.h).max().unwrap_or(0);
         let union = Rect::new(x0, y0, x1 - x0, y1 - y0);
-        let column_major = self.cfg.column_major;
+        // A small change (a typed glyph with the text cursor next to it, a
+        // blinking cursor, a checkbox) is looked up by its content: the
+        // same pixels seen before anywhere on the screen travel as a
+        // 7-byte reference (CACHE_LOAD), else they are stored after being
+        // drawn (CACHE_RECT). Big changes use the whole-tile cache below.
+        let small = self.cache.enabled()
+            && union.w <= MAX_TILE
+            && union.h <= MAX_TILE
+            && !run.iter().any(|t| t.caching);
+        let small_hash = if small { tile_hash(f, union) } else { 0 };
+        if small && let Some(slot) = self.cache.lookup(small_hash) {
+            self.body.u8(OP_CACHE_LOAD);
+            self.body.u16(slot);
+            self.body.u16(union.x as u16);
+            self.body.u16(union.y as u16);
+            self.stats.cache_hits += 1;
+            for t in run.drain(..) {
+                self.copy_tile_to_prev(f, t.tile);
+            }
+            return;
+        }
+        // Column order pays off for text lines (a repeated word becomes one
+        // long match); a glyph-sized rectangle compresses better row by row.
+        let column_major = self.cfg.column_major && !small;
+        let mut one_rect = true;
         if run.len() == 1
             || !encode_rect(
                 &mut self.body,
@@ -541,6 +575,7 @@ impl Encoder {
                 false,
             )
         {
+            one_rect = run.len() == 1;
             for t in run.iter() {
                 encode_rect(
                     &mut self.body,
@@ -554,6 +589,12 @@ impl Encoder {
             }
         } else {
             self.stats.rects += 1;
+        }
+        if small && one_rect && !is_solid(f, union) {
+            self.body.u8(OP_CACHE_RECT);
+            put_rect(&mut self.body, union);
+            self.cache.insert(small_hash);
+            self.stats.cache_stores += 1;
         }
         // Remember tiles that changed a lot (a window, a page, a menu), not
         // those where a glyph or the text cursor changed: those rarely come
@@ -813,6 +854,10 @@ impl Encoder {
         Some((dy, matches))
     }
 }
+
+/// Delta bodies up to this size go stored (see `finish`): a zstd block
+/// costs at least its 3-byte header plus literal and sequence headers.
+const TINY_BODY: usize = 16;
 
 /// Shortest copy for a single band: shorter matches are mostly blank
 /// pixel rows that happen to agree and cost more than they save.

@@ -31,6 +31,8 @@ pub const OP_CACHE_STORE: u8 = 0x05;
 pub const OP_CACHE_LOAD: u8 = 0x06;
 pub const OP_CURSOR_SHAPE: u8 = 0x07;
 pub const OP_CURSOR_POS: u8 = 0x08;
+/// Store a small rectangle of the screen into the tile cache (see FORMAT.md).
+pub const OP_CACHE_RECT: u8 = 0x09;
 
 /// `PIXELS` encoding: packed RGB, 3 bytes per pixel.
 pub const PIX_RAW: u8 = 0;

@@ -27,7 +27,9 @@
 //!   encoder chooses every slot explicitly, so the decoder needs no eviction
 //!   logic of its own and both ends stay identical by construction. A tile
 //!   the console already saw (a menu closed again, a window restored) is a
-//!   7-byte reference.
+//!   7-byte reference; so is a small change seen before anywhere on the
+//!   screen (a letter typed again: glyph plus text cursor), sent without
+//!   compression as a 10-byte update.
 //! - All update bodies between two keyframes form one zstd stream (level 3,
 //!   8 MiB window), flushed after every update, so glyphs and words seen
 //!   before compress to a few bytes.

@@ -769,3 +769,86 @@ fn encoder_and_decoder_can_move_to_worker_threads() {
     send::<Encoder>();
     send::<Decoder>();
 }
+
+#[test]
+fn a_small_change_seen_before_travels_as_a_reference() {
+    // A terminal: white, a "glyph plus text cursor" patch typed at one
+    // place, then the same patch at another (the same letter typed again).
+    let mut s = Screen::new(320, 200, 0);
+    s.fill(Rect::new(0, 0, 320, 200), 0xFF_FFFF);
+    let glyph = |s: &mut Screen, x0: u32, y0: u32| {
+        for y in 0..15 {
+            for x in 0..7 {
+                let ink = (x * 3 + y * 5) % 7 < 3;
+                s.set(x0 + x, y0 + y, if ink { 0x10_2030 } else { 0xFF_FFFF }, 0);
+            }
+            for x in 7..14 {
+                s.set(x0 + x, y0 + y, 0x00_0000, 0); // the block cursor
+            }
+        }
+    };
+    let mut enc = Encoder::new(EncoderConfig::default());
+    let mut dec = Decoder::new();
+    dec.apply(&enc.encode(&s.frame()).expect("keyframe"))
+        .expect("keyframe");
+    glyph(&mut s, 20, 30);
+    let first = enc.encode(&s.frame()).expect("typed");
+    dec.apply(&first).expect("apply");
+    assert_same(&dec, &s);
+    // Somewhere else (crossing a tile border, too): a 7-byte reference,
+    // stored, 10 bytes with the header.
+    let hits = enc.stats().cache_hits;
+    glyph(&mut s, 60, 90);
+    let again = enc.encode(&s.frame()).expect("typed again");
+    dec.apply(&again).expect("apply");
+    assert_same(&dec, &s);
+    assert_eq!(enc.stats().cache_hits, hits + 1);
+    assert!(again.len() <= 10, "{} bytes", again.len());
+    assert!(again.len() < first.len());
+    // The stream goes on normally after a stored update.
+    s.fill(Rect::new(100, 100, 30, 20), 0x33_6699);
+    s.set(105, 105, 0x00_FF00, 0);
+    let next = enc.encode(&s.frame()).expect("more");
+    dec.apply(&next).expect("apply");
+    assert_same(&dec, &s);
+}
+
+#[test]
+fn cache_rect_is_checked() {
+    // CACHE_RECT outside the screen, too large, or without slots is an
+    // error, never a panic.
+    let key = |slots: u16| {
+        let mut body = vec![0x01];
+        body.extend_from_slice(&64u16.to_le_bytes());
+        body.extend_from_slice(&32u16.to_le_bytes());
+        body.push(64);
+        body.extend_from_slice(&slots.to_le_bytes());
+        body
+    };
+    let stored = |key: bool, body: &[u8]| {
+        let mut u = vec![0xC5, if key { 0b100 } else { 0 }, body.len() as u8];
+        u.extend_from_slice(body);
+        u
+    };
+    let op = |x: u16, y: u16, w: u16, h: u16| {
+        let mut b = vec![0x09];
+        for v in [x, y, w, h] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b
+    };
+    for (slots, rect, ok) in [
+        (4, op(0, 0, 8, 8), true),
+        (0, op(0, 0, 8, 8), false),
+        (4, op(60, 0, 8, 8), false),
+        (4, op(0, 0, 0, 8), false),
+        (4, op(0, 0, 64, 33), false),
+    ] {
+        let mut dec = Decoder::new();
+        let mut body = key(slots);
+        body.extend_from_slice(&rect);
+        // Then load slot 0 somewhere.
+        body.extend_from_slice(&[0x06, 0, 0, 10, 0, 10, 0]);
+        assert_eq!(dec.apply(&stored(true, &body)).is_ok(), ok, "{rect:?}");
+    }
+}
