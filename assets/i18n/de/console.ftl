@@ -80,3 +80,14 @@ screen-in-control = STEUERUNG AKTIV — F12 gibt sie ab
 screen-waiting = Warte auf das erste Bild…
 screen-none = Der Kunde gibt den Bildschirm nicht frei.
 screen-label = Bildschirm des Kunden
+# Wiedergabe einer Aufzeichnung (lotse-console --play DATEI).
+playback-title = Aufzeichnung der Sitzung { $session } — { $file }
+playback-play = Abspielen
+playback-pause = Pause
+playback-restart = Von vorn
+playback-time = { $pos } / { $total }
+playback-chat = Chat
+playback-chat-line = { $time }  { $from }: { $text }
+playback-no-screen = An dieser Stelle der Aufzeichnung gibt es kein Bildschirmbild.
+playback-screen = Aufgezeichneter Bildschirm
+playback-gaps = Teile des Bildschirms wurden nicht aufgezeichnet; das Bild geht beim nächsten vollständigen Bild weiter.

@@ -80,3 +80,14 @@ screen-in-control = IN CONTROL — F12 releases
 screen-waiting = Waiting for the first picture…
 screen-none = The customer is not sharing the screen.
 screen-label = Customer screen
+# Recording playback (lotse-console --play FILE).
+playback-title = Recording of session { $session } — { $file }
+playback-play = Play
+playback-pause = Pause
+playback-restart = From the start
+playback-time = { $pos } / { $total }
+playback-chat = Chat
+playback-chat-line = { $time }  { $from }: { $text }
+playback-no-screen = No screen picture at this point of the recording.
+playback-screen = Recorded screen
+playback-gaps = Parts of the screen were not recorded; the picture resumes at the next full frame.

@@ -1,5 +1,8 @@
 //! `lotse-console`: the technician console window, or `--headless` for
-//! scripts (commands on stdin, JSON events on stdout).
+//! scripts (commands on stdin, JSON events on stdout), or `--play FILE`
+//! for a session recording (see `playback`).
+
+mod playback;
 
 use clap::Parser;
 
@@ -19,6 +22,14 @@ struct Cli {
     /// User interface language (de or en); default from the environment.
     #[arg(long, value_name = "LANG")]
     lang: Option<String>,
+    /// Play a session recording (from `GET /api/recordings/ID` or
+    /// `lotse-relay recordings export`) in a window.
+    #[arg(long, value_name = "FILE")]
+    play: Option<std::path::PathBuf>,
+    /// With --play: no window; write the final picture to this PNG file
+    /// and print the chat lines and a summary as JSON lines.
+    #[arg(long, value_name = "PNG", requires = "play")]
+    export_png: Option<std::path::PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,6 +41,12 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(file) = &cli.play {
+        return match &cli.export_png {
+            Some(png) => playback::export(file, png),
+            None => playback::run_window(file, cli.lang.as_deref()),
+        };
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
