@@ -148,6 +148,7 @@ impl Stage {
             avatar: None,
         }));
         let display = Display::start().expect("Xvfb + openbox");
+        wait_until_openbox_manages_windows(&display);
         prepare(&display);
         let exe = rt.block_on(download(&relay, "/download/linux", &sandbox.downloads));
         let opts = CustomerOptions {
@@ -155,13 +156,54 @@ impl Stage {
             ..CustomerOptions::default()
         };
         let mut customer = Customer::run(sandbox, exe, &display, &opts);
-        customer.join("Erika");
+        // Like a person, click into the name field first (the white field
+        // at the top of the name entry), then type the name.
+        customer.wait_log("connected to the relay", LONG);
+        click_colour_of(
+            &display,
+            &mut customer,
+            [0xff, 0xff, 0xff],
+            "the name field",
+        );
+        let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            customer.join("Erika");
+        }));
+        if let Err(e) = joined {
+            // What the customer saw, for the report.
+            let _ = display.screenshot(&screenshot_path("join-failed"));
+            let w = customer.window();
+            let mut info = Vec::new();
+            for (prog, args) in [
+                ("xprop", vec!["-id", w.as_str()]),
+                ("xwininfo", vec!["-id", w.as_str(), "-all"]),
+                ("xwininfo", vec!["-root", "-tree"]),
+            ] {
+                if let Ok(out) = display.command(prog).args(&args).output() {
+                    info.extend_from_slice(&out.stdout);
+                }
+            }
+            let _ = std::fs::write(
+                screenshot_path("join-failed").with_extension("x11.txt"),
+                info,
+            );
+            if let Ok(out) = std::process::Command::new("gdb")
+                .args(["-p", &customer.pid().to_string(), "-batch"])
+                .args(["-ex", "thread apply all bt 30"])
+                .output()
+            {
+                let _ = std::fs::write(
+                    screenshot_path("join-failed").with_extension("stacks.txt"),
+                    out.stdout,
+                );
+            }
+            std::panic::resume_unwind(e);
+        }
         let sid = rt.block_on(async {
             let env = tech
                 .recv_until(
                     |e| {
                         matches!(&e.msg, Message::Queue { entries, .. }
-                            if entries.iter().any(|q| q.name == "Erika"))
+                            if entries.iter().any(|q| q.name.starts_with("Erika")))
                     },
                     LONG,
                 )
@@ -171,7 +213,7 @@ impl Stage {
             };
             let sid = entries
                 .iter()
-                .find(|q| q.name == "Erika")
+                .find(|q| q.name.starts_with("Erika"))
                 .map(|q| q.session)
                 .expect("queued");
             tech.send(Message::Accept { session: sid }).await;
@@ -306,19 +348,24 @@ impl Stage {
 
     /// Start an xterm at `+x+y` that writes what is typed to a file; waits until it runs and has the focus.
     fn xterm(&mut self, name: &str, x: i32, y: i32) -> Term {
-        self.xterm_of_class("XTerm", name, x, y)
+        self.xterm_of_class("XTerm", name, "30x5", x, y)
+    }
+
+    /// Like [`Stage::xterm`], `size` in character cells (`COLSxROWS`).
+    fn xterm_sized(&mut self, name: &str, size: &str, x: i32, y: i32) -> Term {
+        self.xterm_of_class("XTerm", name, size, x, y)
     }
 
     /// Like [`Stage::xterm`], with its own WM_CLASS class (an application
     /// of its own for the share picker and the app mask).
-    fn xterm_of_class(&mut self, class: &str, name: &str, x: i32, y: i32) -> Term {
+    fn xterm_of_class(&mut self, class: &str, name: &str, size: &str, x: i32, y: i32) -> Term {
         let file = self.scratch.path().join(format!("{name}.txt"));
         let child = self
             .display
             .command("xterm")
             .env("LC_ALL", "C.UTF-8")
             .args(["-u8", "-class", class, "-T", name, "-geometry"])
-            .arg(format!("30x5+{x}+{y}"))
+            .arg(format!("{size}+{x}+{y}"))
             .args(["-e", "sh", "-c"])
             .arg(format!("stty -echo; cat > '{}'", file.display()))
             .stdin(Stdio::null())
@@ -371,16 +418,7 @@ impl Stage {
 
     /// The client window as RGB pixels (`import -window`, PPM).
     fn window_pixels(&mut self) -> (usize, usize, Vec<u8>) {
-        let w = self.customer.window();
-        let out = self
-            .display
-            .command("import")
-            .args(["-window", &w, "-depth", "8", "ppm:-"])
-            .stderr(Stdio::null())
-            .output()
-            .expect("import");
-        assert!(out.status.success(), "import failed");
-        parse_ppm(&out.stdout)
+        window_pixels(&self.display, &mut self.customer)
     }
 
     /// Wait until the client window stops changing (two grabs in a row
@@ -398,33 +436,89 @@ impl Stage {
         }
     }
 
-    /// Click, like the customer, the first wide run of `rgb` pixels in the
-    /// client window (a filled button), searching rows from the top.
+    /// Click, like the customer, the first wide run of `rgb` pixels in
+    /// the client window (a filled button or field).
     fn click_colour(&mut self, rgb: [u8; 3], what: &str) {
-        let (width, height, px) = self.window_pixels();
-        let mut found = None;
-        'rows: for y in 0..height {
-            let mut run = 0;
-            for x in 0..width {
-                let i = (y * width + x) * 3;
-                if px[i..i + 3] == rgb {
-                    run += 1;
-                } else {
-                    if run >= 40 {
-                        found = Some((x - run / 2, y));
-                        break 'rows;
-                    }
-                    run = 0;
-                }
-            }
-        }
-        let (x, y) = found.unwrap_or_else(|| panic!("no {what} in the client window"));
-        // A few rows lower: inside the button, not on its edge.
-        let (x, y) = (x.to_string(), (y + 6).to_string());
-        let w = self.customer.window();
-        self.xdotool(&["mousemove", "--window", &w, &x, &y]);
-        self.xdotool(&["click", "1"]);
+        click_colour_of(&self.display, &mut self.customer, rgb, what);
     }
+}
+
+/// The client window as RGB pixels (`import -window`, PPM).
+fn window_pixels(display: &Display, customer: &mut Customer) -> (usize, usize, Vec<u8>) {
+    let w = customer.window();
+    let out = display
+        .command("import")
+        .args(["-window", &w, "-depth", "8", "ppm:-"])
+        .stderr(Stdio::null())
+        .output()
+        .expect("import");
+    assert!(out.status.success(), "import failed");
+    parse_ppm(&out.stdout)
+}
+
+/// Where the first run of at least 40 `rgb` pixels is in the client
+/// window, searching rows from the top: the middle of the run, a few rows
+/// lower (inside the button or field, not on its edge).
+fn find_colour(display: &Display, customer: &mut Customer, rgb: [u8; 3]) -> Option<(usize, usize)> {
+    let (width, height, px) = window_pixels(display, customer);
+    for y in 0..height {
+        let mut run = 0;
+        for x in 0..=width {
+            let i = (y * width + x) * 3;
+            if x < width && px[i..i + 3] == rgb {
+                run += 1;
+                continue;
+            }
+            if run >= 40 {
+                return Some((x - run / 2, y + 6));
+            }
+            run = 0;
+        }
+    }
+    None
+}
+
+/// Click, like the customer, what [`find_colour`] finds (waiting for it).
+fn click_colour_of(display: &Display, customer: &mut Customer, rgb: [u8; 3], what: &str) {
+    let (x, y) = wait_for(what, LONG, || find_colour(display, customer, rgb));
+    let w = customer.window();
+    customer.xdotool(&["mousemove", "--window", &w, &x.to_string(), &y.to_string()]);
+    customer.xdotool(&["click", "1"]);
+}
+
+/// Openbox announces itself a moment before it manages new windows; a
+/// window mapped in between is reparented late and can be left marked as
+/// fully obscured, and eframe then runs no UI pass for it (no typing).
+/// So map a probe window until openbox lists it.
+fn wait_until_openbox_manages_windows(display: &Display) {
+    let probe = Proc(
+        display
+            .command("xterm")
+            .args(["-T", "probe", "-geometry", "10x2+0+0", "-e", "cat"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("xterm runs"),
+    );
+    let window: u64 = display
+        .wait_for_window(probe.0.id(), LONG)
+        .expect("the probe window")
+        .remove(0)
+        .parse()
+        .expect("window id");
+    wait_for("openbox to manage windows", LONG, || {
+        let out = display
+            .command("xprop")
+            .args(["-root", "_NET_CLIENT_LIST"])
+            .output()
+            .ok()?;
+        let list = String::from_utf8_lossy(&out.stdout).into_owned();
+        list.split(['#', ',', ' '])
+            .filter_map(|w| u64::from_str_radix(w.trim().trim_start_matches("0x"), 16).ok())
+            .any(|w| w == window)
+            .then_some(())
+    });
 }
 
 /// `P6` PPM → (width, height, RGB bytes).
@@ -647,8 +741,8 @@ fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
     s.xdotool(&["windowmove", "--sync", &window, "20", "40"]);
     // Started first, so lowest in the stacking order: the last application
     // in the picker's list.
-    let shared = s.xterm_of_class("LotseShared", "shared", 700, 40);
-    let other = s.xterm_of_class("LotseOther", "other", 700, 420);
+    let shared = s.xterm_of_class("LotseShared", "shared", "30x5", 700, 40);
+    let other = s.xterm_of_class("LotseOther", "other", "30x5", 700, 420);
     let shared_centre = s.geometry(&shared.window).centre();
     let other_centre = s.geometry(&other.window).centre();
 
@@ -785,9 +879,9 @@ fn nudge(sound: bool) {
     }
     let mut s = Stage::start(|_| {}, sandbox);
     let window = s.customer.window();
-    // Another window has the focus and covers the client.
+    // Another window has the focus and covers the client completely.
     let origin = s.geometry(&window);
-    let cover = s.xterm("cover", origin.x, origin.y);
+    let cover = s.xterm_sized("cover", "140x70", origin.x - 40, origin.y - 40);
     assert_ne!(s.active_window(), window);
     let origin = s.geometry(&window);
 

@@ -1030,6 +1030,13 @@ impl App {
 }
 
 impl eframe::App for App {
+    /// Also runs while the window is hidden or fully covered (eframe then
+    /// skips `ui`): the session keeps going, and a nudge can bring the
+    /// window to the front.
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.poll(ctx);
+    }
+
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         self.draw(ui);
     }
