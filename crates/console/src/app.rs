@@ -934,10 +934,7 @@ impl ConsoleApp {
                                     ..
                                 } => {
                                     if let Some(name) = key_name(*key, modifiers) {
-                                        events.push(InputEvent::Key {
-                                            key: name,
-                                            down: *pressed,
-                                        });
+                                        events.extend(key_events(name, *pressed, modifiers));
                                     }
                                 }
                                 _ => {}
@@ -986,11 +983,63 @@ fn key_name(key: Key, modifiers: &egui::Modifiers) -> Option<String> {
         Key::F10 => "F10",
         Key::F11 => "F11",
         _ if modifiers.ctrl || modifiers.alt || modifiers.command => {
-            return Some(key.name().to_ascii_lowercase());
+            // The character the key types (the customer's side maps any
+            // single character), else egui's name ("space", "a", "1").
+            let symbol = match key {
+                Key::Minus => "-",
+                Key::Plus => "+",
+                Key::Equals => "=",
+                Key::Comma => ",",
+                Key::Period => ".",
+                Key::Semicolon => ";",
+                Key::Colon => ":",
+                Key::Slash => "/",
+                Key::Backslash => "\\",
+                Key::Pipe => "|",
+                Key::Questionmark => "?",
+                Key::Exclamationmark => "!",
+                Key::OpenBracket => "[",
+                Key::CloseBracket => "]",
+                Key::OpenCurlyBracket => "{",
+                Key::CloseCurlyBracket => "}",
+                Key::Backtick => "`",
+                Key::Quote => "'",
+                _ => return Some(key.name().to_ascii_lowercase()),
+            };
+            return Some(symbol.to_owned());
         }
         _ => return None,
     };
     Some(named.to_owned())
+}
+
+/// The key events for one press or release of `name` with `modifiers`
+/// held: Ctrl, Alt and Shift go down before the key and up after it (the
+/// customer's side knows no modifier flags, only keys).
+fn key_events(name: String, pressed: bool, modifiers: &egui::Modifiers) -> Vec<InputEvent> {
+    let held: Vec<&str> = [
+        (modifiers.ctrl || modifiers.command, "Control_L"),
+        (modifiers.alt, "Alt_L"),
+        (modifiers.shift, "Shift_L"),
+    ]
+    .into_iter()
+    .filter_map(|(on, k)| on.then_some(k))
+    .collect();
+    let key = InputEvent::Key {
+        key: name,
+        down: pressed,
+    };
+    let mods = |down: bool| {
+        held.iter().map(move |k| InputEvent::Key {
+            key: (*k).to_owned(),
+            down,
+        })
+    };
+    if pressed {
+        mods(true).chain(std::iter::once(key)).collect()
+    } else {
+        std::iter::once(key).chain(mods(false).rev()).collect()
+    }
 }
 
 /// What one session tab draws, copied out of the core under a short lock.

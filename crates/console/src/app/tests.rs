@@ -317,3 +317,85 @@ fn in_control_state_is_shown_and_f12_releases() {
         "F12 releases control"
     );
 }
+
+#[test]
+fn forwarded_keys_carry_their_modifiers_and_names_the_customer_knows() {
+    let ctrl = egui::Modifiers::CTRL;
+    let none = egui::Modifiers::NONE;
+    assert_eq!(
+        key_name(Key::A, &none),
+        None,
+        "plain letters travel as text"
+    );
+    assert_eq!(key_name(Key::A, &ctrl).as_deref(), Some("a"));
+    assert_eq!(key_name(Key::Minus, &ctrl).as_deref(), Some("-"));
+    assert_eq!(key_name(Key::PageUp, &none).as_deref(), Some("Page_Up"));
+    let key = |k: &str, down| InputEvent::Key {
+        key: k.into(),
+        down,
+    };
+    assert_eq!(
+        key_events("c".into(), true, &ctrl),
+        vec![key("Control_L", true), key("c", true)]
+    );
+    assert_eq!(
+        key_events("c".into(), false, &ctrl),
+        vec![key("c", false), key("Control_L", false)]
+    );
+    let shift_alt = egui::Modifiers {
+        alt: true,
+        shift: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        key_events("Tab".into(), false, &shift_alt),
+        vec![
+            key("Tab", false),
+            key("Shift_L", false),
+            key("Alt_L", false)
+        ]
+    );
+    assert_eq!(
+        key_events("Return".into(), true, &none),
+        vec![key("Return", true)]
+    );
+    // Every name the console sends is one the customer's side maps.
+    for k in [
+        Key::Enter,
+        Key::PageDown,
+        Key::ArrowLeft,
+        Key::F11,
+        Key::Comma,
+    ] {
+        let name = key_name(k, &ctrl).expect("forwarded");
+        assert!(
+            lotse_desktop_key_known(&name),
+            "{name} is not a key the client knows"
+        );
+    }
+}
+
+/// The key names `lotse_desktop::input::key_from_name` accepts (X keysym
+/// style, egui style, F-keys, one character) — kept here without the
+/// desktop crate.
+fn lotse_desktop_key_known(name: &str) -> bool {
+    name.chars().count() == 1
+        || name.starts_with('F') && name[1..].parse::<u8>().is_ok()
+        || [
+            "Return",
+            "BackSpace",
+            "Tab",
+            "Escape",
+            "Delete",
+            "Insert",
+            "Home",
+            "End",
+            "Page_Up",
+            "Page_Down",
+            "Up",
+            "Down",
+            "Left",
+            "Right",
+        ]
+        .contains(&name)
+}
