@@ -247,10 +247,24 @@ impl Stage {
         }
     }
 
-    fn expect(&mut self, what: &str, pred: impl FnMut(&Envelope) -> bool) -> Envelope {
-        let env = self.rt.block_on(self.tech.recv_until(pred, LONG));
-        assert_eq!(env.session, Some(self.sid), "{what} for this session");
-        env
+    /// Wait for what `pred` matches; on a timeout, fail with the client's log.
+    fn expect(&mut self, what: &str, mut pred: impl FnMut(&Envelope) -> bool) -> Envelope {
+        let deadline = Instant::now() + LONG;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rt.block_on(self.tech.next(left)) {
+                Some(Incoming::Text(env)) if pred(&env) => {
+                    assert_eq!(env.session, Some(self.sid), "{what} for this session");
+                    return env;
+                }
+                Some(Incoming::Closed(code)) => panic!("the relay closed the link ({code:?})"),
+                Some(_) => {}
+                None => panic!(
+                    "the technician never got {what}; client log:\n{}",
+                    self.customer.log()
+                ),
+            }
+        }
     }
 
     /// The customer answers with Return (the prompt's Allow, then the
@@ -750,8 +764,15 @@ fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
     // checkbox, tick it, forward to Share, press it.
     s.send(Message::ShareRequest);
     s.customer.wait_log("Asked(ScreenShare)", LONG);
-    s.customer.type_keys("Return");
-    s.customer.wait_log("Allowed(ScreenShare)", LONG);
+    // (Repeated if the client missed the key; once allowed, it logs it.)
+    let deadline = Instant::now() + LONG;
+    loop {
+        s.customer.type_keys("Return");
+        if s.customer.try_wait_log("Allowed(ScreenShare)", ANSWER) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the Allow was never pressed");
+    }
     s.wait_still("the share picker");
     s.screenshot("apps-picker");
     s.customer.type_keys("shift+Tab space");
