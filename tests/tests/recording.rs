@@ -427,7 +427,7 @@ async fn without_consent_nothing_of_the_screen_is_written_anywhere() {
     let (mut tech, token) = technician(&relay).await;
     let mut secrets = Vec::new();
     // Declined, and never asked.
-    for (answer, seed) in [(Some(false), 0xdead_beef_u64), (None, 0x0ddb_a11)] {
+    for (answer, seed) in [(Some(false), 0xdead_beef_u64), (None, 0x00dd_ba11)] {
         let (mut c, sid) = served_customer(&relay, &mut tech, answer).await;
         chat(&mut c, &mut tech, None, "Bitte nicht aufzeichnen").await;
         let (frames, _) = encoded_screens(seed);
