@@ -30,6 +30,7 @@ use lotse_e2e::customer::{Customer, CustomerOptions, LONG};
 use lotse_e2e::display::Display;
 use lotse_e2e::relay::{Relay, workspace_binary};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 /// Site texts off, so the customer goes straight to the name entry; one
@@ -48,6 +49,10 @@ text = { en = "Our mail service is down; we are working on it.", de = "Unser Mai
 "#;
 
 const TECH: (&str, &str) = ("tom", "right horse battery");
+
+/// What the client logs once the share picker is drawn with the Share
+/// button focused (keys typed before that would go elsewhere).
+const PICKER_READY: &str = "share picker: ready, Share has the keyboard focus";
 
 /// The secret window's colour: nowhere else on the screen.
 const SECRET_RGB: [u8; 3] = [0xff, 0x00, 0xff];
@@ -533,7 +538,7 @@ async fn whole_screen_share_shows_the_screen_and_control_types_into_the_xterm() 
     request_share_and_allow(&mut console, &mut customer).await;
     // The picker: the whole screen is preselected and Share has the focus
     // once the window list is there.
-    customer.wait_log("share picker: screens and applications listed", LONG);
+    customer.wait_log(PICKER_READY, LONG);
     display
         .screenshot(&artifact("whole-picker"))
         .expect("screenshot");
@@ -709,8 +714,30 @@ async fn app_sharing_shows_only_the_chosen_app_and_never_the_secret_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declined_share_sends_nothing_and_the_console_serves_the_real_client() {
-    let (_relay, display, mut console, mut customer, session) =
-        session("Erika Muster", CustomerOptions::default()).await;
+    // The client offers this file as soon as it is served (debug builds
+    // honour LOTSE_DEBUG_SEND_FILE: a file dialog cannot be scripted here).
+    let outside = tempfile::tempdir().expect("temp dir");
+    let report = outside.path().join("bericht.txt");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&report, &data).expect("write the file to send");
+    let sha = hex::encode(Sha256::digest(&data));
+    let mut opts = CustomerOptions::default();
+    opts.env
+        .push(("LOTSE_DEBUG_SEND_FILE".into(), report.display().to_string()));
+    let (_relay, display, mut console, mut customer, session) = session("Erika Muster", opts).await;
+
+    // The file from the customer: accepted into a folder, intact.
+    let inbox = tempfile::tempdir().expect("temp dir");
+    console.cmd(&format!("accept-file {}", inbox.path().display()));
+    let offer = console.event("file_offer").await;
+    assert_eq!(offer["name"], "bericht.txt");
+    assert_eq!(offer["size"].as_u64(), Some(data.len() as u64));
+    let received = console.event("file_received").await;
+    assert_eq!(received["ok"], true, "{received}");
+    assert_eq!(received["sha256"], sha.as_str());
+    let path = inbox.path().join("bericht.txt");
+    assert_eq!(received["path"], path.display().to_string());
+    assert_eq!(std::fs::read(&path).expect("the received file"), data);
 
     // Chat both ways.
     console.cmd("say Hallo Erika, wie kann ich helfen?");
@@ -726,9 +753,18 @@ async fn declined_share_sends_nothing_and_the_console_serves_the_real_client() {
     customer.wait_log("Nudged", LONG);
     customer.wait_log("nudge shake over", LONG);
     console.cmd("notice mail");
-    display
-        .screenshot(&artifact("declined-chat"))
-        .expect("screenshot");
+    // The notice shows above the chat (its pale yellow box).
+    let window = customer.window();
+    let deadline = Instant::now() + LONG;
+    loop {
+        let area = client_rect(&display, &window);
+        let shot = x_screen(&display, "declined-notice");
+        if find_colour(&shot, area, [0xff, 0xf4, 0xd6]).is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the notice never showed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // Screen sharing asked, declined: nothing captured, nothing sent.
     let before = console.seen.len();
@@ -756,6 +792,9 @@ async fn declined_share_sends_nothing_and_the_console_serves_the_real_client() {
     // Control without a share is refused by the client.
     console.cmd("request-control");
     console.event("control_declined").await;
+    display
+        .screenshot(&artifact("declined-chat"))
+        .expect("screenshot");
 
     console.cmd("end");
     customer.wait_log("Ended(EndedByTechnician)", LONG);
@@ -785,6 +824,7 @@ fn choose_application(display: &Display, customer: &mut Customer, app: &str) {
         .iter()
         .position(|a| *a == app)
         .unwrap_or_else(|| panic!("{app} is not offered: {line}"));
+    customer.wait_log(PICKER_READY, LONG);
     let back = apps.len() - pos;
     let mut keys = vec!["shift+Tab"; back];
     keys.push("space");

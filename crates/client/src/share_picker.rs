@@ -181,6 +181,9 @@ impl SharePicker {
             if !self.focused && choice.is_some() {
                 share.request_focus();
                 self.focused = share.has_focus();
+                if self.focused {
+                    tracing::info!("share picker: ready, Share has the keyboard focus");
+                }
             }
             if share.clicked()
                 && let Some(choice) = choice
