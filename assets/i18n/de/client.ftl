@@ -99,6 +99,7 @@ failed-stamp-invalid = Dieser Download ist nicht verwendbar. Bitte laden Sie das
 failed-own-file = Dieses Programm kann seine eigene Datei nicht lesen ({ $detail }).
 failed-certificate = Der Server hat nicht nachgewiesen, dass er der Support-Dienst ist, für den dieses Programm erstellt wurde. Zu Ihrem Schutz wurde keine Verbindung aufgebaut. Bitte laden Sie das Programm erneut von der Support-Seite herunter.
 failed-ticket = Der Support-Dienst hat diesen Download nicht angenommen (abgelaufen oder bereits verwendet). Bitte laden Sie ihn erneut herunter.
+failed-link = Dieser Link zum Fortsetzen eines Support-Chats gilt nicht mehr (der Chat ist beendet oder der Link wurde schon verwendet). Bitte kehren Sie zur Support-Webseite zurück.
 failed-version = Dieses Programm passt nicht zur Version des Support-Dienstes. Bitte laden Sie es erneut herunter.
 failed-session-lost = Die Verbindung war zu lange unterbrochen, die Sitzung ist beendet. Bitte laden Sie das Programm erneut herunter, um eine neue Sitzung zu beginnen.
 failed-relay = Der Support-Dienst hat die Verbindung beendet: { $detail }

@@ -99,6 +99,7 @@ failed-stamp-invalid = This download is not usable. Please download it again fro
 failed-own-file = This program cannot read its own file ({ $detail }).
 failed-certificate = The server did not prove that it is the support service this program was made for. To protect you, no connection was made. Please download the program again from the support page.
 failed-ticket = The support service did not accept this download (it may have expired or been used already). Please download it again.
+failed-link = This link to continue a support chat is no longer valid (the chat has ended or the link was used already). Please go back to the support web page.
 failed-version = This program is too old or too new for the support service. Please download it again.
 failed-session-lost = The connection was gone for too long and the session has ended. Please download the program again to start a new session.
 failed-relay = The support service ended the connection: { $detail }

@@ -126,6 +126,8 @@ impl App {
                     self.may_close = true;
                     self.closed = true;
                     ctx.send_viewport_cmd(ViewportCommand::Close);
+                    // The close lands in the next frame: make sure there is one.
+                    ctx.request_repaint();
                 }
                 Effect::Attention => {
                     ctx.send_viewport_cmd(ViewportCommand::Visible(true));
@@ -245,8 +247,12 @@ impl App {
         }
         self.focused = focused;
         if close && !self.may_close {
-            ctx.send_viewport_cmd(ViewportCommand::CancelClose);
+            // Ending may allow closing right away (nothing left to say to
+            // the relay); only otherwise does the window stay for now.
             self.command(ctx, Command::EndSession);
+            if !self.may_close {
+                ctx.send_viewport_cmd(ViewportCommand::CancelClose);
+            }
         }
         let (bigger, smaller) = ctx.input_mut(|i| {
             let bigger = i.consume_key(Modifiers::COMMAND, Key::Plus)
@@ -653,6 +659,7 @@ impl App {
             Failure::OwnFile(detail) => self.tr.f("failed-own-file", &[("detail", detail)]),
             Failure::WrongCertificate => self.tr.t("failed-certificate"),
             Failure::BadTicket => self.tr.t("failed-ticket"),
+            Failure::BadLink => self.tr.t("failed-link"),
             Failure::VersionMismatch => self.tr.t("failed-version"),
             Failure::SessionLost => self.tr.t("failed-session-lost"),
             Failure::Relay(detail) => self.tr.f("failed-relay", &[("detail", detail)]),

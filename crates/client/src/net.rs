@@ -137,6 +137,15 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl Net {
+    /// What the relay's refusal of our way in means to the customer.
+    fn refused(&self) -> Failure {
+        if self.target.elevation_key.is_some() {
+            Failure::BadLink
+        } else {
+            Failure::BadTicket
+        }
+    }
+
     fn new(
         target: Target,
         lang: Lang,
@@ -287,7 +296,7 @@ impl Net {
                 let failure = if self.session.is_some() {
                     Failure::SessionLost
                 } else {
-                    Failure::BadTicket
+                    self.refused()
                 };
                 self.emit(NetEvent::Failed(failure)).await;
                 return Outcome::Stop;
@@ -346,7 +355,7 @@ impl Net {
                     tracing::error!(?code, "relay refused hello: {message}");
                     let failure = match code {
                         ErrorCode::VersionMismatch => Failure::VersionMismatch,
-                        ErrorCode::BadKey => Failure::BadTicket,
+                        ErrorCode::BadKey => self.refused(),
                         ErrorCode::NotFound if resuming => Failure::SessionLost,
                         ErrorCode::RateLimited | ErrorCode::Internal => return Outcome::Retry,
                         _ => Failure::Relay(message),

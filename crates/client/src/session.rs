@@ -37,6 +37,9 @@ pub enum Failure {
     WrongCertificate,
     /// The relay refused the ticket (forged, expired, used up).
     BadTicket,
+    /// The relay refused the key of a `lotse://` link (that web chat is
+    /// over, or the link was used already).
+    BadLink,
     /// The relay speaks another protocol version.
     VersionMismatch,
     /// The session could not be resumed after a cut (grace period over).
