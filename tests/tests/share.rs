@@ -562,6 +562,20 @@ async fn whole_screen_share_shows_the_screen_and_control_types_into_the_xterm() 
     console.event("control_granted").await;
     let xr = client_rect(&display, &xterm);
     console.cmd(&format!("click {} {}", xr.x + xr.w / 2, xr.y + xr.h / 2));
+    // The window manager gives the clicked xterm the focus; then type
+    // (as a technician would after seeing the click land).
+    let deadline = Instant::now() + LONG;
+    loop {
+        let focus = xdotool(&display, &["getactivewindow"]);
+        if focus.trim() == xterm {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the click never focused the xterm ({xterm}); focus is {focus}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     console.cmd("type Grüße, 123 €");
     console.cmd("key Return");
     let deadline = Instant::now() + LONG;
