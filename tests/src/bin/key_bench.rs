@@ -260,10 +260,10 @@ fn key_window() -> anyhow::Result<mpsc::Receiver<(Instant, u8)>> {
         .name("bench-xkeys".into())
         .spawn(move || {
             while let Ok(ev) = conn.wait_for_event() {
-                if let XEvent::KeyPress(k) = ev {
-                    if tx.send((Instant::now(), k.detail)).is_err() {
-                        break;
-                    }
+                if let XEvent::KeyPress(k) = ev
+                    && tx.send((Instant::now(), k.detail)).is_err()
+                {
+                    break;
                 }
             }
         })?;
