@@ -566,8 +566,15 @@ async fn whole_screen_share_shows_the_screen_and_control_types_into_the_xterm() 
     // (as a technician would after seeing the click land).
     let deadline = Instant::now() + LONG;
     loop {
-        let focus = xdotool(&display, &["getactivewindow"]);
-        if focus.trim() == xterm {
+        // (Fails while no window is active: then simply look again.)
+        let focus = display
+            .command("xdotool")
+            .arg("getactivewindow")
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        if focus == xterm {
             break;
         }
         assert!(
