@@ -554,20 +554,20 @@ impl<S: Source> Run<S> {
         let Some(p) = self.source.pointer() else {
             return Some(false);
         };
-        if self.cursor_serial != Some(p.serial) {
-            if let Some(shape) = self.source.pointer_shape() {
-                self.cursor_serial = Some(p.serial);
-                let update = self.encoder.cursor_shape(
-                    shape.width,
-                    shape.height,
-                    shape.hot_x,
-                    shape.hot_y,
-                    &shape.rgba,
-                );
-                // The position follows in the next turn.
-                self.cursor_pos = None;
-                return self.send_update(&update).then_some(true);
-            }
+        if self.cursor_serial != Some(p.serial)
+            && let Some(shape) = self.source.pointer_shape()
+        {
+            self.cursor_serial = Some(p.serial);
+            let update = self.encoder.cursor_shape(
+                shape.width,
+                shape.height,
+                shape.hot_x,
+                shape.hot_y,
+                &shape.rgba,
+            );
+            // The position follows in the next turn.
+            self.cursor_pos = None;
+            return self.send_update(&update).then_some(true);
         }
         if self.cursor_pos != Some(p.position) {
             self.cursor_pos = Some(p.position);
@@ -704,12 +704,15 @@ mod tests {
 
     type Pictures = std_mpsc::SyncSender<Picture>;
 
-    fn worker() -> (
+    /// A running worker, its picture feed, its pointer and its frames.
+    type Started = (
         ShareWorker,
         Pictures,
         Arc<Mutex<Option<Pointer>>>,
         mpsc::Receiver<Vec<u8>>,
-    ) {
+    );
+
+    fn worker() -> Started {
         let (pic_tx, pic_rx) = std_mpsc::sync_channel(16);
         let pointer = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::channel(8);
