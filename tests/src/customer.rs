@@ -151,7 +151,11 @@ impl Customer {
             .env("TMPDIR", &sandbox.tmp)
             .env("USER", &opts.user)
             .env("LANG", &opts.lang)
-            .env("RUST_LOG", &opts.log)
+            .env(
+                "RUST_LOG",
+                // A debugging aid: more of the client's log, e.g. winit=trace.
+                std::env::var("LOTSE_E2E_CLIENT_LOG").unwrap_or_else(|_| opts.log.clone()),
+            )
             .env_remove("LC_ALL")
             .env_remove("LC_MESSAGES")
             .env_remove("DBUS_SESSION_BUS_ADDRESS")

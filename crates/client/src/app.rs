@@ -231,6 +231,19 @@ impl App {
         }
     }
 
+    /// The customer closed the window: end the session first.
+    fn close_requested(&mut self, ctx: &egui::Context) {
+        if self.may_close {
+            return;
+        }
+        // Ending may allow closing right away (nothing left to say to
+        // the relay); only otherwise does the window stay for now.
+        self.command(ctx, Command::EndSession);
+        if !self.may_close {
+            ctx.send_viewport_cmd(ViewportCommand::CancelClose);
+        }
+    }
+
     /// Window-level input: close requests, focus, Ctrl +/−.
     fn window_input(&mut self, ctx: &egui::Context) {
         let (close, focused) = ctx.input(|i| {
@@ -246,13 +259,8 @@ impl App {
             self.focus_pending = true;
         }
         self.focused = focused;
-        if close && !self.may_close {
-            // Ending may allow closing right away (nothing left to say to
-            // the relay); only otherwise does the window stay for now.
-            self.command(ctx, Command::EndSession);
-            if !self.may_close {
-                ctx.send_viewport_cmd(ViewportCommand::CancelClose);
-            }
+        if close {
+            self.close_requested(ctx);
         }
         let (bigger, smaller) = ctx.input_mut(|i| {
             let bigger = i.consume_key(Modifiers::COMMAND, Key::Plus)
@@ -572,7 +580,7 @@ impl App {
         match self.session.phase.clone() {
             Phase::Connecting => {
                 ui.horizontal(|ui| {
-                    ui.spinner();
+                    busy_indicator(ui);
                     ui.label(self.tr.t("connecting"));
                 });
             }
@@ -610,7 +618,7 @@ impl App {
             Phase::Survey { question, .. } => self.survey(ui, &question),
             Phase::Ending => {
                 ui.horizontal(|ui| {
-                    ui.spinner();
+                    busy_indicator(ui);
                     ui.label(self.tr.t("ending"));
                 });
             }
@@ -751,7 +759,7 @@ impl App {
             }
         } else {
             ui.horizontal(|ui| {
-                ui.spinner();
+                busy_indicator(ui);
                 ui.label(self.tr.t("queue-joining"));
             });
         }
@@ -1042,11 +1050,50 @@ impl eframe::App for App {
     /// window to the front.
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll(ctx);
+        let (minimized, close) = ctx.input(|i| {
+            let v = i.viewport();
+            (v.minimized == Some(true), v.close_requested())
+        });
+        // No `ui` runs while minimized; closing from the task bar still
+        // ends the session properly.
+        if minimized && close {
+            self.close_requested(ctx);
+        }
     }
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         self.draw(ui);
     }
+}
+
+/// A turning arc that says "working on it", redrawn 20 times a second.
+///
+/// Not `egui::Spinner`: that asks for the next frame at once, every frame.
+/// Under X11 eframe then paints a window that winit does not yet count as
+/// shown (no VisibilityNotify read yet) in a loop that never returns to
+/// the event queue, so the window ignores every key and click for good.
+/// A frame at a set time lets the event loop run in between.
+pub(crate) fn busy_indicator(ui: &mut Ui) {
+    let size = ui.style().spacing.interact_size.y;
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::new(egui::Role::ProgressIndicator));
+    if !ui.is_rect_visible(rect) {
+        return;
+    }
+    let time = ui.input(|i| i.time);
+    let radius = rect.height() * 0.5 - 2.0;
+    let start = time * std::f64::consts::TAU;
+    let points: Vec<egui::Pos2> = (0..=16)
+        .map(|k| {
+            let angle = start + f64::from(k) / 16.0 * 240f64.to_radians();
+            let (sin, cos) = angle.sin_cos();
+            rect.center() + radius * egui::vec2(cos as f32, sin as f32)
+        })
+        .collect();
+    let color = ui.visuals().strong_text_color();
+    ui.painter()
+        .add(egui::Shape::line(points, egui::Stroke::new(3.0, color)));
+    ui.ctx().request_repaint_after(Duration::from_millis(50));
 }
 
 /// `HH:MM` in local time.

@@ -167,7 +167,7 @@ impl SharePicker {
         match self.listing.clone() {
             None if self.error.is_none() => {
                 ui.horizontal(|ui| {
-                    ui.spinner();
+                    crate::app::busy_indicator(ui);
                     ui.label(tr.t("share-picker-loading"));
                 });
             }
