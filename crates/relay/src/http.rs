@@ -187,11 +187,7 @@ where
         };
         let ws = tokio::time::timeout_at(
             deadline,
-            tokio_tungstenite::accept_hdr_async_with_config(
-                prefixed,
-                callback,
-                Some(ws_config()),
-            ),
+            tokio_tungstenite::accept_hdr_async_with_config(prefixed, callback, Some(ws_config())),
         )
         .await;
         if let (Ok(Ok(ws)), Some(admission)) = (ws, admitted) {
