@@ -64,7 +64,14 @@ pub struct App {
     shake: Option<(Instant, egui::Pos2)>,
     /// The consent prompt whose Allow button got the keyboard focus.
     prompt_focused: Option<Request>,
+    /// What the window system said last (logged when it changes).
+    window_state: Option<WindowState>,
+    /// `ui` passes so far (the first few are logged).
+    passes: u64,
 }
+
+/// Focused, covered, minimized, asked to close: as eframe reports them.
+type WindowState = (Option<bool>, Option<bool>, Option<bool>, bool);
 
 impl App {
     pub fn new(
@@ -102,6 +109,8 @@ impl App {
             share_picker: None,
             shake: None,
             prompt_focused: None,
+            window_state: None,
+            passes: 0,
         }
     }
 
@@ -1050,6 +1059,21 @@ impl eframe::App for App {
     /// window to the front.
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll(ctx);
+        let state: WindowState = ctx.input(|i| {
+            let v = i.viewport();
+            (v.focused, v.occluded, v.minimized, v.close_requested())
+        });
+        if self.window_state != Some(state) {
+            tracing::debug!(
+                focused = ?state.0,
+                occluded = ?state.1,
+                minimized = ?state.2,
+                close = state.3,
+                passes = self.passes,
+                "window state"
+            );
+            self.window_state = Some(state);
+        }
         let (minimized, close) = ctx.input(|i| {
             let v = i.viewport();
             (v.minimized == Some(true), v.close_requested())
@@ -1062,6 +1086,10 @@ impl eframe::App for App {
     }
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.passes += 1;
+        if self.passes <= 3 {
+            tracing::debug!(pass = self.passes, "window drawn");
+        }
         self.draw(ui);
     }
 }
