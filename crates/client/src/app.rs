@@ -1087,8 +1087,8 @@ impl eframe::App for App {
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         self.passes += 1;
-        if self.passes <= 3 {
-            tracing::debug!(pass = self.passes, "window drawn");
+        if self.passes <= 3 || self.passes.is_multiple_of(50) {
+            tracing::debug!(pass = self.passes, causes = ?ui.ctx().repaint_causes(), "window drawn");
         }
         self.draw(ui);
     }
