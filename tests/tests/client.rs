@@ -41,14 +41,6 @@ survey = ""
 
 const LONG: Duration = Duration::from_secs(60);
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("client-e2e-{name}.png"))
 }
@@ -83,7 +75,7 @@ fn session_of(env: &Envelope) -> u64 {
 
 #[test]
 fn download_chat_send_a_file_close_and_nothing_remains() {
-    let rt = runtime();
+    let rt = lotse_e2e::runtime();
     let relay = Relay::start_with_config(CONFIG);
     relay.add_user("tom", "geheim-passwort-1");
     let sandbox = Sandbox::new();
@@ -244,7 +236,7 @@ fn download_chat_send_a_file_close_and_nothing_remains() {
 
 #[test]
 fn a_client_stamped_for_another_certificate_refuses_to_connect() {
-    let rt = runtime();
+    let rt = lotse_e2e::runtime();
     let relay = Relay::start_with_config(CONFIG);
     let other = Relay::start_with_config(CONFIG);
     assert_ne!(relay.pin_hex, other.pin_hex);
@@ -359,7 +351,7 @@ fn customer_lines(tech: &Peer, sid: u64) -> Vec<String> {
 
 #[test]
 fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
-    let rt = runtime();
+    let rt = lotse_e2e::runtime();
     let relay = Relay::start_with_config(CONFIG);
     relay.add_user("tom", "geheim-passwort-1");
     let proxy = rt.block_on(Proxy::start(relay.addr));

@@ -2,17 +2,14 @@
 //! scripted customer ([`Peer`]). Build first:
 //! `cargo build -p lotse-relay -p lotse-console`.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
 
-use lotse_e2e::relay::{Peer, Relay, WAIT, workspace_binary};
+use lotse_e2e::console::Console;
+use lotse_e2e::relay::{Peer, Relay, WAIT};
 use lotse_protocol::{
     BinaryHeader, BinaryKind, ConsentTopic, EndReason, FILE_CHUNK_BYTES, FLAG_LAST, Message,
 };
-use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 
 const CONFIG: &str = r#"
 [[notices]]
@@ -20,91 +17,6 @@ id = "mail"
 auto_show = false
 text = { en = "Our mail service is down; we are working on it.", de = "Unser Mail-Dienst ist gestört." }
 "#;
-
-fn console_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("LOTSE_CONSOLE_BIN") {
-        return PathBuf::from(p);
-    }
-    let path = workspace_binary("lotse-console");
-    assert!(
-        path.exists(),
-        "{} does not exist: run `cargo build -p lotse-relay -p lotse-console` first",
-        path.display()
-    );
-    path
-}
-
-/// A headless console process: commands in, JSON events out.
-struct Console {
-    child: Child,
-    stdin: ChildStdin,
-    events: mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl Console {
-    fn start(relay: &Relay) -> Self {
-        let mut child = Command::new(console_binary())
-            .args(["--headless", "--relay", &relay.ws, "--pin", &relay.pin_hex])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start lotse-console");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, events) = mpsc::channel(1024);
-        std::thread::Builder::new()
-            .name("console-stdout".into())
-            .spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    let v: Value = serde_json::from_str(&line)
-                        .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
-                    if tx.blocking_send(v).is_err() {
-                        break;
-                    }
-                }
-            })
-            .expect("thread");
-        Self {
-            child,
-            stdin,
-            events,
-            seen: Vec::new(),
-        }
-    }
-
-    fn cmd(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").expect("write to the console");
-        self.stdin.flush().expect("flush");
-    }
-
-    /// The next event named `name`; panics with everything seen on timeout.
-    async fn event(&mut self, name: &str) -> Value {
-        self.event_where(name, |_| true).await
-    }
-
-    async fn event_where(&mut self, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let v = tokio::time::timeout_at(deadline, self.events.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no {name} event; the console printed {:#?}", self.seen))
-                .unwrap_or_else(|| panic!("the console exited; it printed {:#?}", self.seen));
-            self.seen.push(v.clone());
-            if v["event"] == name && pred(&v) {
-                return v;
-            }
-        }
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn technician_serves_a_customer_from_the_headless_console() {

@@ -48,14 +48,6 @@ const LONG: Duration = Duration::from_secs(60);
 /// How long one keyboard answer of the customer gets before it is repeated.
 const ANSWER: Duration = Duration::from_secs(5);
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("control-e2e-{name}.png"))
 }
@@ -139,7 +131,7 @@ impl Stage {
     /// client starts), the client with `sandbox` (prepared by the test),
     /// joined and accepted.
     fn start(prepare: impl FnOnce(&Display), sandbox: Sandbox) -> Stage {
-        let rt = runtime();
+        let rt = lotse_e2e::runtime();
         let relay = Relay::start_with_config(CONFIG);
         relay.add_user("tom", PASSWORD);
         let mut tech = rt.block_on(Peer::technician(&relay, "tom", PASSWORD));

@@ -40,14 +40,6 @@ const WEB_LINE: &str = "Mein Drucker druckt nicht";
 const TECH_LINE: &str = "Das schauen wir uns im Programm an";
 const APP_LINE: &str = "Jetzt bin ich im Programm";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("elevation-{name}.png"))
 }
@@ -250,7 +242,7 @@ fn close_and_end(client: &mut Customer, tech: &mut Peer, sid: u64, rt: &tokio::r
 
 #[test]
 fn the_downloaded_client_takes_the_web_chat_over_in_the_same_session() {
-    let rt = runtime();
+    let rt = lotse_e2e::runtime();
     let relay = Relay::start_with_config(CONFIG);
     relay.add_user("tom", "geheim-passwort-1");
     let mut tech = rt.block_on(Peer::technician(&relay, "tom", "geheim-passwort-1"));
@@ -353,7 +345,7 @@ fn window_named(display: &Display, title: &str) -> String {
 
 #[test]
 fn the_installed_client_opens_the_lotse_link_and_stays_installed() {
-    let rt = runtime();
+    let rt = lotse_e2e::runtime();
     let relay = Relay::start_with_config(CONFIG);
     relay.add_user("tom", "geheim-passwort-1");
     let sandbox = Sandbox::new();
@@ -472,7 +464,7 @@ fn the_installed_client_opens_the_lotse_link_and_stays_installed() {
 
 #[test]
 fn links_other_than_join_with_a_key_are_refused_before_any_window() {
-    let rt = runtime();
+    let rt = lotse_e2e::runtime();
     let relay = Relay::start_with_config(CONFIG);
     let sandbox = Sandbox::new();
     let exe = rt.block_on(download(&relay, "/download/linux", &sandbox.downloads));
@@ -537,7 +529,7 @@ fn links_other_than_join_with_a_key_are_refused_before_any_window() {
 
 #[test]
 fn a_link_key_takes_the_session_over_once_and_its_link_resumes() {
-    let rt = runtime();
+    let rt = lotse_e2e::runtime();
     let relay = Relay::start_with_config(CONFIG);
     relay.add_user("tom", "geheim-passwort-1");
     let sid = rt.block_on(async {

@@ -21,17 +21,17 @@
 //! first; Debian packages xvfb, openbox, xdotool, x11-utils, xterm,
 //! imagemagick, python3-xlib.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use lotse_e2e::console::Console;
 use lotse_e2e::customer::{Customer, CustomerOptions, LONG};
 use lotse_e2e::display::Display;
-use lotse_e2e::relay::{Relay, workspace_binary};
+use lotse_e2e::relay::Relay;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 
 /// Site texts off, so the customer goes straight to the name entry; one
 /// site notice. The watermark stays on (as on a real site): it is part of
@@ -62,155 +62,25 @@ fn artifact(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("share-e2e-{name}.png"))
 }
 
-// ---- the headless console ------------------------------------------------
-
-fn console_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("LOTSE_CONSOLE_BIN") {
-        return PathBuf::from(p);
-    }
-    let path = workspace_binary("lotse-console");
-    assert!(
-        path.exists(),
-        "{} does not exist: run `cargo build -p lotse-relay -p lotse-client -p lotse-console` first",
-        path.display()
-    );
-    path
+/// Log in as the technician and accept the customer `name`.
+async fn serve(console: &mut Console, name: &str) -> u64 {
+    console.cmd(&format!("login {} {}", TECH.0, TECH.1));
+    console.event("connected").await;
+    console.cmd(&format!("wait-customer {name}"));
+    let waiting = console.event("customer_waiting").await;
+    let session = waiting["session"].as_u64().expect("session id");
+    console.cmd(&format!("accept {session}"));
+    let started = console.event("session_started").await;
+    assert_eq!(started["customer_name"], name);
+    session
 }
 
-/// A `lotse-console --headless` process: commands in, JSON events out.
-struct Console {
-    child: Child,
-    stdin: ChildStdin,
-    events: mpsc::Receiver<Value>,
-    /// Every event read so far, in order.
-    seen: Vec<Value>,
-}
-
-impl Console {
-    fn start(relay: &Relay) -> Self {
-        let mut child = Command::new(console_binary())
-            .args(["--headless", "--relay", &relay.ws, "--pin", &relay.pin_hex])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start lotse-console");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, events) = mpsc::channel(4096);
-        std::thread::Builder::new()
-            .name("console-stdout".into())
-            .spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    let v: Value = serde_json::from_str(&line)
-                        .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
-                    if tx.blocking_send(v).is_err() {
-                        break;
-                    }
-                }
-            })
-            .expect("thread");
-        Self {
-            child,
-            stdin,
-            events,
-            seen: Vec::new(),
-        }
-    }
-
-    fn cmd(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").expect("write to the console");
-        self.stdin.flush().expect("flush");
-    }
-
-    /// The next event named `name`; panics with the recent events on timeout.
-    async fn event(&mut self, name: &str) -> Value {
-        self.event_where(name, |_| true).await
-    }
-
-    async fn event_where(&mut self, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        match self.try_event_where(name, pred, LONG).await {
-            Some(v) => v,
-            None => panic!("no {name} event; the console printed {}", self.recent()),
-        }
-    }
-
-    /// Like [`Console::event_where`], `None` after `timeout`.
-    async fn try_event_where(
-        &mut self,
-        name: &str,
-        pred: impl Fn(&Value) -> bool,
-        timeout: Duration,
-    ) -> Option<Value> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let v = match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Err(_) => return None,
-                Ok(Some(v)) => v,
-                Ok(None) => panic!("the console exited; it printed {}", self.recent()),
-            };
-            self.seen.push(v.clone());
-            if v["event"] == name && pred(&v) {
-                return Some(v);
-            }
-        }
-    }
-
-    /// Read what has arrived so far without waiting.
-    fn drain(&mut self) {
-        while let Ok(v) = self.events.try_recv() {
-            self.seen.push(v);
-        }
-    }
-
-    /// The last events seen (for failure messages; screen events are many).
-    fn recent(&self) -> String {
-        let tail: Vec<String> = self
-            .seen
-            .iter()
-            .rev()
-            .take(40)
-            .rev()
-            .map(Value::to_string)
-            .collect();
-        tail.join("\n")
-    }
-
-    /// Events named `name` seen at or after index `from` of [`Console::seen`].
-    fn seen_since<'a>(&'a self, from: usize, name: &'a str) -> impl Iterator<Item = &'a Value> {
-        self.seen[from.min(self.seen.len())..]
-            .iter()
-            .filter(move |v| v["event"] == name)
-    }
-
-    /// Log in as the technician and accept the customer `name`.
-    async fn serve(&mut self, name: &str) -> u64 {
-        self.cmd(&format!("login {} {}", TECH.0, TECH.1));
-        self.event("connected").await;
-        self.cmd(&format!("wait-customer {name}"));
-        let waiting = self.event("customer_waiting").await;
-        let session = waiting["session"].as_u64().expect("session id");
-        self.cmd(&format!("accept {session}"));
-        let started = self.event("session_started").await;
-        assert_eq!(started["customer_name"], name);
-        session
-    }
-
-    /// Save the console's picture of the current session as a PNG.
-    async fn save_screen(&mut self, path: &Path) -> image::RgbImage {
-        self.cmd(&format!("save-screen {}", path.display()));
-        let saved = self.event("saved").await;
-        assert_eq!(saved["path"], path.display().to_string());
-        image::open(path).expect("the console's PNG").into_rgb8()
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Save the console's picture of the current session as a PNG.
+async fn save_screen(console: &mut Console, path: &Path) -> image::RgbImage {
+    console.cmd(&format!("save-screen {}", path.display()));
+    let saved = console.event("saved").await;
+    assert_eq!(saved["path"], path.display().to_string());
+    image::open(path).expect("the console's PNG").into_rgb8()
 }
 
 // ---- the customer's desktop ---------------------------------------------
@@ -450,7 +320,7 @@ async fn wait_console_shows(
     let deadline = Instant::now() + LONG;
     let console_png = artifact(&format!("{name}-console"));
     loop {
-        let seen = console.save_screen(&console_png).await;
+        let seen = save_screen(console, &console_png).await;
         let want = expected(x_screen(display, &format!("{name}-x")));
         let diff = differences(&seen, &want);
         let Some(diff) = diff else { return seen };
@@ -481,7 +351,7 @@ async fn session(name: &str, opts: CustomerOptions) -> (Relay, Display, Console,
     wait_mapped(&display, &window);
     click_title_bar(&display, &window);
     customer.join(name);
-    let session = console.serve(name).await;
+    let session = serve(&mut console, name).await;
     customer.wait_log("TechnicianJoined(", LONG);
     (relay, display, console, customer, session)
 }
