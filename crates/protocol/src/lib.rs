@@ -17,6 +17,7 @@
 //! kept in step with this file.
 
 mod binary;
+pub mod limits;
 mod message;
 pub mod stamp;
 
@@ -32,9 +33,9 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// Largest binary frame (header + payload) anyone may send.
 pub const MAX_BINARY_BYTES: usize = 2 * 1024 * 1024;
 /// File chunks are at most this big (payload only).
-pub const FILE_CHUNK_BYTES: usize = 256 * 1024;
+pub const FILE_CHUNK_BYTES: usize = limits::FILE_CHUNK_BYTES;
 /// Largest technician avatar image (raw bytes before base64).
-pub const MAX_AVATAR_BYTES: usize = 40 * 1024;
+pub const MAX_AVATAR_BYTES: usize = limits::AVATAR_BYTES;
 
 /// WebSocket paths the relay serves.
 pub mod paths {

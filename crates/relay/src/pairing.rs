@@ -530,7 +530,13 @@ impl Hub {
                     return Handled::Strike;
                 }
                 let name = name.trim().to_owned();
-                if name.is_empty() || name.chars().count() > 80 {
+                if name.is_empty()
+                    || lotse_protocol::limits::check_chars(
+                        &name,
+                        lotse_protocol::limits::NAME_CHARS,
+                    )
+                    .is_err()
+                {
                     link.text(&err(
                         ErrorCode::Malformed,
                         "the name must have 1 to 80 characters",
@@ -540,7 +546,10 @@ impl Hub {
                 let problem = problem
                     .map(|p| p.trim().to_owned())
                     .filter(|p| !p.is_empty());
-                if problem.as_ref().is_some_and(|p| p.chars().count() > 4000) {
+                if problem.as_ref().is_some_and(|p| {
+                    lotse_protocol::limits::check_chars(p, lotse_protocol::limits::PROBLEM_CHARS)
+                        .is_err()
+                }) {
                     link.text(&err(
                         ErrorCode::Malformed,
                         "the problem description is longer than 4000 characters",
@@ -943,7 +952,8 @@ impl Hub {
             } => {
                 let name = display_name.trim();
                 if name.is_empty()
-                    || name.chars().count() > 80
+                    || lotse_protocol::limits::check_chars(name, lotse_protocol::limits::NAME_CHARS)
+                        .is_err()
                     || avatar
                         .as_ref()
                         .is_some_and(|a| a.len() > lotse_protocol::MAX_AVATAR_BYTES * 4 / 3 + 4)
