@@ -8,8 +8,11 @@
 LOTSE_PKGS_build="gcc libc6-dev pkg-config libasound2-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev"
 # What the client and console need to open a window (under Xvfb or a real X server).
 LOTSE_PKGS_run="libgl1 libglx-mesa0 libgl1-mesa-dri libx11-6 libx11-xcb1 libxrandr2 libxcursor1 libxi6 libxkbcommon-x11-0"
-# End-to-end tests: a virtual X server, window manager, compositor, X tools, python3 for the foreign client.
-LOTSE_PKGS_test="xvfb openbox xcompmgr xdotool x11-utils xterm python3 python3-xlib imagemagick fonts-dejavu-core"
+# End-to-end tests: a virtual X server, window manager, compositor, X tools (x11-utils: xprop,
+# xwininfo; x11-xserver-utils: xrandr), xdg-utils (xdg-open, xdg-mime: the installed client's
+# lotse:// links), python3 for the foreign client. tests/tests/tidy.rs checks that this covers
+# every program the tests and scripts start.
+LOTSE_PKGS_test="xvfb openbox xcompmgr xdotool x11-utils x11-xserver-utils xdg-utils xterm python3 python3-xlib imagemagick fonts-dejavu-core"
 # Browser tests of the web chat (Debian's Chromium; nothing downloads its own browser).
 LOTSE_PKGS_web="chromium chromium-driver"
 
