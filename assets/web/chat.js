@@ -134,7 +134,10 @@
       if (sock !== ws || typeof ev.data !== 'string') return;
       let env;
       try { env = JSON.parse(ev.data); } catch (_) { return; }
-      if (!env || typeof env !== 'object' || typeof env.type !== 'string') return;
+      if (!env || typeof env !== 'object') return;
+      // A numbered message this page cannot read is still acknowledged
+      // (its seq is used up, PROTOCOL.md section 5), so the next arrive.
+      if (typeof env.type !== 'string') env.type = '';
       receive(env);
     });
     sock.addEventListener('close', () => {

@@ -143,11 +143,13 @@ class Customer:
         self.link, self.next_seq, self.last_in, self.unacked = link, 0, 0, {}
 
     def send(self, msg):
+        """Send; returns the seq of a reliable message (else None)."""
         if msg["type"] not in self.UNRELIABLE:
             self.next_seq += 1
             msg = {"seq": self.next_seq, **msg}
             self.unacked[self.next_seq] = msg
         self.link.send(msg)
+        return msg.get("seq")
 
     def pump(self):
         """Read one message: acks a reliable one, returns it if new, else None."""
@@ -197,6 +199,9 @@ def main():
     p.add_argument("--name", default="Foreign Customer")
     p.add_argument("--say", default="Hello from Python")
     p.add_argument("--expect", default=None)
+    p.add_argument("--malformed-first", action="store_true",
+                   help="before --say, send a reliable chat without its text: the relay must refuse it "
+                        "naming its seq and use that seq up (PROTOCOL.md section 5)")
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--check-wrong-pin", action="store_true",
                    help="first connect with a pin that differs in one digit: it must fail before anything is sent")
@@ -240,6 +245,10 @@ def run(a, url, deadline):
             c.send({"type": "consent", "topic": "recording", "granted": False})
         c.send({"type": "join", "name": a.name})
         c.wait_for("technician_joined")
+        if a.malformed_first:
+            bad = c.send({"type": "chat"})
+            refused = c.wait_for("error", refused_seq=bad)
+            event("refused", {"seq": bad, "code": refused.get("code")})
         c.send({"type": "chat", "text": a.say})
         if a.expect is not None:
             c.wait_for("chat", text=a.expect)

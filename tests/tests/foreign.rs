@@ -98,6 +98,7 @@ async fn python_customer_chats_with_a_technician() {
         "--expect",
         "Hallo aus Rust",
         "--check-wrong-pin",
+        "--malformed-first",
         "--timeout",
         "60",
     ]);
@@ -163,6 +164,12 @@ async fn python_customer_chats_with_a_technician() {
     let refused = event(&events, "wrong_pin_refused");
     assert_eq!(refused.len(), 1, "{events:#?}");
     assert_eq!(refused[0]["bytes_sent"], 0);
+
+    // A reliable message the relay refused used its seq up (docs/PROTOCOL.md
+    // §5): the error named it, and the chat line after it arrived above.
+    let malformed = event(&events, "refused");
+    assert_eq!(malformed.len(), 1, "{events:#?}");
+    assert_eq!(malformed[0]["code"], "malformed");
 
     // What the Python customer saw: welcome, the technician, the reply.
     let received = event(&events, "recv");

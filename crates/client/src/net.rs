@@ -446,7 +446,11 @@ impl Net {
                                         return self.finished(&mut sink).await;
                                     }
                                 }
-                                Err(e) => tracing::warn!("dropped a bad message from the relay: {e}"),
+                                Err(e) => {
+                                    if let Err(()) = self.refused(text.as_str(), &e, &mut sink).await {
+                                        return Outcome::Retry;
+                                    }
+                                }
                             }
                         }
                         Some(Ok(WsMessage::Close(frame))) => {
@@ -518,6 +522,31 @@ impl Net {
         let _ = sink.close().await;
         self.emit(NetEvent::Finished).await;
         Outcome::Stop
+    }
+
+    /// A frame from the relay that does not decode: reported to the
+    /// session as an error and, if numbered, used up and acknowledged (the
+    /// rule of [`Inbox`], docs/PROTOCOL.md §5), so what follows arrives.
+    async fn refused(
+        &mut self,
+        text: &str,
+        e: &lotse_protocol::ProtocolError,
+        sink: &mut Sink,
+    ) -> Result<(), ()> {
+        tracing::warn!("refused a bad message from the relay: {e}");
+        if self.inbox.refuse(text).is_some() {
+            let ack = Envelope::new(Message::Ack {
+                seq: self.inbox.last(),
+            });
+            send_text(sink, &ack).await?;
+        }
+        let code = match e {
+            lotse_protocol::ProtocolError::TooLarge { .. } => ErrorCode::TooLarge,
+            _ => ErrorCode::Malformed,
+        };
+        self.emit(NetEvent::Message(Message::error(code, e.to_string())))
+            .await;
+        Ok(())
     }
 
     /// One envelope from the relay.

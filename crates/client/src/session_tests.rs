@@ -657,6 +657,7 @@ fn fatal_errors_and_failures() {
             message: "bad".into(),
             fatal: true,
             retry_after_secs: None,
+            refused_seq: None,
         },
     );
     assert_eq!(s.phase, Phase::Failed(Failure::BadTicket));

@@ -140,6 +140,11 @@ pub enum Event {
         at_ms: i64,
         mine: bool,
     },
+    /// Earlier lines of the conversation (in front of those shown).
+    ChatHistory {
+        session: u64,
+        lines: Vec<ChatLine>,
+    },
     Consent {
         session: u64,
         topic: ConsentTopic,
@@ -769,6 +774,30 @@ impl Core {
         Ok(())
     }
 
+    /// One text frame from the relay. A frame that does not decode (too
+    /// large, unknown, damaged) is reported as an error and, if it carries
+    /// a `seq`, used up and acknowledged like one taken (the rule of
+    /// [`Inbox`], docs/PROTOCOL.md §5): the messages after it still arrive.
+    pub fn receive_frame(&mut self, text: &str) {
+        match lotse_protocol::decode_text(text) {
+            Ok(env) => self.receive_text(env),
+            Err(e) => {
+                let seq = self.inbox.refuse(text);
+                if seq.is_some() {
+                    self.outgoing.push(Envelope::new(Message::Ack {
+                        seq: self.inbox.last(),
+                    }));
+                }
+                let code = match e {
+                    lotse_protocol::ProtocolError::TooLarge { .. } => "too_large",
+                    _ => "malformed",
+                };
+                tracing::warn!(?seq, "refused a message from the relay: {e}");
+                self.emit(Event::error(None, code, e.to_string()));
+            }
+        }
+    }
+
     /// One JSON message from the relay.
     pub fn receive_text(&mut self, env: Envelope) {
         if let Message::Ack { seq } = env.msg {
@@ -822,12 +851,7 @@ impl Core {
                     consents,
                 });
             }
-            Message::Error {
-                code,
-                message,
-                fatal: _,
-                retry_after_secs: _,
-            } => {
+            Message::Error { code, message, .. } => {
                 let code = serde_json::to_value(code)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
@@ -983,6 +1007,12 @@ impl Core {
                 s.stop_everything();
                 s.ended = Some(reason.clone());
                 Event::Ended { session, reason }
+            }
+            Message::ChatHistory { lines } => {
+                // Earlier lines than everything shown so far (the history
+                // comes in pages after `session_started`, newest first).
+                s.chat.splice(0..0, lines.iter().cloned());
+                Event::ChatHistory { session, lines }
             }
             Message::ReturnedToQueue => {
                 s.stop_everything();

@@ -345,10 +345,7 @@ impl Engine {
 
     fn frame(&mut self, frame: Option<Result<WsMessage, lotse_link::tungstenite::Error>>) {
         match frame {
-            Some(Ok(WsMessage::Text(text))) => match decode_text(text.as_str()) {
-                Ok(env) => lock(&self.core).receive_text(env),
-                Err(e) => self.emit(Event::error(None, "malformed", e.to_string())),
-            },
+            Some(Ok(WsMessage::Text(text))) => lock(&self.core).receive_frame(text.as_str()),
             Some(Ok(WsMessage::Binary(bytes))) => lock(&self.core).receive_binary(&bytes),
             Some(Ok(WsMessage::Close(_))) | None => {
                 self.link_lost("the relay closed the connection".into());

@@ -167,6 +167,7 @@ async fn serve(
                 message: "wrong user name or password".into(),
                 fatal: true,
                 retry_after_secs: None,
+                refused_seq: None,
             },
         };
         let _ = ws.send(send(Envelope::new(answer))).await;

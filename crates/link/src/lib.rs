@@ -242,6 +242,15 @@ impl Outbox {
 }
 
 /// Receiver side: drops what was already seen.
+///
+/// The rule for what a receiver cannot take (docs/PROTOCOL.md §5): a text
+/// frame that does not decode (too large, unknown type, a missing field)
+/// but carries a `seq` uses that `seq` up like a message taken — it is
+/// acknowledged and reported as an error ([`Inbox::refuse`]) — so the
+/// messages after it are not dropped as a gap and the link never wedges.
+/// The sender does not send it again. The relay answers with an `error`
+/// whose `refused_seq` names it; clients and consoles report it to the
+/// person in front of them.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Inbox {
     last: u64,
@@ -251,14 +260,28 @@ impl Inbox {
     /// Whether `env` is new. Messages without `seq` are always new.
     /// A reliable message is accepted only as the next in order.
     pub fn accept(&mut self, env: &Envelope) -> bool {
-        match env.seq {
-            None => true,
-            Some(seq) if seq == self.last + 1 => {
-                self.last = seq;
-                true
-            }
-            Some(_) => false,
+        env.seq.is_none_or(|seq| self.take(seq))
+    }
+
+    /// Whether `seq` is the next in order (then it is used up).
+    fn take(&mut self, seq: u64) -> bool {
+        if seq == self.last + 1 {
+            self.last = seq;
+            true
+        } else {
+            false
         }
+    }
+
+    /// A text frame that did not decode: the `seq` it carries (if any)
+    /// is used up when it is the next in order, like an accepted message.
+    /// Returns that `seq`; the caller acknowledges [`Inbox::last`] and
+    /// reports the refusal. None: the frame carried no `seq` (nothing to
+    /// acknowledge).
+    pub fn refuse(&mut self, text: &str) -> Option<u64> {
+        let seq = lotse_protocol::numbered_seq(text)?;
+        self.take(seq);
+        Some(seq)
     }
     /// Highest sequence number received in order (for `ack` and `resume`).
     pub fn last(&self) -> u64 {
@@ -299,6 +322,33 @@ mod tests {
         assert!(inbox.accept(&chat("b").with_seq(2)));
         assert!(inbox.accept(&Envelope::new(Message::Nudge)));
         assert_eq!(inbox.last(), 2);
+    }
+
+    #[test]
+    fn a_refused_message_uses_its_seq_up() {
+        let mut inbox = Inbox::default();
+        assert!(inbox.accept(&chat("a").with_seq(1)));
+        // Undecodable (unknown type), too large, or missing a field: the
+        // seq is used up so the next message is not a gap.
+        assert_eq!(
+            inbox.refuse(r#"{"seq":2,"type":"chatt","text":"x"}"#),
+            Some(2)
+        );
+        let big = format!(
+            r#"{{"seq":3,"type":"chat","text":"{}"}}"#,
+            "x".repeat(lotse_protocol::MAX_TEXT_BYTES)
+        );
+        assert!(lotse_protocol::decode_text(&big).is_err());
+        assert_eq!(inbox.refuse(&big), Some(3));
+        assert_eq!(inbox.refuse(r#"{"seq":4,"type":"chat"}"#), Some(4));
+        assert_eq!(inbox.last(), 4);
+        assert!(inbox.accept(&chat("b").with_seq(5)));
+        // A duplicate of a refused message is not taken twice; an ack's
+        // seq and frames that are not JSON are no sequence numbers.
+        assert_eq!(inbox.refuse(r#"{"seq":3,"type":"chatt"}"#), Some(3));
+        assert_eq!(inbox.refuse(r#"{"type":"ack","seq":"x"}"#), None);
+        assert_eq!(inbox.refuse("not json"), None);
+        assert_eq!(inbox.last(), 5);
     }
 
     #[test]

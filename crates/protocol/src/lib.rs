@@ -89,6 +89,28 @@ pub fn decode_text(text: &str) -> Result<Envelope, ProtocolError> {
     Ok(Envelope { seq, session, msg })
 }
 
+/// The `seq` of a text frame that [`decode_text`] refused (too large, not a
+/// known message, a missing field): its top-level integer `seq`, unless it
+/// is an `ack` (whose `seq` is its own field). A receiver uses up and
+/// acknowledges this `seq` like a message it took, and reports the refusal
+/// (docs/PROTOCOL.md §5), so one bad message never holds up the ones after
+/// it. None when the frame is not JSON or carries no `seq`.
+pub fn numbered_seq(text: &str) -> Option<u64> {
+    // Only the top level is needed; a frame over the limit is still parsed
+    // (the WebSocket layer bounds it to MAX_BINARY_BYTES).
+    #[derive(serde::Deserialize)]
+    struct Top {
+        #[serde(rename = "type")]
+        kind: Option<serde_json::Value>,
+        seq: Option<serde_json::Value>,
+    }
+    let top: Top = serde_json::from_str(text).ok()?;
+    if top.kind.as_ref().and_then(serde_json::Value::as_str) == Some("ack") {
+        return None;
+    }
+    top.seq.as_ref().and_then(serde_json::Value::as_u64)
+}
+
 /// Encode one envelope as a JSON text frame.
 pub fn encode_text(envelope: &Envelope) -> String {
     // Serialising these plain data types cannot fail (no maps with

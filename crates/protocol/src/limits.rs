@@ -21,6 +21,9 @@ pub const NOTICE_CHARS: usize = 1000;
 pub const FILE_NAME_CHARS: usize = 255;
 /// The comment of an exit survey answer.
 pub const SURVEY_COMMENT_CHARS: usize = 2000;
+/// How much of a problem description a `queue` entry carries (a preview,
+/// ending in `…` when shortened); `session_started` has the whole text.
+pub const QUEUE_PROBLEM_CHARS: usize = 200;
 /// A technician avatar image (raw bytes before base64).
 pub const AVATAR_BYTES: usize = 40 * 1024;
 /// A file chunk's payload.

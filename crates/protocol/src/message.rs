@@ -452,10 +452,13 @@ pub enum Message {
     },
     /// Relay → web customer: the session continues in the full client.
     Elevated,
-    /// Relay → the full client that took a web chat session over: the
-    /// conversation so far, once, right after `welcome`. The session was
-    /// joined (and its prompts answered) in the web chat, so the client
-    /// goes straight to the chat.
+    /// Relay → the full client that took a web chat session over (right
+    /// after `welcome`), and relay → technician (right after
+    /// `session_started`): earlier lines of the conversation, in pages that
+    /// each fit in [`crate::MAX_TEXT_BYTES`]. Each page holds lines older
+    /// than everything shown so far: the receiver puts them in front. A
+    /// full client that took a web chat session over goes straight to the
+    /// chat (the prompts were answered in the web chat).
     ChatHistory {
         lines: Vec<ChatLine>,
     },
@@ -485,6 +488,11 @@ pub enum Message {
         fatal: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_secs: Option<u64>,
+        /// The `seq` of the refused reliable message this error answers
+        /// (docs/PROTOCOL.md §5): that `seq` is used up and acknowledged,
+        /// the sender must not send it again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused_seq: Option<u64>,
     },
 }
 
@@ -590,6 +598,19 @@ impl Message {
             message: message.into(),
             fatal: false,
             retry_after_secs: None,
+            refused_seq: None,
+        }
+    }
+
+    /// Convenience: a non-fatal error answering the refused reliable
+    /// message `seq` (None: the refused message was not numbered).
+    pub fn refusal(code: ErrorCode, message: impl Into<String>, seq: Option<u64>) -> Self {
+        Message::Error {
+            code,
+            message: message.into(),
+            fatal: false,
+            retry_after_secs: None,
+            refused_seq: seq,
         }
     }
 }

@@ -79,6 +79,7 @@ fn fatal(code: ErrorCode, text: &str) -> Out {
         message: text.to_owned(),
         fatal: true,
         retry_after_secs: None,
+        refused_seq: None,
     })))
 }
 
@@ -191,16 +192,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Reader<S> {
         false
     }
 
-    /// Decode; on failure send the error and strike. None = skip (or closed
-    /// when `self.strikes` reached the limit, see `closed`).
+    /// Decode; on failure send the error (naming the refused `seq`, which
+    /// the caller uses up and acknowledges: docs/PROTOCOL.md §5) and
+    /// strike. `Err(true)`: too many strikes, the link was told to close.
     fn decode(&mut self, text: &str) -> Result<Envelope, bool> {
         match decode_text(text) {
             Ok(env) => Ok(env),
             Err(e) => {
-                let _ = self
-                    .link
-                    .ctrl
-                    .try_send(plain(Message::error(ErrorCode::Malformed, format!("{e}"))));
+                let seq = lotse_protocol::numbered_seq(text);
+                let _ = self.link.ctrl.try_send(plain(Message::refusal(
+                    ErrorCode::Malformed,
+                    format!("{e}"),
+                    seq,
+                )));
                 Err(self.strike())
             }
         }
@@ -396,8 +400,13 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     Next::Text(text) => {
                         let env = match reader.decode(&text) {
                             Ok(env) => env,
-                            Err(true) => break,
-                            Err(false) => continue,
+                            Err(closed) => {
+                                hub.customer_refused(sid, link.id, &text);
+                                if closed {
+                                    break;
+                                }
+                                continue;
+                            }
                         };
                         match hub.customer_message(sid, link.id, env) {
                             Handled::Ok => {}
@@ -433,8 +442,13 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     Next::Text(text) => {
                         let env = match reader.decode(&text) {
                             Ok(env) => env,
-                            Err(true) => break,
-                            Err(false) => continue,
+                            Err(closed) => {
+                                hub.tech_refused(link.id, &text);
+                                if closed {
+                                    break;
+                                }
+                                continue;
+                            }
                         };
                         match hub.tech_message(link.id, env) {
                             Handled::Ok => {}
@@ -523,6 +537,7 @@ async fn login<S: AsyncRead + AsyncWrite + Unpin>(
                 message: "too many failed logins; try again later".into(),
                 fatal: false,
                 retry_after_secs: Some(wait.as_secs().max(1)),
+                refused_seq: None,
             }));
             continue;
         }
@@ -563,6 +578,7 @@ async fn login<S: AsyncRead + AsyncWrite + Unpin>(
                     message: "wrong user name or password".into(),
                     fatal: false,
                     retry_after_secs: None,
+                    refused_seq: None,
                 }));
             }
         }

@@ -13,6 +13,7 @@
 //! (passwords, tokens, brute-force limits), `store` (SQLite), `config`.
 
 mod auth;
+mod compose;
 mod config;
 mod conn;
 mod http;

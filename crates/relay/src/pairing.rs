@@ -27,6 +27,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use crate::auth::{random_token, same_secret};
+use crate::compose;
 use crate::config::Config;
 use crate::queue::{WaitHistory, fill};
 use crate::recording::{Recorder, Tape};
@@ -140,8 +141,12 @@ pub struct Hub {
     inner: Mutex<Inner>,
 }
 
-const MAX_HISTORY: usize = 1000;
+pub(crate) const MAX_HISTORY: usize = 1000;
 const MAX_OUTBOX: usize = 10_000;
+/// Why a message is not forwarded: with the fields the relay adds it would
+/// be over the receiver's limit.
+const FORWARD_TOO_LARGE: &str =
+    "too large to forward: with `session` and `seq` it would exceed 64 KiB";
 
 fn label<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -152,6 +157,11 @@ fn label<T: serde::Serialize>(v: &T) -> String {
 
 fn err(code: ErrorCode, text: &str) -> Envelope {
     Envelope::new(Message::error(code, text))
+}
+
+/// `too_large` for the reliable message `seq` (its `seq` is used up).
+fn too_large(why: String, seq: Option<u64>) -> Envelope {
+    Envelope::new(Message::refusal(ErrorCode::TooLarge, why, seq))
 }
 
 impl Hub {
@@ -301,6 +311,7 @@ impl Hub {
                         .into(),
                 fatal: true,
                 retry_after_secs: None,
+                refused_seq: None,
             }));
         }
         sid
@@ -337,26 +348,14 @@ impl Hub {
             last_seq: 0,
         }));
         // The conversation so far, so it shows in the full client.
-        let history = s.c_out.stamp(Envelope::new(Message::ChatHistory {
-            lines: s.history.clone(),
-        }));
-        link.text(&history);
+        for page in compose::chat_history(&s.history) {
+            link.text(&s.c_out.stamp(Envelope::new(page)));
+        }
         let name = s.name.clone();
         if let State::Served { tech, .. } = s.state
             && let Some(t) = inner.techs.get_mut(&tech)
         {
-            let env = t.t_out.stamp(
-                Envelope::new(Message::SessionStarted {
-                    session: sid,
-                    customer_name: s.name.clone(),
-                    problem: s.problem.clone(),
-                    role: Role::Customer,
-                    history: s.history.clone(),
-                    consents: s.consents.clone(),
-                })
-                .with_session(sid),
-            );
-            t.link.text(&env);
+            send_session_started(t, sid, s);
             let joined = s.c_out.stamp(Envelope::new(Message::TechnicianJoined {
                 name: t.display_name.clone(),
                 avatar: t.avatar.clone(),
@@ -387,6 +386,7 @@ impl Hub {
                 message: "this session is over or unknown; please start again".into(),
                 fatal: true,
                 retry_after_secs: None,
+                refused_seq: None,
             }));
             return None;
         };
@@ -424,6 +424,19 @@ impl Hub {
         Some(resume.session)
     }
 
+    /// A text frame from a customer link that did not decode: its `seq`
+    /// is used up and acknowledged (docs/PROTOCOL.md §5; the error naming
+    /// it went out already).
+    pub fn customer_refused(&self, sid: u64, link_id: u64, text: &str) {
+        let mut inner = self.lock();
+        if let Some(s) = inner.sessions.get_mut(&sid)
+            && let Some(link) = s.customer.as_ref().filter(|l| l.id == link_id)
+            && s.c_in.refuse(text).is_some()
+        {
+            link.text(&Envelope::new(Message::Ack { seq: s.c_in.last() }));
+        }
+    }
+
     /// One text message from a customer link.
     pub fn customer_message(&self, sid: u64, link_id: u64, env: Envelope) -> Handled {
         let mut guard = self.lock();
@@ -442,6 +455,10 @@ impl Hub {
             if !fresh {
                 return Handled::Ok;
             }
+        }
+        if let Err(why) = compose::check_arrival(&env.msg) {
+            link.text(&too_large(why, env.seq));
+            return Handled::Strike;
         }
         let allowed = matches!(
             env.msg,
@@ -483,11 +500,14 @@ impl Hub {
         let now = now_ms();
         match env.msg {
             Message::Consent { topic, granted } => {
-                s.consents.push(ConsentRecord {
-                    topic,
-                    granted,
-                    at_ms: now,
-                });
+                compose::push_consent(
+                    &mut s.consents,
+                    ConsentRecord {
+                        topic,
+                        granted,
+                        at_ms: now,
+                    },
+                );
                 if topic == ConsentTopic::Elevation
                     && granted
                     && s.role == Role::WebCustomer
@@ -563,10 +583,10 @@ impl Hub {
                 };
                 let lang = s.lang;
                 for notice in self.config.notices.iter().filter(|n| n.auto_show) {
-                    let env = s.c_out.stamp(Envelope::new(Message::Notice {
-                        id: Some(notice.id.clone()),
-                        text: notice.text.get(lang).to_owned(),
-                    }));
+                    let env = s.c_out.stamp(Envelope::new(compose::notice(
+                        Some(notice.id.clone()),
+                        notice.text.get(lang),
+                    )));
                     link.text(&env);
                 }
                 if inner.techs.is_empty() {
@@ -653,11 +673,7 @@ impl Hub {
                 self.forward_from_customer(
                     sid,
                     tech,
-                    Some(Message::Chat {
-                        text,
-                        from: Some(who),
-                        at_ms: Some(now),
-                    }),
+                    Some(compose::forwarded_chat(text, &who, now)),
                 )
             }
             other => {
@@ -724,6 +740,12 @@ impl Hub {
             return Handled::Ok;
         };
         let mut inner = self.lock();
+        if !compose::fits(&msg) {
+            if let Some(link) = inner.sessions.get(&sid).and_then(|s| s.customer.as_ref()) {
+                link.text(&too_large(FORWARD_TOO_LARGE.into(), None));
+            }
+            return Handled::Strike;
+        }
         if let Some(t) = inner.techs.get_mut(&tech) {
             let env = t.t_out.stamp(Envelope::new(msg).with_session(sid));
             t.link.text(&env);
@@ -893,6 +915,18 @@ impl Hub {
         self.push_updates();
     }
 
+    /// A text frame from a technician link that did not decode: like
+    /// [`Hub::customer_refused`].
+    pub fn tech_refused(&self, link_id: u64, text: &str) {
+        let mut inner = self.lock();
+        if let Some(t) = inner.techs.get_mut(&link_id)
+            && t.t_in.refuse(text).is_some()
+        {
+            t.link
+                .text(&Envelope::new(Message::Ack { seq: t.t_in.last() }));
+        }
+    }
+
     /// One text message from a technician link.
     pub fn tech_message(&self, link_id: u64, env: Envelope) -> Handled {
         let mut guard = self.lock();
@@ -909,6 +943,10 @@ impl Hub {
             if !fresh {
                 return Handled::Ok;
             }
+        }
+        if let Err(why) = compose::check_arrival(&env.msg) {
+            link.text(&too_large(why, env.seq));
+            return Handled::Strike;
         }
         let allowed = matches!(
             env.msg,
@@ -1014,18 +1052,7 @@ impl Hub {
             since: now,
         };
         t.sessions.insert(sid);
-        let env = t.t_out.stamp(
-            Envelope::new(Message::SessionStarted {
-                session: sid,
-                customer_name: s.name.clone(),
-                problem: s.problem.clone(),
-                role: s.role,
-                history: s.history.clone(),
-                consents: s.consents.clone(),
-            })
-            .with_session(sid),
-        );
-        t.link.text(&env);
+        send_session_started(t, sid, s);
         let joined = s.c_out.stamp(Envelope::new(Message::TechnicianJoined {
             name: t.display_name.clone(),
             avatar: t.avatar.clone(),
@@ -1105,7 +1132,7 @@ impl Hub {
                     self.to_tech(link_id, err(ErrorCode::NotFound, "no such notice"));
                     return Handled::Strike;
                 };
-                Message::Notice { id, text }
+                compose::notice(id, &text)
             }
             Message::Chat { text, .. } => {
                 if text.trim().is_empty() {
@@ -1132,14 +1159,14 @@ impl Hub {
                     role: "technician",
                     text: text.clone(),
                 });
-                Message::Chat {
-                    text,
-                    from: Some(display_name.to_owned()),
-                    at_ms: Some(now),
-                }
+                compose::forwarded_chat(text, display_name, now)
             }
             other => other,
         };
+        if !compose::fits(&out) {
+            self.to_tech(link_id, too_large(FORWARD_TOO_LARGE.into(), None));
+            return Handled::Strike;
+        }
         let mut inner = self.lock();
         if let Some(s) = inner.sessions.get_mut(&sid) {
             let env = s.c_out.stamp(Envelope::new(out));
@@ -1263,12 +1290,9 @@ impl Hub {
                 role: s.role,
             });
         }
-        let notices = self.config.notice_list();
+        let queue = Envelope::new(compose::queue(entries, &self.config.notice_list()));
         for t in inner.techs.values() {
-            t.link.text(&Envelope::new(Message::Queue {
-                entries: entries.clone(),
-                notices: notices.clone(),
-            }));
+            t.link.text(&queue);
         }
     }
 
@@ -1315,6 +1339,23 @@ impl Hub {
         for t in inner.techs.values() {
             t.link.kill.notify_one();
         }
+    }
+}
+
+/// `session_started` (and the older history in `chat_history` pages) to
+/// the technician who serves `s` now.
+fn send_session_started(t: &mut Tech, sid: u64, s: &Session) {
+    let msgs = compose::session_started(
+        sid,
+        &s.name,
+        s.problem.as_deref(),
+        s.role,
+        &s.history,
+        &s.consents,
+    );
+    for msg in msgs {
+        let env = t.t_out.stamp(Envelope::new(msg).with_session(sid));
+        t.link.text(&env);
     }
 }
 

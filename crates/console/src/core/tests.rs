@@ -556,3 +556,84 @@ fn broken_screen_update_asks_the_customer_for_a_keyframe() {
         .collect();
     assert_eq!(core.sessions[&7].screen.rgba(), &want[..]);
 }
+
+#[test]
+fn a_message_the_console_cannot_take_is_reported_acked_and_the_next_arrives() {
+    let (mut core, seq) = serving();
+    // Over the text limit (e.g. from a relay that composed too much), and
+    // one that does not decode: both numbered.
+    let big = lotse_protocol::encode_text(
+        &Envelope::new(Message::Chat {
+            text: "\u{1}".repeat(lotse_protocol::MAX_TEXT_BYTES / 6 + 1),
+            from: Some("Anna".into()),
+            at_ms: Some(5),
+        })
+        .with_seq(seq + 1)
+        .with_session(7),
+    );
+    core.receive_frame(&big);
+    core.receive_frame(&format!(
+        r#"{{"seq":{},"session":7,"type":"teleport"}}"#,
+        seq + 2
+    ));
+    let next = lotse_protocol::encode_text(
+        &Envelope::new(Message::Chat {
+            text: "still here".into(),
+            from: Some("Anna".into()),
+            at_ms: Some(6),
+        })
+        .with_seq(seq + 3)
+        .with_session(7),
+    );
+    core.receive_frame(&next);
+    let events = core.take_events();
+    let codes: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Error { code, .. } => Some(code.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(codes, ["too_large", "malformed"], "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Chat { text, .. } if text == "still here")),
+        "{events:?}"
+    );
+    // Every one acknowledged: the relay's outbox empties.
+    assert_eq!(sent(&mut core).last(), Some(&Message::Ack { seq: seq + 3 }));
+}
+
+#[test]
+fn history_pages_go_in_front_of_what_is_shown() {
+    let (mut core, mut seq) = serving();
+    let line = |text: &str| ChatLine {
+        from: "Anna".into(),
+        role: Role::Customer,
+        text: text.into(),
+        at_ms: 1,
+    };
+    relay(
+        &mut core,
+        &mut seq,
+        Some(7),
+        Message::ChatHistory {
+            lines: vec![line("3"), line("4")],
+        },
+    );
+    relay(
+        &mut core,
+        &mut seq,
+        Some(7),
+        Message::ChatHistory {
+            lines: vec![line("1"), line("2")],
+        },
+    );
+    let texts: Vec<&str> = core.sessions[&7]
+        .chat
+        .iter()
+        .map(|l| l.text.as_str())
+        .collect();
+    assert_eq!(texts, ["1", "2", "3", "4"]);
+}
