@@ -276,6 +276,9 @@ pub enum Message {
         token: String,
         display_name: String,
     },
+    /// Technician → relay on `/ws/technician`: end this login. The relay
+    /// revokes the token and closes every link opened with it.
+    Logout,
 
     // ---- customer before the session --------------------------------------
     /// Customer → relay: enter the queue (after the texts were answered).
@@ -515,6 +518,7 @@ impl Message {
                 | Message::Welcome { .. }
                 | Message::Login { .. }
                 | Message::LoginOk { .. }
+                | Message::Logout
                 | Message::Ack { .. }
                 | Message::QueueStatus { .. }
                 | Message::Queue { .. }
@@ -544,6 +548,7 @@ impl Message {
                 | Message::FileDecline { .. }
                 | Message::FileDone { .. }
                 | Message::ElevateRequest
+                | Message::Logout
         )
     }
 
