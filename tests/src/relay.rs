@@ -228,6 +228,16 @@ impl Relay {
 
     /// One HTTPS GET over pinned TLS: (status, headers, body).
     pub async fn http_get(&self, path: &str) -> (u16, String, Vec<u8>) {
+        self.http_get_with(path, &[]).await
+    }
+
+    /// Like [`Relay::http_get`] with extra request headers
+    /// (e.g. `("Authorization", "Bearer TOKEN")`).
+    pub async fn http_get_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String, Vec<u8>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         lotse_link::install_crypto_provider();
         let tcp = tokio::net::TcpStream::connect(self.addr)
@@ -236,8 +246,12 @@ impl Relay {
         let connector = tokio_rustls::TlsConnector::from(lotse_link::pinned_tls_config(self.pin));
         let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
         let mut tls = connector.connect(name, tcp).await.expect("TLS");
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}\r\n",
             self.addr
         );
         tls.write_all(request.as_bytes()).await.expect("write");
@@ -309,6 +323,70 @@ impl Peer {
             log: Vec::new(),
             auto_ack: true,
         })
+    }
+
+    /// Like [`Peer::connect`], but from the local address `source` (any
+    /// 127.x.y.z works on Linux loopback): a second "computer" for tests
+    /// of per-address limits.
+    pub async fn connect_from(
+        relay: &Relay,
+        source: std::net::IpAddr,
+        path: &str,
+        bearer: Option<&str>,
+    ) -> Result<Self, lotse_link::LinkError> {
+        use lotse_link::tungstenite::client::IntoClientRequest;
+        lotse_link::install_crypto_provider();
+        let failed = |e: String| lotse_link::LinkError::Connect(e);
+        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| failed(e.to_string()))?;
+        socket
+            .bind(std::net::SocketAddr::new(source, 0))
+            .map_err(|e| failed(format!("bind {source}: {e}")))?;
+        let tcp = socket
+            .connect(relay.addr)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let mut request = relay
+            .ws_url(path)
+            .into_client_request()
+            .map_err(|e| failed(e.to_string()))?;
+        if let Some(token) = bearer {
+            request.headers_mut().insert(
+                "authorization",
+                format!("Bearer {token}")
+                    .parse()
+                    .map_err(|_| failed("bad token".into()))?,
+            );
+        }
+        let connector =
+            tokio_tungstenite::Connector::Rustls(lotse_link::pinned_tls_config(relay.pin));
+        let ws = match tokio_tungstenite::client_async_tls_with_config(
+            request,
+            tcp,
+            Some(lotse_link::ws_config()),
+            Some(connector),
+        )
+        .await
+        {
+            Ok((ws, _)) => ws,
+            Err(lotse_link::tungstenite::Error::Http(r)) => {
+                return Err(lotse_link::LinkError::Refused(r.status().as_u16()));
+            }
+            Err(e) => return Err(failed(e.to_string())),
+        };
+        Ok(Self::over(ws))
+    }
+
+    fn over(ws: WsStream) -> Self {
+        Self {
+            ws,
+            outbox: Outbox::default(),
+            inbox: Inbox::default(),
+            session: None,
+            resume_token: None,
+            welcome: None,
+            log: Vec::new(),
+            auto_ack: true,
+        }
     }
 
     /// Open a web chat link (`/ws/web`) with the browser's `Origin` header
@@ -439,9 +517,28 @@ impl Peer {
 
     /// Log in over `/ws/login`; returns the token or the error message.
     pub async fn login(relay: &Relay, user: &str, password: &str) -> Result<String, Message> {
-        let mut peer = Self::connect(relay, lotse_protocol::paths::LOGIN, None)
+        let peer = Self::connect(relay, lotse_protocol::paths::LOGIN, None)
             .await
             .expect("login connect");
+        peer.login_on(user, password).await
+    }
+
+    /// Like [`Peer::login`], from the local address `source`.
+    pub async fn login_from(
+        relay: &Relay,
+        source: std::net::IpAddr,
+        user: &str,
+        password: &str,
+    ) -> Result<String, Message> {
+        let peer = Self::connect_from(relay, source, lotse_protocol::paths::LOGIN, None)
+            .await
+            .expect("login connect");
+        peer.login_on(user, password).await
+    }
+
+    /// hello + `login` on a fresh `/ws/login` link: the token or the error.
+    pub async fn login_on(mut self, user: &str, password: &str) -> Result<String, Message> {
+        let peer = &mut self;
         peer.hello(Role::Technician).await;
         peer.send(Message::Login {
             user: user.into(),

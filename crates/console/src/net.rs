@@ -256,6 +256,10 @@ impl Engine {
                 self.creds = None;
                 self.retry_at = None;
                 if let Some(mut ws) = self.link.take() {
+                    // The relay revokes the token (best effort: a dead
+                    // link's token still ends with its lifetime).
+                    let logout = send(&mut ws, &Envelope::new(Message::Logout));
+                    let _ = tokio::time::timeout(Duration::from_secs(2), logout).await;
                     let _ = ws.close(None).await;
                 }
                 *lock(&self.core) = Core::new("", self.want_patches);

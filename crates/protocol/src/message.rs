@@ -276,6 +276,9 @@ pub enum Message {
         token: String,
         display_name: String,
     },
+    /// Technician → relay on `/ws/technician`: end this login. The relay
+    /// revokes the token and closes every link opened with it.
+    Logout,
 
     // ---- customer before the session --------------------------------------
     /// Customer → relay: enter the queue (after the texts were answered).
@@ -523,6 +526,7 @@ impl Message {
                 | Message::Welcome { .. }
                 | Message::Login { .. }
                 | Message::LoginOk { .. }
+                | Message::Logout
                 | Message::Ack { .. }
                 | Message::QueueStatus { .. }
                 | Message::Queue { .. }
@@ -552,6 +556,7 @@ impl Message {
                 | Message::FileDecline { .. }
                 | Message::FileDone { .. }
                 | Message::ElevateRequest
+                | Message::Logout
         )
     }
 

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::auth::{TokenInfo, Verdict};
+use crate::auth::TokenInfo;
 use crate::pairing::{Handled, Link, Out};
 use crate::server::Shared;
 
@@ -436,6 +436,11 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         Admission::Technician(info) => {
+            // Revoking the token (logout, account removed) closes this link.
+            if !shared.tokens.attach(&info.token, &link.kill) {
+                let _ = link.ctrl.try_send(Out::Close(1008, "log in again".into()));
+                return;
+            }
             hub.tech_hello(&link, &info.user, &info.display_name);
             loop {
                 match reader.next().await {
@@ -450,6 +455,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                                 continue;
                             }
                         };
+                        if let Message::Logout = env.msg {
+                            tracing::info!(user = info.user, "technician logged out");
+                            let _ = link.ctrl.try_send(Out::Close(1000, "logged out".into()));
+                            shared.tokens.revoke(&info.token);
+                            break;
+                        }
                         match hub.tech_message(link.id, env) {
                             Handled::Ok => {}
                             Handled::Strike => {
@@ -522,57 +533,33 @@ async fn login<S: AsyncRead + AsyncWrite + Unpin>(
             }
             continue;
         };
-        let ip_key = format!("ip:{ip}");
-        let user_key = format!("user:{user}");
-        let locked = [shared.logins.check(&ip_key), shared.logins.check(&user_key)]
-            .into_iter()
-            .filter_map(|v| match v {
-                Verdict::Locked(d) => Some(d),
-                Verdict::Allowed => None,
-            })
-            .max();
-        if let Some(wait) = locked {
-            let _ = link.ctrl.try_send(plain(Message::Error {
-                code: ErrorCode::LockedOut,
-                message: "too many failed logins; try again later".into(),
-                fatal: false,
-                retry_after_secs: Some(wait.as_secs().max(1)),
-                refused_seq: None,
-            }));
-            continue;
-        }
-        let store = shared.store.clone();
-        let check_user = user.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let found = store.user_hash(&check_user).ok().flatten();
-            match found {
-                Some((display, hash)) if crate::auth::verify_password(&password, &hash) => {
-                    Some(display)
-                }
-                _ => None,
+        // Counted before hashing; at most a few hashes at once (see `auth`).
+        let attempt = match shared.logins.begin(&user, ip) {
+            Ok(attempt) => attempt,
+            Err(wait) => {
+                let _ = link.ctrl.try_send(plain(Message::Error {
+                    code: ErrorCode::LockedOut,
+                    message: "too many failed logins; try again later".into(),
+                    fatal: false,
+                    retry_after_secs: Some(wait.as_secs().max(1)),
+                    refused_seq: None,
+                }));
+                continue;
             }
-        })
-        .await
-        .ok()
-        .flatten();
-        match result {
-            Some(display_name) => {
-                shared.logins.succeed(&ip_key);
-                shared.logins.succeed(&user_key);
-                let token = shared.tokens.issue(&user, &display_name);
+        };
+        match shared.logins.verify(&shared.store, &user, password).await {
+            Some(account) => {
+                attempt.succeed();
+                let token = shared.tokens.issue(&account);
                 tracing::info!(user, %ip, "technician logged in");
                 let _ = link.ctrl.try_send(plain(Message::LoginOk {
                     token,
-                    display_name,
+                    display_name: account.display_name,
                 }));
             }
             None => {
-                let delay = shared
-                    .logins
-                    .fail(&ip_key)
-                    .max(shared.logins.fail(&user_key));
                 tracing::warn!(%ip, "failed login");
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep(attempt.delay).await;
                 let _ = link.ctrl.try_send(plain(Message::Error {
                     code: ErrorCode::LoginFailed,
                     message: "wrong user name or password".into(),

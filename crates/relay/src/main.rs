@@ -18,6 +18,7 @@ mod config;
 mod conn;
 mod http;
 mod pairing;
+mod printable;
 mod queue;
 mod recording;
 mod server;
@@ -28,6 +29,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+
+use crate::printable::{printable, printable_lines};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -104,7 +107,7 @@ fn main() -> std::process::ExitCode {
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("lotse-relay: {e:#}");
+            eprintln!("lotse-relay: {}", printable_lines(&format!("{e:#}")));
             std::process::ExitCode::FAILURE
         }
     }
@@ -166,6 +169,13 @@ fn serve(data_dir: &std::path::Path, listen: &str) -> anyhow::Result<()> {
     ))
 }
 
+/// Print CLI output: every control character in it escaped except its
+/// own line breaks (fields holding customer text are escaped whole, line
+/// breaks included, where they are formatted: `printable`).
+fn out(text: &str) {
+    print!("{}", printable_lines(text));
+}
+
 fn open_store(data_dir: &std::path::Path) -> anyhow::Result<store::Store> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -202,23 +212,23 @@ fn user(data_dir: &std::path::Path, action: UserAction) -> anyhow::Result<()> {
             let hash =
                 auth::hash_password(&password).map_err(|e| anyhow::anyhow!("cannot hash: {e}"))?;
             store.add_user(&name, display_name.as_deref().unwrap_or(&name), &hash)?;
-            println!("added {name}");
+            out(&format!("added {name}\n"));
         }
         UserAction::List => {
             for u in store.users()? {
-                println!(
-                    "{}\t{}\t{}",
-                    u.name,
-                    u.display_name,
+                out(&format!(
+                    "{}\t{}\t{}\n",
+                    printable(&u.name),
+                    printable(&u.display_name),
                     store::format_ms(u.created_ms)
-                );
+                ));
             }
         }
         UserAction::Remove { name } => {
             if !store.remove_user(&name)? {
                 bail!("no user {name}");
             }
-            println!("removed {name}");
+            out(&format!("removed {name}\n"));
         }
     }
     Ok(())
@@ -227,9 +237,9 @@ fn user(data_dir: &std::path::Path, action: UserAction) -> anyhow::Result<()> {
 fn sessions(data_dir: &std::path::Path, action: SessionsAction) -> anyhow::Result<()> {
     let store = open_store(data_dir)?;
     match action {
-        SessionsAction::List { limit } => print!("{}", store.session_list(limit)?),
+        SessionsAction::List { limit } => out(&store.session_list(limit)?),
         SessionsAction::Show { id } => match store.session_report(id)? {
-            Some(report) => print!("{report}"),
+            Some(report) => out(&report),
             None => bail!("no session {id}"),
         },
     }
@@ -253,7 +263,7 @@ fn recordings(data_dir: &std::path::Path, action: RecordingsAction) -> anyhow::R
                 .unwrap_or_default();
             found.sort_unstable();
             for (sid, size) in found {
-                println!("{sid}\t{size} bytes");
+                out(&format!("{sid}\t{size} bytes\n"));
             }
         }
         RecordingsAction::Export { session, file } => {
@@ -263,7 +273,10 @@ fn recordings(data_dir: &std::path::Path, action: RecordingsAction) -> anyhow::R
             }
             std::fs::copy(&from, &file)
                 .with_context(|| format!("cannot copy {} to {}", from.display(), file.display()))?;
-            println!("exported session {session} to {}", file.display());
+            out(&format!(
+                "exported session {session} to {}\n",
+                file.display()
+            ));
         }
     }
     Ok(())

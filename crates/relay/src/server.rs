@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
-use crate::auth::{Limiter, Tokens};
+use crate::auth::{Limiter, Logins, Tokens};
 use crate::config::{Config, DEFAULT_TOML};
 use crate::pairing::Hub;
 use crate::recording::Recorder;
@@ -27,9 +27,9 @@ use crate::store::Store;
 pub struct Shared {
     pub hub: Arc<Hub>,
     pub store: Store,
-    pub tokens: Tokens,
-    /// Failed logins per address and per account.
-    pub logins: Limiter,
+    pub tokens: Arc<Tokens>,
+    /// Failed logins per account on an address, and per address.
+    pub logins: Logins,
     /// Bad tickets per address.
     pub keys: Limiter,
     secret: Vec<u8>,
@@ -222,11 +222,13 @@ pub async fn run(
     let local_addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let limits = &config.limits;
+    let tokens = Arc::new(Tokens::default());
+    let accounts = tokio::spawn(crate::auth::watch_accounts(store.clone(), tokens.clone()));
     let shared = Arc::new(Shared {
         hub: hub.clone(),
         store,
-        tokens: Tokens::default(),
-        logins: Limiter::new(
+        tokens: tokens.clone(),
+        logins: Logins::new(
             limits.login_max_failures,
             Duration::from_secs(limits.login_lockout_secs),
         ),
@@ -292,6 +294,7 @@ pub async fn run(
         }
     }
     hold.abort();
+    accounts.abort();
     hub.shutdown();
     // Recordings are closed by now; make sure they are on disk.
     hub.recorder().sync().await;

@@ -11,6 +11,8 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::printable::printable;
+
 const SCHEMA: &str = r"
 PRAGMA journal_mode = WAL;
 CREATE TABLE IF NOT EXISTS users (
@@ -165,6 +167,15 @@ pub struct User {
     pub created_ms: i64,
 }
 
+/// A technician account with its password hash (logins only).
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub display_name: String,
+    pub hash: String,
+    pub created_ms: i64,
+}
+
 impl Store {
     /// Open (creating tables if needed).
     pub fn open(path: &Path) -> Result<Self> {
@@ -298,13 +309,20 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// (display name, password hash) of `name`.
-    pub fn user_hash(&self, name: &str) -> Result<Option<(String, String)>> {
+    /// The account `name` with its password hash (for logins).
+    pub fn account(&self, name: &str) -> Result<Option<Account>> {
         let conn = self.conn()?;
         conn.query_row(
-            "SELECT display_name, hash FROM users WHERE name = ?1",
+            "SELECT name, display_name, hash, created_ms FROM users WHERE name = ?1",
             [name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| {
+                Ok(Account {
+                    name: r.get(0)?,
+                    display_name: r.get(1)?,
+                    hash: r.get(2)?,
+                    created_ms: r.get(3)?,
+                })
+            },
         )
         .optional()
         .map_err(|e| self.err(e))
@@ -340,6 +358,7 @@ impl Store {
             .map_err(|e| self.err(e))?;
         for row in rows {
             let (id, created, role, customer, tech, wait, end) = row.map_err(|e| self.err(e))?;
+            let (customer, tech, end) = (printable(&customer), printable(&tech), printable(&end));
             let wait = wait.map_or_else(|| "-".into(), |w| format!("{w}s"));
             let end = if end.is_empty() { "(open)".into() } else { end };
             out.push_str(&format!(
@@ -396,7 +415,8 @@ impl Store {
             return Ok(None);
         };
         let mut out = String::new();
-        let dash = |o: Option<String>| o.unwrap_or_else(|| "-".into());
+        let dash = |o: Option<String>| o.map_or_else(|| "-".into(), |s| printable(&s));
+        let reason = reason.map(|r| printable(&r));
         out.push_str(&format!("session {id}\n"));
         out.push_str(&format!("started:    {} UTC\n", format_ms(created)));
         out.push_str(&format!("role:       {role} ({lang})\n"));
@@ -436,6 +456,7 @@ impl Store {
             .map_err(|e| self.err(e))?;
         for row in rows {
             let (at, who, kind, detail) = row.map_err(|e| self.err(e))?;
+            let (who, kind, detail) = (printable(&who), printable(&kind), printable(&detail));
             out.push_str(&format!("  {}  {who}: {kind} {detail}\n", format_ms(at)));
         }
 
@@ -455,6 +476,7 @@ impl Store {
             .map_err(|e| self.err(e))?;
         for row in rows {
             let (at, from, role, text) = row.map_err(|e| self.err(e))?;
+            let (from, role, text) = (printable(&from), printable(&role), printable(&text));
             out.push_str(&format!("  {}  {from} ({role}): {text}\n", format_ms(at)));
         }
 
@@ -476,6 +498,7 @@ impl Store {
             .map_err(|e| self.err(e))?;
         for row in rows {
             let (at, fid, name, size, sha, status) = row.map_err(|e| self.err(e))?;
+            let (name, sha, status) = (printable(&name), printable(&sha), printable(&status));
             out.push_str(&format!(
                 "  {}  #{fid} {name} {size} bytes sha256 {sha} {status}\n",
                 format_ms(at)
@@ -497,6 +520,7 @@ impl Store {
             .map_err(|e| self.err(e))?;
         for row in rows {
             let (at, rating, comment) = row.map_err(|e| self.err(e))?;
+            let comment = printable(&comment);
             out.push_str(&format!(
                 "  {}  rating {rating}/5: {comment}\n",
                 format_ms(at)
