@@ -6,6 +6,10 @@
 //! event only while control is granted and — with app-selective sharing —
 //! only mouse input inside the [`Mask`] and only key input while a chosen
 //! application has the focus; everything else is dropped and counted.
+//! With app-selective sharing it also drops the key combinations the
+//! desktop handles globally ([`crate::shortcuts`]), judged with the
+//! modifiers the technician holds down (tracked across events, whether they
+//! were applied or not), and pointer buttons with Alt or the logo key held.
 //! This holds whatever the relay forwards.
 //!
 //! Coordinates in events are pixels of the shared area (the captured
@@ -21,6 +25,7 @@ use lotse_protocol::{InputEvent, MouseButton};
 use crate::DesktopError;
 use crate::capture::MonitorInfo;
 use crate::mask::Mask;
+use crate::shortcuts::{self, Modifiers};
 
 /// Something that can apply input events to the desktop. Coordinates are
 /// root-window pixels here (the guard translates).
@@ -117,12 +122,7 @@ impl Injector for EnigoInjector {
 pub fn key_from_name(name: &str) -> Result<Key, DesktopError> {
     let mut chars = name.chars();
     if let (Some(c), None) = (chars.next(), chars.clone().next()) {
-        return Ok(match c {
-            ' ' => Key::Space,
-            '\n' | '\r' => Key::Return,
-            '\t' => Key::Tab,
-            c => Key::Unicode(c),
-        });
+        return Ok(key_of_char(c));
     }
     let lower = name.to_ascii_lowercase();
     if let Some(n) = lower.strip_prefix('f').and_then(|n| n.parse::<u8>().ok()) {
@@ -181,6 +181,19 @@ pub fn key_from_name(name: &str) -> Result<Key, DesktopError> {
     })
 }
 
+/// The key that types `c` (what a text event presses for it).
+pub fn key_of_char(c: char) -> Key {
+    match c {
+        ' ' => Key::Space,
+        '\n' | '\r' => Key::Return,
+        '\t' => Key::Tab,
+        c => Key::Unicode(c),
+    }
+}
+
+/// Why a desktop-wide shortcut was dropped (logged and shown in counts).
+pub const DROP_SHORTCUT: &str = "a desktop-wide shortcut while sharing applications";
+
 /// A shared on/off switch for the control permission. Cloning gives
 /// another handle to the same switch; [`ControlSwitch::revoke`] from any
 /// thread takes effect for the very next event.
@@ -213,6 +226,8 @@ pub struct GuardedInjector<I: Injector> {
     last_drop: Option<&'static str>,
     keys_down: HashSet<String>,
     buttons_down: HashSet<ButtonId>,
+    /// Modifier keys the technician holds down, applied or not.
+    held_modifiers: HashSet<Key>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -267,6 +282,7 @@ impl<I: Injector> GuardedInjector<I> {
             last_drop: None,
             keys_down: HashSet::new(),
             buttons_down: HashSet::new(),
+            held_modifiers: HashSet::new(),
         }
     }
 
@@ -291,7 +307,7 @@ impl<I: Injector> GuardedInjector<I> {
     }
 
     /// Events dropped so far (no grant, outside the shared area or mask,
-    /// chosen apps not focused).
+    /// chosen apps not focused, desktop-wide shortcuts with app sharing).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
@@ -342,6 +358,7 @@ impl<I: Injector> GuardedInjector<I> {
     /// Applies `ev` if allowed. `Ok(true)` = applied, `Ok(false)` = dropped
     /// (and counted).
     pub fn apply(&mut self, ev: &InputEvent) -> Result<bool, DesktopError> {
+        self.track_modifiers(ev);
         if !self.switch.is_granted() {
             if !self.keys_down.is_empty() || !self.buttons_down.is_empty() {
                 self.release_held();
@@ -361,6 +378,9 @@ impl<I: Injector> GuardedInjector<I> {
                 let id = ButtonId::from(*button);
                 // Releasing what the technician pressed is always allowed.
                 if *down || !self.buttons_down.contains(&id) {
+                    if self.pointer_shortcut() {
+                        return self.drop_event(DROP_SHORTCUT);
+                    }
                     let (px, py) = self.inner.pointer()?;
                     if !self.mouse_allowed(px, py) {
                         return self.drop_event("click outside the shared area");
@@ -374,6 +394,9 @@ impl<I: Injector> GuardedInjector<I> {
                 }
             }
             InputEvent::Wheel { .. } => {
+                if self.pointer_shortcut() {
+                    return self.drop_event(DROP_SHORTCUT);
+                }
                 let (px, py) = self.inner.pointer()?;
                 if !self.mouse_allowed(px, py) {
                     return self.drop_event("wheel outside the shared area");
@@ -382,8 +405,16 @@ impl<I: Injector> GuardedInjector<I> {
             }
             InputEvent::Key { key, down } => {
                 let release_of_held = !*down && self.keys_down.contains(key);
-                if !release_of_held && !self.keys_allowed() {
-                    return self.drop_event("no chosen application has the focus");
+                if !release_of_held {
+                    if self.mask.is_some()
+                        && key_from_name(key)
+                            .is_ok_and(|k| shortcuts::is_global_shortcut(self.modifiers(), k))
+                    {
+                        return self.drop_event(DROP_SHORTCUT);
+                    }
+                    if !self.keys_allowed() {
+                        return self.drop_event("no chosen application has the focus");
+                    }
                 }
                 self.inner.apply(ev)?;
                 if *down {
@@ -392,7 +423,18 @@ impl<I: Injector> GuardedInjector<I> {
                     self.keys_down.remove(key);
                 }
             }
-            InputEvent::Text { .. } => {
+            InputEvent::Text { text } => {
+                // Typed with the modifiers held: Ctrl+Alt held and "t"
+                // typed is Ctrl+Alt+T.
+                if self.mask.is_some() {
+                    let mods = self.modifiers();
+                    if text
+                        .chars()
+                        .any(|c| shortcuts::is_global_shortcut(mods, key_of_char(c)))
+                    {
+                        return self.drop_event(DROP_SHORTCUT);
+                    }
+                }
                 if !self.keys_allowed() {
                     return self.drop_event("no chosen application has the focus");
                 }
@@ -400,6 +442,31 @@ impl<I: Injector> GuardedInjector<I> {
             }
         }
         Ok(true)
+    }
+
+    /// Follows the technician's modifier keys, whatever happens to the
+    /// events.
+    fn track_modifiers(&mut self, ev: &InputEvent) {
+        if let InputEvent::Key { key, down } = ev
+            && let Ok(k) = key_from_name(key)
+            && shortcuts::is_modifier(k)
+        {
+            if *down {
+                self.held_modifiers.insert(k);
+            } else {
+                self.held_modifiers.remove(&k);
+            }
+        }
+    }
+
+    fn modifiers(&self) -> Modifiers {
+        Modifiers::of(&self.held_modifiers)
+    }
+
+    /// A pointer button or wheel the window manager would take (app
+    /// sharing only).
+    fn pointer_shortcut(&self) -> bool {
+        self.mask.is_some() && shortcuts::is_global_pointer(self.modifiers())
     }
 
     fn keys_allowed(&self) -> bool {
@@ -457,6 +524,36 @@ mod tests {
             height: 600,
             primary: false,
         }
+    }
+
+    /// Desktop shortcuts are only dropped while chosen applications are
+    /// shared (the Xvfb tests cover that): with the whole screen shared the
+    /// technician may use the whole desktop.
+    #[test]
+    fn with_the_whole_screen_shared_shortcuts_pass() {
+        let mut g = GuardedInjector::new(Recorder::default(), monitor(), None);
+        g.grant();
+        let key = |k: &str, down| InputEvent::Key {
+            key: k.into(),
+            down,
+        };
+        for ev in [
+            key("Super", true),
+            key("e", true),
+            key("e", false),
+            key("Super", false),
+            key("Alt", true),
+            InputEvent::MouseMove { x: 10, y: 10 },
+            InputEvent::MouseButton {
+                button: MouseButton::Left,
+                down: true,
+            },
+            key("Tab", true),
+            key("Alt", false),
+        ] {
+            assert!(g.apply(&ev).expect("apply"), "{ev:?}");
+        }
+        assert_eq!(g.dropped(), 0);
     }
 
     #[test]

@@ -47,7 +47,13 @@
 //!   buttons), `switch() -> ControlSwitch` (clonable grant/revoke handle
 //!   for other threads), `apply(&ev) -> Result<bool>` (`false` = dropped),
 //!   `dropped() -> u64`. Event coordinates are pixels of the shared
-//!   monitor. Key names: see [`input::key_from_name`].
+//!   monitor. Key names: see [`input::key_from_name`]. With a mask the
+//!   guard also drops desktop-wide shortcuts (reason
+//!   [`input::DROP_SHORTCUT`]).
+//! * [`shortcuts`] — [`shortcuts::is_global_shortcut`]`(Modifiers, Key) ->
+//!   bool` (Super, Alt+Tab, Ctrl+Alt+T, Alt+F2, Ctrl+Alt+Del, Print …),
+//!   [`shortcuts::is_global_pointer`]`(Modifiers)`: the table the guard
+//!   applies while only chosen applications are shared.
 //! * [`watermark`] — [`Watermark::show`]`(text) -> Result<Watermark>`;
 //!   dropping it removes the overlay. `window_id()`, `is_translucent()`.
 //! * [`sound`] — [`play_alarm()`]` -> Result<()>` (returns once the device
@@ -65,6 +71,7 @@ mod error;
 pub mod geom;
 pub mod input;
 pub mod mask;
+pub mod shortcuts;
 pub mod sound;
 pub mod watermark;
 pub mod windows;

@@ -1,12 +1,12 @@
 //! Input injection and its enforcement under Xvfb.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use lotse_desktop::{EnigoInjector, GuardedInjector, Injector, Mask, monitors};
 use lotse_protocol::{InputEvent, MouseButton};
 
-use crate::support::{Proc, Xvfb, wait_for};
+use crate::support::{Xvfb, key, wait_for, xterm_cat};
 
 fn mouse_location() -> (i32, i32) {
     let out = Command::new("xdotool")
@@ -21,27 +21,6 @@ fn mouse_location() -> (i32, i32) {
             .expect("xdotool output")
     };
     (num("x:"), num("y:"))
-}
-
-/// An xterm that writes what is typed into `file` (one line at a time).
-fn xterm_cat(x: &Xvfb, file: &std::path::Path) -> Proc {
-    let child = Command::new("xterm")
-        .env("DISPLAY", &x.display)
-        .env("LC_ALL", "C.UTF-8")
-        .args(["-u8", "-geometry", "60x10+0+0", "-e", "sh", "-c"])
-        .arg(format!("stty -echo; cat > '{}'", file.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("xterm runs");
-    Proc(child)
-}
-
-fn key(k: &str, down: bool) -> InputEvent {
-    InputEvent::Key {
-        key: k.into(),
-        down,
-    }
 }
 
 #[test]

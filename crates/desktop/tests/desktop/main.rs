@@ -5,6 +5,7 @@ mod support;
 mod capture;
 mod input;
 mod mask;
+mod shortcuts;
 mod sound;
 mod watermark;
 mod windows;

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lotse_desktop::{Capture, Frame};
+use lotse_protocol::InputEvent;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
     AtomEnum, ChangeWindowAttributesAux, ConfigureWindowAux, ConnectionExt as _, CreateWindowAux,
@@ -110,9 +111,22 @@ impl Xvfb {
     }
 
     /// Runs `openbox` and waits until it manages the screen.
-    pub fn with_openbox(mut self) -> Self {
+    pub fn with_openbox(self) -> Self {
+        self.with_openbox_args(&[])
+    }
+
+    /// Runs `openbox` with `rc_xml` as its configuration (`--config-file`).
+    pub fn with_openbox_config(self, rc_xml: &str) -> Self {
+        let path = self.path("rc.xml");
+        std::fs::write(&path, rc_xml).expect("write rc.xml");
+        let path = path.to_str().expect("UTF-8 temp path").to_owned();
+        self.with_openbox_args(&["--config-file", &path])
+    }
+
+    fn with_openbox_args(mut self, args: &[&str]) -> Self {
         let net_check = self.atom("_NET_SUPPORTING_WM_CHECK");
         let child = Command::new("openbox")
+            .args(args)
             .env("DISPLAY", &self.display)
             .env("HOME", self.tmp.path())
             .stdout(Stdio::null())
@@ -285,6 +299,28 @@ impl Drop for Xvfb {
     fn drop(&mut self) {
         self.extra.clear(); // helpers go first
         let _ = self.server.0.kill();
+    }
+}
+
+/// An xterm that writes what is typed into `file` (one line at a time).
+pub fn xterm_cat(x: &Xvfb, file: &std::path::Path) -> Proc {
+    let child = Command::new("xterm")
+        .env("DISPLAY", &x.display)
+        .env("LC_ALL", "C.UTF-8")
+        .args(["-u8", "-geometry", "60x10+0+0", "-e", "sh", "-c"])
+        .arg(format!("stty -echo; cat > '{}'", file.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("xterm runs");
+    Proc(child)
+}
+
+/// A key event (`down` or up) for key name `k`.
+pub fn key(k: &str, down: bool) -> InputEvent {
+    InputEvent::Key {
+        key: k.into(),
+        down,
     }
 }
 
