@@ -82,6 +82,7 @@ async fn concurrent_wrong_passwords_are_counted_before_hashing() {
     assert_eq!(failed + locked, LINKS, "{answers:?}");
 
     let peak_mib = peak_rss_kib(relay.pid()) / 1024;
+    eprintln!("relay peak RSS under 100 concurrent guesses: {peak_mib} MiB");
     assert!(
         peak_mib < 160,
         "the relay's resident memory peaked at {peak_mib} MiB under 100 concurrent guesses"
