@@ -233,7 +233,11 @@ impl Relay {
 
     /// Like [`Relay::http_get`] with extra request headers
     /// (e.g. `("Authorization", "Bearer TOKEN")`).
-    pub async fn http_get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+    pub async fn http_get_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String, Vec<u8>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         lotse_link::install_crypto_provider();
         let tcp = tokio::net::TcpStream::connect(self.addr)

@@ -243,8 +243,11 @@ async fn cli_output_escapes_control_characters() {
             at_ms: None,
         })
         .await;
-    tech.recv_until(|e| matches!(&e.msg, Message::Chat { text, .. } if text.starts_with("chat")), WAIT)
-        .await;
+    tech.recv_until(
+        |e| matches!(&e.msg, Message::Chat { text, .. } if text.starts_with("chat")),
+        WAIT,
+    )
+    .await;
 
     // The record is written by the relay's writer thread: wait for the line.
     let deadline = tokio::time::Instant::now() + WAIT;

@@ -166,7 +166,13 @@ impl Tokens {
         if let Ok(mut map) = self.map.lock() {
             let now = Instant::now();
             map.retain(|_, t| t.info.expires > now);
-            map.insert(token.clone(), TokenEntry { info, links: Vec::new() });
+            map.insert(
+                token.clone(),
+                TokenEntry {
+                    info,
+                    links: Vec::new(),
+                },
+            );
         }
         token
     }
@@ -215,9 +221,9 @@ impl Tokens {
             .iter()
             .filter(|(_, t)| {
                 t.info.expires <= now
-                    || !accounts
-                        .iter()
-                        .any(|(name, created)| *name == t.info.user && *created == t.info.created_ms)
+                    || !accounts.iter().any(|(name, created)| {
+                        *name == t.info.user && *created == t.info.created_ms
+                    })
             })
             .map(|(token, _)| token.clone())
             .collect();
@@ -404,10 +410,12 @@ impl Limiter {
         };
         let locked = keys
             .iter()
-            .filter_map(|(key, _)| match Self::verdict(Self::entry(&mut map, key, now), now) {
-                Verdict::Locked(d) => Some(d),
-                Verdict::Allowed => None,
-            })
+            .filter_map(
+                |(key, _)| match Self::verdict(Self::entry(&mut map, key, now), now) {
+                    Verdict::Locked(d) => Some(d),
+                    Verdict::Allowed => None,
+                },
+            )
             .max();
         if let Some(wait) = locked {
             return Err(wait);
