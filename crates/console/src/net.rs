@@ -258,8 +258,9 @@ impl Engine {
                 if let Some(mut ws) = self.link.take() {
                     // The relay revokes the token (best effort: a dead
                     // link's token still ends with its lifetime).
-                    let logout = send(&mut ws, &Envelope::new(Message::Logout));
-                    let _ = tokio::time::timeout(Duration::from_secs(2), logout).await;
+                    let logout = Envelope::new(Message::Logout);
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(2), send(&mut ws, &logout)).await;
                     let _ = ws.close(None).await;
                 }
                 *lock(&self.core) = Core::new("", self.want_patches);
