@@ -447,7 +447,7 @@ impl Net {
                                     }
                                 }
                                 Err(e) => {
-                                    if let Err(()) = self.refused(text.as_str(), &e, &mut sink).await {
+                                    if let Err(()) = self.undecodable(text.as_str(), &e, &mut sink).await {
                                         return Outcome::Retry;
                                     }
                                 }
@@ -527,7 +527,7 @@ impl Net {
     /// A frame from the relay that does not decode: reported to the
     /// session as an error and, if numbered, used up and acknowledged (the
     /// rule of [`Inbox`], docs/PROTOCOL.md §5), so what follows arrives.
-    async fn refused(
+    async fn undecodable(
         &mut self,
         text: &str,
         e: &lotse_protocol::ProtocolError,

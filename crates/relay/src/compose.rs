@@ -339,7 +339,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
 
         #[test]
         fn session_started_and_history_pages_fit_and_lose_nothing(
@@ -350,7 +350,8 @@ mod tests {
         ) {
             let msgs = session_started(u64::MAX, &name, problem.as_deref(), Role::WebCustomer, &history, &consents);
             msgs.iter().for_each(assert_fits);
-            prop_assert!(matches!(msgs[0], Message::SessionStarted { .. }));
+            let first_is_started = matches!(msgs[0], Message::SessionStarted { .. });
+            prop_assert!(first_is_started);
             prop_assert_eq!(joined(&history_of(&msgs)), history.clone());
 
             let pages = chat_history(&history);
