@@ -311,6 +311,58 @@ impl Peer {
         })
     }
 
+    /// Like [`Peer::connect`], but from the local address `from` (any
+    /// `127.x.y.z` works on Linux loopback): a second "address" for
+    /// per-address limits.
+    pub async fn connect_from(
+        relay: &Relay,
+        path: &str,
+        from: std::net::IpAddr,
+    ) -> Result<Self, lotse_link::LinkError> {
+        use lotse_link::tungstenite::client::IntoClientRequest;
+        lotse_link::install_crypto_provider();
+        let fail = |e: &dyn std::fmt::Display| lotse_link::LinkError::Connect(e.to_string());
+        let socket = match from {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .map_err(|e| fail(&e))?;
+        socket
+            .bind(std::net::SocketAddr::new(from, 0))
+            .map_err(|e| fail(&e))?;
+        let tcp = socket.connect(relay.addr).await.map_err(|e| fail(&e))?;
+        let request = relay
+            .ws_url(path)
+            .into_client_request()
+            .map_err(|e| fail(&e))?;
+        let connector =
+            tokio_tungstenite::Connector::Rustls(lotse_link::pinned_tls_config(relay.pin));
+        let ws = match tokio_tungstenite::client_async_tls_with_config(
+            request,
+            tcp,
+            Some(lotse_link::ws_config()),
+            Some(connector),
+        )
+        .await
+        {
+            Ok((ws, _)) => ws,
+            Err(lotse_link::tungstenite::Error::Http(r)) => {
+                return Err(lotse_link::LinkError::Refused(r.status().as_u16()));
+            }
+            Err(e) => return Err(fail(&e)),
+        };
+        Ok(Self {
+            ws,
+            outbox: Outbox::default(),
+            inbox: Inbox::default(),
+            session: None,
+            resume_token: None,
+            welcome: None,
+            log: Vec::new(),
+            auto_ack: true,
+        })
+    }
+
     /// Open a web chat link (`/ws/web`) with the browser's `Origin` header
     /// (the relay's own origin unless `origin` is given).
     pub async fn connect_web(

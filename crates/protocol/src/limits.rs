@@ -21,6 +21,9 @@ pub const NOTICE_CHARS: usize = 1000;
 pub const FILE_NAME_CHARS: usize = 255;
 /// The comment of an exit survey answer.
 pub const SURVEY_COMMENT_CHARS: usize = 2000;
+/// Chat lines a customer may write before a technician serves the session
+/// (the waiting room); further lines get `error{code:"too_many"}`.
+pub const WAITING_CHAT_LINES: usize = 50;
 /// A technician avatar image (raw bytes before base64).
 pub const AVATAR_BYTES: usize = 40 * 1024;
 /// A file chunk's payload.
