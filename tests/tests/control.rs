@@ -613,26 +613,23 @@ fn technician_types_and_clicks_only_with_the_customers_grant() {
     // In the shared picture, xterm B's centre is here.
     let b_in_view = (b_centre.0 - SHARED_X, b_centre.1);
 
-    // 1. Nothing is shared: a raw technician's input reaches the client
-    //    (the relay forwards it) and is dropped there.
+    // 1. Nothing is shared: the relay holds a raw technician's input back
+    //    (a second line behind the client's own guard, which
+    //    crates/client/src/control.rs tests): the client never gets it.
     let mut attempt = Vec::new();
     attempt.extend(click(b_in_view.0, b_in_view.1));
     attempt.push(text("LEAK"));
     attempt.extend(enter());
     s.input(&attempt);
-    s.wait_dropped(6);
     assert_eq!(s.pointer(), home, "the pointer did not move");
     assert_eq!(s.active_window(), a.window);
-    assert!(
-        s.customer
-            .log()
-            .contains("input dropped: nothing is shared")
-    );
 
     // 2. The customer allows sharing and picks the (preselected primary)
-    //    screen; the technician gets its size.
+    //    screen; the technician gets its size. The request went out after
+    //    the input: once the client asks, it has had all the relay sent.
     s.send(Message::ShareRequest);
     s.customer.wait_log("Asked(ScreenShare)", LONG);
+    assert_eq!(s.dropped(), 0, "input without a grant reached the client");
     s.screenshot("share-prompt");
     let grant = s.answer_with_return("share_grant", |e| {
         matches!(e.msg, Message::ShareGrant { .. } | Message::ShareDecline)
@@ -646,21 +643,17 @@ fn technician_types_and_clicks_only_with_the_customers_grant() {
         }
     );
 
-    // 3. Sharing, but control not granted: still nothing.
+    // 3. Sharing, but control not granted: still nothing (held back by
+    //    the relay).
     s.activate(&a.window);
     s.input(&attempt);
-    s.wait_dropped(12);
     assert_eq!(s.pointer(), home);
     assert_eq!(s.active_window(), a.window);
-    assert!(
-        s.customer
-            .log()
-            .contains("input dropped: control not granted")
-    );
 
-    // 4. The customer allows control.
+    // 4. The customer allows control (asked after the input: see 2).
     s.send(Message::ControlRequest);
     s.customer.wait_log("Asked(Control)", LONG);
+    assert_eq!(s.dropped(), 0, "input without a grant reached the client");
     s.screenshot("control-prompt");
     let answer = s.answer_with_return("control_grant", |e| {
         matches!(e.msg, Message::ControlGrant | Message::ControlDecline)
@@ -707,7 +700,16 @@ fn technician_types_and_clicks_only_with_the_customers_grant() {
     attempt.push(text("LEAK"));
     attempt.extend(enter());
     s.input(&attempt);
-    s.wait_dropped(before + 6);
+    // The relay holds the input back; a keyframe request sent after it
+    // shows when the client has had everything before.
+    s.send(Message::KeyframeRequest);
+    s.customer
+        .wait_log("the technician asked for a keyframe", LONG);
+    assert_eq!(
+        s.dropped(),
+        before,
+        "input after the revoke reached the client"
+    );
     assert_eq!(s.pointer(), b_centre, "the pointer stayed");
     assert_eq!(s.active_window(), a.window);
 
@@ -724,7 +726,12 @@ fn technician_types_and_clicks_only_with_the_customers_grant() {
     attempt.push(text("LEAK"));
     attempt.extend(enter());
     s.input(&attempt);
-    s.wait_dropped(before + 6);
+    // Held back by the relay; the technician's own stop, sent after it,
+    // shows when the client has had everything before.
+    s.send(Message::ShareStop);
+    s.customer
+        .wait_log("the technician stopped screen sharing", LONG);
+    assert_eq!(s.dropped(), before, "input after STOP reached the client");
     assert_eq!(s.pointer(), home, "the pointer did not move");
     assert_eq!(s.active_window(), b.window);
     // What the customer types now comes right after "B": nothing leaked.

@@ -730,12 +730,6 @@ impl Session {
                 tracing::debug!("share traffic reached the session; ignored");
                 Vec::new()
             }
-            Message::Survey { question } => {
-                if let Some(site) = &mut self.site {
-                    site.survey = Some(question);
-                }
-                Vec::new()
-            }
             Message::FileAccept { id } => self.file_accepted(id),
             Message::FileDecline { id } => {
                 self.set_transfer(id, |t| {

@@ -24,6 +24,9 @@ pub const SURVEY_COMMENT_CHARS: usize = 2000;
 /// How much of a problem description a `queue` entry carries (a preview,
 /// ending in `…` when shortened); `session_started` has the whole text.
 pub const QUEUE_PROBLEM_CHARS: usize = 200;
+/// Chat lines a customer may write before a technician serves the session
+/// (the waiting room); further lines get `error{code:"too_many"}`.
+pub const WAITING_CHAT_LINES: usize = 50;
 /// A technician avatar image (raw bytes before base64).
 pub const AVATAR_BYTES: usize = 40 * 1024;
 /// A file chunk's payload.

@@ -143,6 +143,9 @@ pub enum ErrorCode {
     RateLimited,
     /// The session key is unknown or expired.
     BadKey,
+    /// A count limit was reached (waiting-room chat lines, waiting sessions
+    /// from one address); the message was not processed.
+    TooMany,
     /// Something failed inside the relay; nothing was lost.
     Internal,
 }
@@ -467,10 +470,6 @@ pub enum Message {
     },
 
     // ---- end ---------------------------------------------------------------
-    /// Relay → customer: the exit survey question (after a served session).
-    Survey {
-        question: String,
-    },
     /// Customer → relay: the survey answer (rating 1..=5 and a comment).
     SurveyAnswer {
         rating: u8,

@@ -268,7 +268,7 @@ pub async fn serve<S>(
 {
     let hub = shared.hub.clone();
     let limits = hub.config().limits.clone();
-    let (link, ctrl_rx, bulk_rx) = hub.new_link();
+    let (link, ctrl_rx, bulk_rx) = hub.new_link(ip);
     let (sink, stream) = ws.split();
     let idle = Duration::from_secs(limits.idle_timeout_secs);
     let writer = tokio::spawn(writer(

@@ -14,11 +14,13 @@
 //! [`Outbox`] that survive reconnects; each technician link has its own.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lotse_link::{Inbox, Outbox};
+use lotse_protocol::limits;
 use lotse_protocol::{
     BinaryHeader, BinaryKind, ChatLine, ConsentRecord, ConsentTopic, EndReason, Envelope,
     ErrorCode, Lang, Message, PROTOCOL_VERSION, QueueEntry, Resume, Role, SiteInfo, encode_text,
@@ -46,6 +48,8 @@ pub enum Out {
 #[derive(Debug, Clone)]
 pub struct Link {
     pub id: u64,
+    /// The peer's address (per-address limits of the waiting room).
+    pub ip: IpAddr,
     pub ctrl: mpsc::Sender<Out>,
     pub bulk: mpsc::Sender<Out>,
     /// Tells the connection to close (too slow, replaced by a resume).
@@ -109,6 +113,110 @@ struct Session {
     elevation_key: Option<String>,
     /// Set while the customer allows recording.
     recording: Option<Arc<Tape>>,
+    /// The address the session was opened from.
+    ip: IpAddr,
+    /// Chat lines the customer wrote while no technician served the session.
+    waiting_lines: usize,
+    /// What the customer allows the technician right now.
+    grants: Grants,
+}
+
+/// The relay's own view of the customer's grants: a second line behind the
+/// client's guard. Input is forwarded only while sharing runs and control
+/// is granted.
+#[derive(Debug, Default)]
+struct Grants {
+    share: bool,
+    control: bool,
+    /// Input events dropped since the last entry in the record.
+    dropped_input: u64,
+}
+
+/// What happens to a technician's message about a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    Forward,
+    /// Input without the customer's grant: dropped and counted.
+    DropInput,
+    /// Control asked for while nothing is shared: the relay declines it.
+    DeclineControl,
+}
+
+impl Session {
+    /// Sessions nobody serves yet (the waiting room).
+    fn unserved(&self) -> bool {
+        matches!(self.state, State::Prejoin | State::Waiting { .. })
+    }
+
+    fn consent(&mut self, topic: ConsentTopic, granted: bool, at_ms: i64) {
+        self.consents.push(ConsentRecord {
+            topic,
+            granted,
+            at_ms,
+        });
+    }
+
+    /// A customer's answer to a share or control request: what it now
+    /// allows, and the consent to record (`share_stop` also ends control).
+    fn customer_grant(&mut self, msg: &Message, at_ms: i64) -> Vec<(ConsentTopic, bool)> {
+        let changes = match msg {
+            Message::ShareGrant { .. } => vec![(ConsentTopic::ScreenShare, true)],
+            Message::ShareDecline | Message::ShareStop if self.grants.control => vec![
+                (ConsentTopic::Control, false),
+                (ConsentTopic::ScreenShare, false),
+            ],
+            Message::ShareDecline | Message::ShareStop => vec![(ConsentTopic::ScreenShare, false)],
+            Message::ControlGrant => vec![(ConsentTopic::Control, true)],
+            Message::ControlDecline | Message::ControlRevoke => {
+                vec![(ConsentTopic::Control, false)]
+            }
+            _ => Vec::new(),
+        };
+        for &(topic, granted) in &changes {
+            match topic {
+                ConsentTopic::ScreenShare => self.grants.share = granted,
+                // Control counts only while sharing runs (PROTOCOL.md 7.6).
+                _ => self.grants.control = granted && self.grants.share,
+            }
+            self.consent(topic, granted, at_ms);
+        }
+        changes
+    }
+
+    /// Sharing and control end without the customer's word (the technician
+    /// stopped, or the session went back to the queue): recorded so a
+    /// technician who takes the session sees what runs.
+    fn end_grants(&mut self, share: bool, at_ms: i64) {
+        if self.grants.control {
+            self.grants.control = false;
+            self.consent(ConsentTopic::Control, false, at_ms);
+        }
+        if share && self.grants.share {
+            self.grants.share = false;
+            self.consent(ConsentTopic::ScreenShare, false, at_ms);
+        }
+    }
+
+    /// Whether a technician's message may reach the customer; updates the
+    /// grants for the technician's own stops.
+    fn tech_gate(&mut self, msg: &Message, at_ms: i64) -> Gate {
+        match msg {
+            Message::Input { .. } if !(self.grants.share && self.grants.control) => {
+                self.grants.dropped_input += 1;
+                Gate::DropInput
+            }
+            Message::ControlRequest if !self.grants.share => Gate::DeclineControl,
+            Message::ShareStop => {
+                self.end_grants(true, at_ms);
+                Gate::Forward
+            }
+            Message::ControlRevoke => {
+                self.end_grants(false, at_ms);
+                Gate::Forward
+            }
+            _ => Gate::Forward,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -142,6 +250,11 @@ pub struct Hub {
 }
 
 pub(crate) const MAX_HISTORY: usize = 1000;
+/// Waiting-room chat lines kept at once for all unserved sessions from one
+/// address (each session has [`limits::WAITING_CHAT_LINES`]).
+const WAITING_LINES_PER_ADDRESS: usize = 200;
+/// Unserved sessions (joining or waiting) from one address at once.
+const WAITING_SESSIONS_PER_ADDRESS: usize = 10;
 const MAX_OUTBOX: usize = 10_000;
 /// Why a message is not forwarded: with the fields the relay adds it would
 /// be over the receiver's limit.
@@ -153,6 +266,15 @@ fn label<T: serde::Serialize>(v: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// `screen_share granted`, `control declined`: a consent in the record.
+fn consent_detail(topic: ConsentTopic, granted: bool) -> String {
+    format!(
+        "{} {}",
+        label(&topic),
+        if granted { "granted" } else { "declined" }
+    )
 }
 
 fn err(code: ErrorCode, text: &str) -> Envelope {
@@ -198,11 +320,12 @@ impl Hub {
 
     /// Channels for a new connection: the hub's [`Link`] and the writer's
     /// receiving ends.
-    pub fn new_link(&self) -> (Link, mpsc::Receiver<Out>, mpsc::Receiver<Out>) {
+    pub fn new_link(&self, ip: IpAddr) -> (Link, mpsc::Receiver<Out>, mpsc::Receiver<Out>) {
         let (ctrl, ctrl_rx) = mpsc::channel(1024);
         let (bulk, bulk_rx) = mpsc::channel(32);
         let link = Link {
             id: self.next_link.fetch_add(1, Ordering::Relaxed),
+            ip,
             ctrl,
             bulk,
             kill: Arc::new(Notify::new()),
@@ -234,6 +357,33 @@ impl Hub {
         });
     }
 
+    /// A file transfer's outcome, as a new row of the append-only record.
+    fn file_status(&self, session: u64, file_id: u32, status: &'static str) {
+        self.record(Job::FileStatus {
+            session,
+            at_ms: now_ms(),
+            file_id,
+            status,
+        });
+    }
+
+    /// Input dropped for want of a grant, as one entry with the count.
+    fn flush_dropped_input(&self, sid: u64) {
+        let n = self
+            .lock()
+            .sessions
+            .get_mut(&sid)
+            .map_or(0, |s| std::mem::take(&mut s.grants.dropped_input));
+        if n > 0 {
+            self.event(
+                sid,
+                "relay",
+                "input_dropped",
+                format!("{n} input events without the customer's control grant"),
+            );
+        }
+    }
+
     // ---- customers ----------------------------------------------------------
 
     /// A customer said hello: a new session, or a resumed one. Sends
@@ -255,6 +405,17 @@ impl Hub {
         {
             return Some(sid);
         }
+        if self.waiting_from(link.ip) >= WAITING_SESSIONS_PER_ADDRESS {
+            tracing::warn!(ip = %link.ip, "too many waiting customers from one address");
+            link.text(&Envelope::new(Message::Error {
+                code: ErrorCode::TooMany,
+                message: "too many customers from your network are waiting already; please try again later".into(),
+                fatal: true,
+                retry_after_secs: None,
+                refused_seq: None,
+            }));
+            return None;
+        }
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let token = random_token();
         let session = Session {
@@ -273,6 +434,9 @@ impl Hub {
             surveyed: false,
             elevation_key: None,
             recording: None,
+            ip: link.ip,
+            waiting_lines: 0,
+            grants: Grants::default(),
         };
         self.record(Job::SessionCreated {
             id,
@@ -296,6 +460,38 @@ impl Hub {
         }));
         tracing::info!(session = id, ?role, "customer connected");
         Some(id)
+    }
+
+    /// Unserved sessions opened from `ip`.
+    fn waiting_from(&self, ip: IpAddr) -> usize {
+        let inner = self.lock();
+        inner
+            .sessions
+            .values()
+            .filter(|s| s.ip == ip && s.unserved())
+            .count()
+    }
+
+    /// Why a waiting customer's chat line is refused: the session's own
+    /// waiting-room lines, or those of every waiting session from its
+    /// address, are used up. `None`: keep it.
+    fn waiting_room_full(inner: &Inner, sid: u64) -> Option<String> {
+        let s = inner.sessions.get(&sid)?;
+        if s.waiting_lines >= limits::WAITING_CHAT_LINES {
+            return Some(format!(
+                "at most {} lines until a technician joins; please wait for the technician",
+                limits::WAITING_CHAT_LINES
+            ));
+        }
+        let address: usize = inner
+            .sessions
+            .values()
+            .filter(|o| o.ip == s.ip && o.unserved())
+            .map(|o| o.waiting_lines)
+            .sum();
+        (address >= WAITING_LINES_PER_ADDRESS).then(|| {
+            "too many waiting lines from your network; please wait for the technician".to_owned()
+        })
     }
 
     /// A full client started by a `lotse://join?key=KEY` link: it takes
@@ -330,6 +526,8 @@ impl Hub {
                     .is_some_and(|k| same_secret(k, key))
         })?;
         s.elevation_key = None;
+        // The browser's share ends with the web chat.
+        s.end_grants(true, now_ms());
         if let Some(old) = s.customer.replace(link.clone()) {
             let env = s.c_out.stamp(Envelope::new(Message::Elevated));
             old.text(&env);
@@ -535,11 +733,7 @@ impl Hub {
                     }
                 }
                 let forward = Some(Message::Consent { topic, granted });
-                let detail = format!(
-                    "{} {}",
-                    label(&topic),
-                    if granted { "granted" } else { "declined" }
-                );
+                let detail = consent_detail(topic, granted);
                 drop(guard);
                 self.event(sid, &who, "consent", detail);
                 self.forward_from_customer(sid, tech, forward)
@@ -646,6 +840,18 @@ impl Hub {
                 if text.trim().is_empty() {
                     return Handled::Ok;
                 }
+                if tech.is_none()
+                    && let Some(why) = Self::waiting_room_full(inner, sid)
+                {
+                    link.text(&err(ErrorCode::TooMany, &why));
+                    return Handled::Ok;
+                }
+                let Some(s) = inner.sessions.get_mut(&sid) else {
+                    return Handled::Close;
+                };
+                if tech.is_none() {
+                    s.waiting_lines += 1;
+                }
                 if s.history.len() < MAX_HISTORY {
                     s.history.push(ChatLine {
                         from: who.clone(),
@@ -723,12 +929,21 @@ impl Hub {
                     }
                     _ => ("", String::new()),
                 };
+                let consents = s.customer_grant(&other, now);
                 if !kind.is_empty() {
                     let kind = kind.to_owned();
                     drop(guard);
                     self.event(sid, &who, &kind, detail);
                 } else {
                     drop(guard);
+                }
+                for (topic, granted) in consents {
+                    self.event(sid, &who, "consent", consent_detail(topic, granted));
+                }
+                match &other {
+                    Message::FileCancel { id, .. } => self.file_status(sid, *id, "cancelled"),
+                    Message::ControlGrant => self.flush_dropped_input(sid),
+                    _ => {}
                 }
                 self.forward_from_customer(sid, tech, Some(other))
             }
@@ -765,6 +980,17 @@ impl Hub {
         let (bulk, tape) = {
             let inner = self.lock();
             let s = inner.sessions.get(&sid)?;
+            if frame.first() == Some(&(BinaryKind::FileChunk as u8))
+                && frame.len() > BinaryHeader::LEN + limits::FILE_CHUNK_BYTES
+            {
+                if let Some(link) = &s.customer {
+                    link.text(&err(
+                        ErrorCode::TooLarge,
+                        "a file chunk carries at most 256 KiB; the chunk was dropped",
+                    ));
+                }
+                return None;
+            }
             let State::Served { tech, .. } = s.state else {
                 return None;
             };
@@ -837,6 +1063,7 @@ impl Hub {
     /// End a session: tell the technician (and the customer if `tell_customer`
     /// or the technician ended it), record it, update the queue.
     pub fn end_session(&self, sid: u64, reason: EndReason, who: &str, tell_customer: bool) {
+        self.flush_dropped_input(sid);
         let mut guard = self.lock();
         let inner = &mut *guard;
         let Some(s) = inner.sessions.get_mut(&sid) else {
@@ -989,16 +1216,20 @@ impl Hub {
                 avatar,
             } => {
                 let name = display_name.trim();
+                if avatar.as_deref().is_some_and(avatar_too_large) {
+                    link.text(&err(
+                        ErrorCode::TooLarge,
+                        "the avatar may have at most 40 KiB",
+                    ));
+                    return Handled::Strike;
+                }
                 if name.is_empty()
                     || lotse_protocol::limits::check_chars(name, lotse_protocol::limits::NAME_CHARS)
                         .is_err()
-                    || avatar
-                        .as_ref()
-                        .is_some_and(|a| a.len() > lotse_protocol::MAX_AVATAR_BYTES * 4 / 3 + 4)
                 {
                     link.text(&err(
                         ErrorCode::Malformed,
-                        "display name 1 to 80 characters, avatar at most 40 KiB",
+                        "display name 1 to 80 characters",
                     ));
                     return Handled::Strike;
                 }
@@ -1109,6 +1340,38 @@ impl Hub {
         };
         if !kind.is_empty() {
             self.event(sid, who, kind, detail);
+        }
+        match &msg {
+            Message::FileAccept { id } => self.file_status(sid, *id, "accepted"),
+            Message::FileDecline { id } => self.file_status(sid, *id, "declined"),
+            Message::FileCancel { id, .. } => self.file_status(sid, *id, "cancelled"),
+            Message::FileDone { id, ok, .. } => {
+                self.file_status(sid, *id, if *ok { "done" } else { "damaged" });
+            }
+            _ => {}
+        }
+        let gate = self
+            .lock()
+            .sessions
+            .get_mut(&sid)
+            .map_or(Gate::Forward, |s| s.tech_gate(&msg, now));
+        match gate {
+            Gate::Forward => {}
+            Gate::DropInput => return Handled::Ok,
+            Gate::DeclineControl => {
+                // What the client answers too: control needs a share.
+                self.event(
+                    sid,
+                    who,
+                    "control_request_refused",
+                    "nothing is shared".into(),
+                );
+                self.to_tech(
+                    link_id,
+                    Envelope::new(Message::ControlDecline).with_session(sid),
+                );
+                return Handled::Ok;
+            }
         }
         let out = match msg {
             Message::End { .. } => {
@@ -1359,6 +1622,14 @@ fn send_session_started(t: &mut Tech, sid: u64, s: &Session) {
     }
 }
 
+/// Whether a base64 avatar decodes to more than [`limits::AVATAR_BYTES`].
+fn avatar_too_large(base64: &str) -> bool {
+    let text = base64.trim_end_matches('=');
+    // Every 4 characters carry 3 bytes; a partial group of n carries n - 1.
+    let bytes = text.len() / 4 * 3 + (text.len() % 4).saturating_sub(1);
+    bytes > limits::AVATAR_BYTES
+}
+
 /// Put a served session back at the head of the queue and tell the customer.
 fn requeue(inner: &mut Inner, sid: u64) {
     let Some(s) = inner.sessions.get_mut(&sid) else {
@@ -1367,6 +1638,8 @@ fn requeue(inner: &mut Inner, sid: u64) {
     if !matches!(s.state, State::Served { .. }) {
         return;
     }
+    // The client stops sharing and control; the next technician asks again.
+    s.end_grants(true, now_ms());
     s.state = State::Waiting {
         since: Instant::now(),
     };

@@ -140,6 +140,14 @@ pub enum Job {
         sha256: String,
         status: String,
     },
+    /// A later step of a transfer offered before (`accepted`, `declined`,
+    /// `cancelled`, `done`, `damaged`): a new row with the offer's file data.
+    FileStatus {
+        session: u64,
+        at_ms: i64,
+        file_id: u32,
+        status: &'static str,
+    },
     Survey {
         session: u64,
         at_ms: i64,
@@ -496,13 +504,28 @@ impl Store {
                 ))
             })
             .map_err(|e| self.err(e))?;
+        // One line per transfer: offered, then each later step.
+        let mut files: Vec<(i64, String)> = Vec::new();
         for row in rows {
             let (at, fid, name, size, sha, status) = row.map_err(|e| self.err(e))?;
             let (name, sha, status) = (printable(&name), printable(&sha), printable(&status));
-            out.push_str(&format!(
-                "  {}  #{fid} {name} {size} bytes sha256 {sha} {status}\n",
-                format_ms(at)
-            ));
+            match files.iter_mut().find(|(id, _)| *id == fid) {
+                Some((_, line)) => {
+                    line.push_str(" → ");
+                    line.push_str(&status);
+                }
+                None => files.push((
+                    fid,
+                    format!(
+                        "  {}  #{fid} {name} {size} bytes sha256 {sha} {status}",
+                        format_ms(at)
+                    ),
+                )),
+            }
+        }
+        for (_, line) in files {
+            out.push_str(&line);
+            out.push('\n');
         }
 
         out.push_str("\nsurvey:\n");
@@ -593,6 +616,17 @@ fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
         } => conn.execute(
             "INSERT INTO files (session, at_ms, file_id, name, size, sha256, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![id64(*session), at_ms, file_id, name, id64(*size), sha256, status],
+        ),
+        Job::FileStatus {
+            session,
+            at_ms,
+            file_id,
+            status,
+        } => conn.execute(
+            "INSERT INTO files (session, at_ms, file_id, name, size, sha256, status)
+                 SELECT session, ?3, file_id, name, size, sha256, ?4 FROM files
+                 WHERE session = ?1 AND file_id = ?2 ORDER BY id LIMIT 1",
+            params![id64(*session), file_id, at_ms, status],
         ),
         Job::Survey {
             session,
