@@ -68,7 +68,12 @@ fn stopped_by(signal: i32, name: &str) {
     assert_eq!(owned.len(), 1, "{owned:?}");
     assert!(owned[0].starts_with("lotse-"), "{owned:?}");
     assert!(
-        client.sandbox.tmp.join(&owned[0]).join("client.log").exists(),
+        client
+            .sandbox
+            .tmp
+            .join(&owned[0])
+            .join("client.log")
+            .exists(),
         "the log file"
     );
     let exe = client.exe.clone();

@@ -1108,7 +1108,8 @@ fn closing_the_window_ends_sharing_and_control_before_the_survey() {
     }
     assert_eq!(seen, ["control_revoke", "share_stop", "end"]);
     assert_eq!(frames_after_stop, 0, "no screen update after share_stop");
-    s.customer.wait_log("the session ended; asking the survey", LONG);
+    s.customer
+        .wait_log("the session ended; asking the survey", LONG);
     let record = record_when(&s.relay, s.sid, "share_stop and the end recorded", |r| {
         r.contains("share_stop") && r.contains(": end ended_by_customer")
     });

@@ -20,9 +20,10 @@ fn web_limits() -> BTreeMap<String, usize> {
         .skip(1)
         .filter_map(|line| {
             let (name, value) = line.trim().trim_end_matches(',').split_once(':')?;
-            let value = value.trim().parse().unwrap_or_else(|_| {
-                panic!("not a plain number in the LIMITS block: {line:?}")
-            });
+            let value = value
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("not a plain number in the LIMITS block: {line:?}"));
             Some((name.trim().to_owned(), value))
         })
         .collect()

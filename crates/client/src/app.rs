@@ -825,13 +825,17 @@ impl App {
         };
         let (text, keep_waiting) = match &trouble {
             Trouble::JoinRefused { code, message } => (
-                self.tr
-                    .f("trouble-join-refused", &[("detail", &detail(code, message))]),
+                self.tr.f(
+                    "trouble-join-refused",
+                    &[("detail", &detail(code, message))],
+                ),
                 false,
             ),
             Trouble::ChatRefused { code, message } => (
-                self.tr
-                    .f("trouble-chat-refused", &[("detail", &detail(code, message))]),
+                self.tr.f(
+                    "trouble-chat-refused",
+                    &[("detail", &detail(code, message))],
+                ),
                 false,
             ),
             Trouble::Refused { code, message } => (
@@ -1170,7 +1174,12 @@ impl App {
                 .desired_rows(3),
         )
         .labelled_by(comment_label.id);
-        self.limit_note(ui, &self.comment.clone(), limits::SURVEY_COMMENT_CHARS, true);
+        self.limit_note(
+            ui,
+            &self.comment.clone(),
+            limits::SURVEY_COMMENT_CHARS,
+            true,
+        );
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(

@@ -467,7 +467,10 @@ fn the_name_stops_at_the_limit_and_a_refused_join_can_be_retried() {
         resumed: false,
         site: site(false),
     });
-    assert!(ui.shows("4 / 80 characters"), "the prefilled name is counted");
+    assert!(
+        ui.shows("4 / 80 characters"),
+        "the prefilled name is counted"
+    );
     let name = ui.harness.get_by_label("Your name");
     name.focus();
     ui.frames();

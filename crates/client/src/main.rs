@@ -25,9 +25,9 @@ mod net;
 mod nudge;
 mod picker;
 mod session;
-mod signals;
 mod share;
 mod share_picker;
+mod signals;
 mod stamp;
 
 use std::path::PathBuf;

@@ -90,7 +90,11 @@ fn a_join_the_relay_refuses_brings_back_the_name_entry_with_the_reason() {
         .collect();
     live.apply(effects);
     live.until("the refusal", |s| s.phase != Phase::Waiting);
-    assert_eq!(live.session.phase, Phase::NameEntry, "not stuck in the queue view");
+    assert_eq!(
+        live.session.phase,
+        Phase::NameEntry,
+        "not stuck in the queue view"
+    );
     let Some(Trouble::JoinRefused { code, message }) = &live.session.trouble else {
         panic!("no refusal shown: {:?}", live.session.trouble)
     };

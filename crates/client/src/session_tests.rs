@@ -503,7 +503,10 @@ fn ending_a_served_session_ends_it_then_asks_the_survey() {
         }],
         "the session ends on the relay at the click"
     );
-    assert!(!e.contains(&Effect::Finish), "the link stays for the answer");
+    assert!(
+        !e.contains(&Effect::Finish),
+        "the link stays for the answer"
+    );
     assert_eq!(
         s.phase,
         Phase::Survey {

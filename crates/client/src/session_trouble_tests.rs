@@ -79,7 +79,10 @@ fn a_refused_join_goes_back_to_the_name_entry_with_the_reason() {
     assert!(s.waits_for_relay(), "the joining spinner is watched");
     msg(
         &mut s,
-        refusal(ErrorCode::Malformed, "the name must have 1 to 80 characters"),
+        refusal(
+            ErrorCode::Malformed,
+            "the name must have 1 to 80 characters",
+        ),
     );
     assert_eq!(s.phase, Phase::NameEntry, "not stuck in the queue view");
     assert_eq!(
@@ -107,7 +110,10 @@ fn names_and_problems_never_go_out_over_the_limits() {
         panic!("{e:?}")
     };
     assert_eq!(name.chars().count(), NAME_CHARS);
-    assert_eq!(problem.as_deref().map(|p| p.chars().count()), Some(PROBLEM_CHARS));
+    assert_eq!(
+        problem.as_deref().map(|p| p.chars().count()),
+        Some(PROBLEM_CHARS)
+    );
     let mut s = chatting();
     let e = s.on_command(Command::SendChat("ä".repeat(CHAT_CHARS * 2)));
     let [Effect::Send(Message::Chat { text, .. })] = &e[..] else {
