@@ -311,7 +311,6 @@
     form.noValidate = true;
     const input = el('input');
     input.id = 'name-input';
-    input.maxLength = 80;
     input.autocomplete = 'name';
     input.setAttribute('aria-label', t('chat.name.heading'));
     const err = el('p', 'error');
@@ -319,6 +318,7 @@
     const btn = el('button', 'primary', t('chat.name.submit'));
     btn.type = 'submit';
     form.append(input, err, btn);
+    window.LotseCommon.limitField(input, window.LotseCommon.LIMITS.NAME_CHARS, t);
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const name = input.value.trim();
@@ -654,12 +654,15 @@
 
   // ---- the end ------------------------------------------------------------
   function endByCustomer() {
-    if (finished) return;
+    if (finished || !$('survey').hidden) return;
+    // Sharing and the session end at the click; the survey (if any) asks
+    // afterwards, while nothing is shared.
+    sharer.stop(true);
+    send({ type: 'end', reason: 'ended_by_customer' });
     if (state.served && site.survey) {
       showSurvey(String(site.survey), true);
       return;
     }
-    send({ type: 'end', reason: 'ended_by_customer' });
     finish('chat.end.customer');
   }
 
@@ -696,7 +699,7 @@
     const thenEnd = $('survey').dataset.thenEnd === '1';
     $('survey').hidden = true;
     if (thenEnd) {
-      send({ type: 'end', reason: 'ended_by_customer' });
+      // The end went out at the click.
       finish('chat.end.customer');
     } else if (!finished) {
       finish('chat.end.technician');
@@ -722,6 +725,9 @@
     finish(key);
   }
 
+  // The last chat line sent (put back into the input box if refused).
+  let lastChat = null;
+
   function onError(m) {
     const code = String(m.code || '');
     const message = String(m.message || code);
@@ -735,6 +741,9 @@
       return;
     }
     addLine('sys', t('chat.system'), t('chat.error', { message }));
+    // A refused chat line goes back into the input box to fix and resend.
+    if (lastChat !== null && $('message').value === '') $('message').value = lastChat;
+    lastChat = null;
   }
 
   // The session is over on the wire: stop reconnecting; close once our
@@ -786,6 +795,7 @@
   // ---- wiring -------------------------------------------------------------
   function main() {
     I.apply(document);
+    window.LotseCommon.applyLimits(t);
     showSiteName();
     for (const line of state.log) appendLine(line);
     applyFont();
@@ -797,6 +807,7 @@
       if (!text || state.phase !== 'chatting') return;
       send({ type: 'chat', text });
       addLine('me', state.name || t('chat.you'), text);
+      lastChat = text;
       input.value = '';
       input.focus();
     });

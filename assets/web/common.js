@@ -56,5 +56,52 @@
     return box;
   }
 
-  window.LotseCommon = { detectOs, el, safeHttpUrl, downloadHref, downloadName, chmodHint, OSES: ['windows', 'macos', 'linux'] };
+  // Field limits in characters: the same numbers as `lotse_protocol::limits`
+  // (crates/protocol/src/limits.rs). tests/tests/limits.rs reads this block
+  // and fails if a number differs. (`maxlength` counts UTF-16 units, so a
+  // field never holds more characters than the limit.)
+  const LIMITS = Object.freeze({
+    NAME_CHARS: 80,
+    PROBLEM_CHARS: 4000,
+    CHAT_CHARS: 4000,
+    SURVEY_COMMENT_CHARS: 2000,
+  });
+
+  // The page's fields and their limits (by element id).
+  const LIMITED_FIELDS = {
+    'start-name': LIMITS.NAME_CHARS,
+    'start-problem': LIMITS.PROBLEM_CHARS,
+    'message': LIMITS.CHAT_CHARS,
+    'survey-comment': LIMITS.SURVEY_COMMENT_CHARS,
+  };
+
+  // Make `field` (already in the page) stop at `limit` and say so: a note
+  // after it counts near the limit and says when it is full.
+  function limitField(field, limit, t) {
+    field.maxLength = limit;
+    const note = el('small', 'limit-note');
+    note.id = field.id + '-limit';
+    note.dataset.testid = field.id + '-limit';
+    note.setAttribute('aria-live', 'polite');
+    field.insertAdjacentElement('afterend', note);
+    const update = () => {
+      const count = field.value.length;
+      note.hidden = count * 10 < limit * 9;
+      note.textContent = count >= limit
+        ? t('field.full', { limit })
+        : t('field.count', { count, limit });
+    };
+    field.addEventListener('input', update);
+    update();
+  }
+
+  // Every limited field of this page.
+  function applyLimits(t) {
+    for (const [id, limit] of Object.entries(LIMITED_FIELDS)) {
+      const field = document.getElementById(id);
+      if (field) limitField(field, limit, t);
+    }
+  }
+
+  window.LotseCommon = { detectOs, el, safeHttpUrl, downloadHref, downloadName, chmodHint, LIMITS, applyLimits, limitField, OSES: ['windows', 'macos', 'linux'] };
 })();

@@ -111,6 +111,8 @@
       'chat.end.error': 'The chat could not continue: {message}',
       'chat.back': 'Back to the start page',
       'chat.error': 'The last action failed: {message}',
+      'field.count': '{count} / {limit} characters',
+      'field.full': 'The limit of {limit} characters is reached.',
     },
     de: {
       'page.portal': 'Fernwartung',
@@ -217,6 +219,8 @@
       'chat.end.error': 'Der Chat kann nicht weitergehen: {message}',
       'chat.back': 'Zurück zur Startseite',
       'chat.error': 'Die letzte Aktion ist fehlgeschlagen: {message}',
+      'field.count': '{count} / {limit} Zeichen',
+      'field.full': 'Die Grenze von {limit} Zeichen ist erreicht.',
     },
   };
 

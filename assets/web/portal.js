@@ -71,6 +71,7 @@
     const site = await loadSite();
     I.useSiteLang(site.lang);
     I.apply(document);
+    window.LotseCommon.applyLimits(t);
     if (site.name) {
       $('site-name').textContent = site.name;
       document.title = site.name;

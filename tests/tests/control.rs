@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use lotse_e2e::customer::{Customer, CustomerOptions, Sandbox, download};
 use lotse_e2e::display::Display;
 use lotse_e2e::relay::{Incoming, Peer, Relay};
-use lotse_protocol::{Envelope, InputEvent, Message, MouseButton, ShareScope};
+use lotse_protocol::{EndReason, Envelope, InputEvent, Message, MouseButton, ShareScope};
 
 /// Site texts off, so the customer goes straight to the name entry.
 const CONFIG: &str = r#"
@@ -121,7 +121,7 @@ struct Stage {
     tech: Peer,
     sid: u64,
     display: Display,
-    _relay: Relay,
+    relay: Relay,
     rt: tokio::runtime::Runtime,
     scratch: tempfile::TempDir,
 }
@@ -131,8 +131,13 @@ impl Stage {
     /// client starts), the client with `sandbox` (prepared by the test),
     /// joined and accepted.
     fn start(prepare: impl FnOnce(&Display), sandbox: Sandbox) -> Stage {
+        Self::start_with(CONFIG, prepare, sandbox)
+    }
+
+    /// Like [`Stage::start`], the relay configured by `config`.
+    fn start_with(config: &str, prepare: impl FnOnce(&Display), sandbox: Sandbox) -> Stage {
         let rt = lotse_e2e::runtime();
-        let relay = Relay::start_with_config(CONFIG);
+        let relay = Relay::start_with_config(config);
         relay.add_user("tom", PASSWORD);
         let mut tech = rt.block_on(Peer::technician(&relay, "tom", PASSWORD));
         rt.block_on(tech.send(Message::Profile {
@@ -222,7 +227,7 @@ impl Stage {
             tech,
             sid,
             display,
-            _relay: relay,
+            relay,
             rt,
             scratch: tempfile::tempdir().expect("temp dir"),
         }
@@ -996,4 +1001,184 @@ fn nudge_focuses_shakes_plays_the_alarm_and_writes_the_line() {
 #[test]
 fn nudge_without_a_sound_device_still_focuses_shakes_and_writes_the_line() {
     nudge(false);
+}
+
+/// Like [`CONFIG`], with the exit survey on.
+const CONFIG_SURVEY: &str = r#"
+site_name = "Beispiel Support"
+[texts.en]
+agreement = ""
+recording_prompt = ""
+survey = "How satisfied were you?"
+"#;
+
+/// The relay's record of session `sid` once `pred` holds for it.
+fn record_when(relay: &Relay, sid: u64, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    wait_for(what, LONG, || {
+        let record = relay.cli(&["sessions", "show", &sid.to_string()]);
+        pred(&record).then_some(record)
+    })
+}
+
+/// The lines of the record's section `name` (`events:`, `survey:`...).
+fn section<'a>(record: &'a str, name: &str) -> Vec<&'a str> {
+    record
+        .lines()
+        .skip_while(|l| l.trim() != name)
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect()
+}
+
+/// Issue 11 §3: with one application shared and controlled, the window's
+/// close button ends sharing, control and the session at once; the survey
+/// shows afterwards and shares nothing. After the click the technician
+/// gets no screen update, and neither what the customer types into the
+/// shared xterm nor what the technician types reaches the other side.
+#[test]
+fn closing_the_window_ends_sharing_and_control_before_the_survey() {
+    let mut s = Stage::start_with(CONFIG_SURVEY, |_| {}, Sandbox::new());
+    let window = s.customer.window();
+    s.xdotool(&["windowmove", "--sync", &window, "20", "40"]);
+    let shared = s.xterm_of_class("LotseShared", "shared", "30x5", 700, 40);
+    let centre = s.geometry(&shared.window).centre();
+
+    // Share the xterm's application and allow control (as in
+    // `with_app_sharing_input_outside_the_shared_app_is_dropped`).
+    s.send(Message::ShareRequest);
+    s.customer.wait_log("Asked(ScreenShare)", LONG);
+    let deadline = Instant::now() + LONG;
+    loop {
+        s.customer.type_keys("Return");
+        if s.customer.try_wait_log("Allowed(ScreenShare)", ANSWER) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the Allow was never pressed");
+    }
+    s.wait_still("the share picker");
+    s.customer.type_keys("shift+Tab space");
+    s.customer.type_keys("Tab Return");
+    let grant = s.expect("share_grant", |e| {
+        matches!(e.msg, Message::ShareGrant { .. } | Message::ShareDecline)
+    });
+    assert!(
+        matches!(grant.msg, Message::ShareGrant { .. }),
+        "{:?}",
+        grant.msg
+    );
+    s.send(Message::ControlRequest);
+    s.customer.wait_log("Asked(Control)", LONG);
+    let answer = s.answer_with_return("control_grant", |e| {
+        matches!(e.msg, Message::ControlGrant | Message::ControlDecline)
+    });
+    assert_eq!(answer.msg, Message::ControlGrant);
+    // Control works before the close: the technician types a line.
+    s.activate(&shared.window);
+    s.input(&[InputEvent::MouseMove {
+        x: centre.0,
+        y: centre.1,
+    }]);
+    s.input(&[text("vorher")]);
+    s.input(&enter());
+    assert_eq!(shared.wait_lines(1), "vorher\n");
+    // The share streams: a screen update reaches the technician.
+    s.rt.block_on(s.tech.recv_binary(LONG));
+
+    // The customer clicks the window's close button.
+    s.customer.close();
+    // The technician gets control_revoke, share_stop and end, in this
+    // order, without the customer answering anything; no screen update
+    // comes after share_stop.
+    let mut seen = Vec::new();
+    let mut frames_after_stop = 0;
+    let deadline = Instant::now() + LONG;
+    while !seen.contains(&"end") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match s.rt.block_on(s.tech.next(left)) {
+            Some(Incoming::Text(env)) => match env.msg {
+                Message::ControlRevoke => seen.push("control_revoke"),
+                Message::ShareStop => seen.push("share_stop"),
+                Message::End { reason } => {
+                    assert_eq!(reason, EndReason::EndedByCustomer);
+                    seen.push("end");
+                }
+                _ => {}
+            },
+            Some(Incoming::Binary(_)) if seen.contains(&"share_stop") => frames_after_stop += 1,
+            Some(Incoming::Binary(_)) => {}
+            Some(Incoming::Closed(code)) => panic!("the relay closed the link ({code:?})"),
+            None => panic!(
+                "after the close click the technician got only {seen:?}, not share_stop and end; client log:\n{}",
+                s.customer.log()
+            ),
+        }
+    }
+    assert_eq!(seen, ["control_revoke", "share_stop", "end"]);
+    assert_eq!(frames_after_stop, 0, "no screen update after share_stop");
+    s.customer
+        .wait_log("the session ended; asking the survey", LONG);
+    let record = record_when(&s.relay, s.sid, "share_stop and the end recorded", |r| {
+        r.contains("share_stop") && r.contains(": end ended_by_customer")
+    });
+    assert!(
+        section(&record, "survey:").is_empty(),
+        "recorded before any survey answer:\n{record}"
+    );
+    let events = section(&record, "events:");
+    let at = |kind: &str| {
+        events
+            .iter()
+            .position(|l| l.contains(kind))
+            .unwrap_or_else(|| panic!("no {kind} in\n{record}"))
+    };
+    assert!(at("control_revoke") < at("share_stop") && at("share_stop") < at(": end "));
+
+    // While the survey shows: the customer types into the shared xterm,
+    // the technician types too.
+    s.activate(&shared.window);
+    s.xdotool(&["type", "--delay", "20", "nachher"]);
+    s.xdotool(&["key", "Return"]);
+    assert_eq!(shared.wait_lines(2), "vorher\nnachher\n");
+    s.input(&[text("LEAK")]);
+    s.input(&enter());
+
+    // The customer closes the survey too (skipping it) and the client exits.
+    s.customer.close();
+    let status = s.customer.wait_exit(LONG);
+    assert!(status.success(), "{}", s.customer.log());
+    // Everything the client injected happened before it exited, so once
+    // this line shows, the file holds all the xterm ever got.
+    s.activate(&shared.window);
+    s.xdotool(&["type", "--delay", "20", "fertig"]);
+    s.xdotool(&["key", "Return"]);
+    assert_eq!(
+        shared.wait_lines(3),
+        "vorher\nnachher\nfertig\n",
+        "no technician input after the close"
+    );
+    // Nothing more from the customer's screen reached the technician: an
+    // answer to a message sent now comes after anything already forwarded.
+    let sid = s.sid;
+    s.rt.block_on(s.tech.send_for(
+        sid,
+        Message::Chat {
+            text: "still there?".into(),
+            from: None,
+            at_ms: None,
+        },
+    ));
+    let deadline = Instant::now() + LONG;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match s.rt.block_on(s.tech.next(left)) {
+            Some(Incoming::Binary(_)) => panic!("a screen update after the close"),
+            Some(Incoming::Text(env))
+                if matches!(env.msg, Message::Error { .. } | Message::Ack { .. }) =>
+            {
+                break;
+            }
+            Some(Incoming::Text(_)) => {}
+            other => panic!("the relay did not answer: {other:?}"),
+        }
+    }
 }

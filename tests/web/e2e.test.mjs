@@ -387,7 +387,27 @@ test('screen share from the browser reaches the technician as JPEG image frames,
   }
 });
 
-test('ending a served chat shows the exit survey first', async () => {
+test('the name, problem, chat and survey fields stop at the protocol limits and say so', async () => {
+  const { context, page } = await newCustomerPage(browser);
+  try {
+    await page.goto(relay.base + '/');
+    await page.locator('#start').waitFor({ state: 'visible' });
+    await page.locator('#start-name').pressSequentially('x'.repeat(91));
+    assert.equal((await page.inputValue('#start-name')).length, 80, 'the name field stops at 80');
+    assert.equal(await page.getByTestId('start-name-limit').textContent(), 'The limit of 80 characters is reached.');
+    assert.equal(await page.locator('#start-problem').getAttribute('maxlength'), '4000');
+    await page.goto(relay.base + '/web/chat.html');
+    await page.getByTestId('prompt-name').waitFor();
+    assert.equal(await page.locator('#name-input').getAttribute('maxlength'), '80');
+    assert.equal(await page.locator('#message').getAttribute('maxlength'), '4000');
+    assert.equal(await page.locator('#survey-comment').getAttribute('maxlength'), '2000');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('ending a served chat ends it at the click, then shows the exit survey', async () => {
   const t = await loggedInTechnician();
   const { context, page } = await newCustomerPage(browser);
   try {
@@ -401,16 +421,17 @@ test('ending a served chat shows the exit survey first', async () => {
     assert.ok(await page.getByTestId('message').isDisabled(), 'no chat input while waiting');
     ({ session } = await acceptCustomer(t, 'Susi Survey'));
     await page.getByTestId('line-sys').filter({ hasText: 'has joined the chat.' }).nth(1).waitFor();
+    const from = t.messages.length;
     await page.getByTestId('end-chat').click();
+    // The technician hears the end while the survey is still open.
+    const end = await t.waitForType('end', (m) => m.session === session, { from });
+    assert.equal(end.reason, 'ended_by_customer');
     await page.getByTestId('survey').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#survey-question').textContent(), SITE.survey);
     await page.getByTestId('survey-star-4').click();
     await page.fill('#survey-comment', 'Quick and friendly.');
     await shot(page, 'survey');
-    const from = t.messages.length;
     await page.getByTestId('survey-send').click();
-    const end = await t.waitForType('end', (m) => m.session === session, { from });
-    assert.equal(end.reason, 'ended_by_customer');
     assert.equal(await page.getByTestId('final-text').textContent(), 'You ended the chat. Thank you!');
     assert.deepEqual(page.problems, []);
   } finally {

@@ -133,3 +133,15 @@ note-control-stopped = Die Fernsteuerung ist beendet.
 note-share-failed = Ihr Bildschirm konnte nicht geteilt werden: { $detail }
 note-control-needs-share = Der Techniker hat um Steuerung gebeten; das geht nur, während Sie Ihren Bildschirm teilen.
 watermark-text = { $site } — Support-Sitzung läuft
+
+# Grenzen der Felder (lotse_protocol::limits) und was der Relay abgelehnt hat.
+field-count = { $count } / { $limit } Zeichen
+field-full = Die Grenze von { $limit } Zeichen ist erreicht.
+trouble-join-refused = Der Support-Dienst hat das nicht angenommen ({ $detail }). Bitte prüfen Sie Ihre Angaben und versuchen Sie es erneut.
+trouble-chat-refused = Ihre Nachricht wurde nicht gesendet ({ $detail }). Sie steht wieder im Eingabefeld: kürzen oder ändern Sie sie und senden Sie sie erneut.
+trouble-refused = Der Support-Dienst hat das abgelehnt ({ $detail }).
+trouble-join-unanswered = Der Support-Dienst hat Ihren Platz in der Warteschlange noch nicht bestätigt. Sie können weiter warten oder die Sitzung beenden.
+trouble-connect-unanswered = Der Support-Dienst ist nicht erreichbar. Das Programm versucht es weiter; Sie können warten oder es schließen.
+button-keep-waiting = Weiter warten
+button-dismiss = OK
+file-refused = der Support-Dienst hat die Datei abgelehnt ({ $reason })

@@ -133,3 +133,15 @@ note-control-stopped = Remote control has ended.
 note-share-failed = Your screen could not be shared: { $detail }
 note-control-needs-share = The technician asked for control, but control is only possible while you share your screen.
 watermark-text = { $site } — support session in progress
+
+# Limits of the fields (lotse_protocol::limits) and what the relay refused.
+field-count = { $count } / { $limit } characters
+field-full = The limit of { $limit } characters is reached.
+trouble-join-refused = The support service did not accept this ({ $detail }). Please check your entries and try again.
+trouble-chat-refused = Your message was not sent ({ $detail }). It is back in the input box: shorten or change it and send it again.
+trouble-refused = The support service refused this ({ $detail }).
+trouble-join-unanswered = The support service has not confirmed your place in the queue yet. You can keep waiting or end the session.
+trouble-connect-unanswered = The support service cannot be reached. The program keeps trying; you can keep waiting or close it.
+button-keep-waiting = Keep waiting
+button-dismiss = OK
+file-refused = the support service refused the file ({ $reason })

@@ -4,13 +4,16 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use egui::{
     Align, Color32, FontId, Key, Layout, Modifiers, RichText, ScrollArea, TextEdit, TextureHandle,
     TextureOptions, Ui, ViewportCommand,
 };
-use lotse_protocol::EndReason;
+use lotse_protocol::limits;
+use lotse_protocol::{EndReason, ErrorCode};
 use tokio::sync::mpsc;
 
 use crate::i18n::Tr;
@@ -18,7 +21,7 @@ use crate::picker::{Outcome, Picker};
 use crate::session::{
     Avatar, Command, ControlState, Effect, Failure, FileProblem, LinkState, NetEvent, Phase,
     Request, Session, ShareChoice, ShareState, Speaker, StampFault, SystemNote, Transfer,
-    TransferState,
+    TransferState, Trouble,
 };
 use crate::share_picker::{self, SharePicker};
 
@@ -68,6 +71,9 @@ pub struct App {
     window_state: Option<WindowState>,
     /// `ui` passes so far (the first few are logged).
     passes: u64,
+    /// Set by the signal watcher (SIGTERM, SIGHUP, SIGINT): quit now.
+    quit: Option<Arc<AtomicBool>>,
+    quitting: bool,
 }
 
 /// Focused, covered, minimized, asked to close: as eframe reports them.
@@ -111,7 +117,15 @@ impl App {
             prompt_focused: None,
             window_state: None,
             passes: 0,
+            quit: None,
+            quitting: false,
         }
+    }
+
+    /// Quit (end the session, no survey, close) once `flag` is set.
+    pub fn with_quit_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.quit = Some(flag);
+        self
     }
 
     /// Debug builds: offer this file as soon as a technician serves.
@@ -225,6 +239,26 @@ impl App {
                     break;
                 }
             }
+        }
+        if !self.quitting && self.quit.as_ref().is_some_and(|q| q.load(Ordering::SeqCst)) {
+            self.quitting = true;
+            tracing::info!("quitting: ending the session without the survey");
+            self.command(ctx, Command::Quit);
+        }
+        if self.session.waits_for_relay() {
+            self.session.tick();
+            // Check the deadline again even if nothing else happens.
+            ctx.request_repaint_after(Duration::from_secs(1));
+        }
+        if let Some(text) = self.session.returned_draft.take() {
+            // A refused line: back into the input box, before what was
+            // typed since.
+            if self.draft.trim().is_empty() {
+                self.draft = text;
+            } else {
+                self.draft = format!("{text}\n{}", self.draft);
+            }
+            self.draft = limits::truncate_chars(&self.draft, limits::CHAT_CHARS).to_owned();
         }
         if self.session.can_send_files()
             && let Some(path) = self.auto_offer.take()
@@ -588,10 +622,14 @@ impl App {
     fn body(&mut self, ui: &mut Ui) {
         match self.session.phase.clone() {
             Phase::Connecting => {
-                ui.horizontal(|ui| {
-                    busy_indicator(ui);
-                    ui.label(self.tr.t("connecting"));
-                });
+                if self.session.trouble == Some(Trouble::ConnectUnanswered) {
+                    self.trouble_box(ui);
+                } else {
+                    ui.horizontal(|ui| {
+                        busy_indicator(ui);
+                        ui.label(self.tr.t("connecting"));
+                    });
+                }
             }
             Phase::Failed(failure) => self.failed(ui, &failure),
             Phase::Agreement(text) => {
@@ -692,18 +730,26 @@ impl App {
 
     fn name_entry(&mut self, ui: &mut Ui) {
         ui.heading(self.tr.t("name-heading"));
+        self.trouble_box(ui);
         let name_label = ui.label(self.tr.t("name-label"));
         let name = ui
-            .add(TextEdit::singleline(&mut self.name).desired_width(f32::INFINITY))
+            .add(
+                TextEdit::singleline(&mut self.name)
+                    .char_limit(limits::NAME_CHARS)
+                    .desired_width(f32::INFINITY),
+            )
             .labelled_by(name_label.id);
         self.focus_first(&name);
+        self.limit_note(ui, &self.name.clone(), limits::NAME_CHARS, true);
         let problem_label = ui.label(self.tr.t("problem-label"));
         ui.add(
             TextEdit::multiline(&mut self.problem)
+                .char_limit(limits::PROBLEM_CHARS)
                 .desired_rows(4)
                 .desired_width(f32::INFINITY),
         )
         .labelled_by(problem_label.id);
+        self.limit_note(ui, &self.problem.clone(), limits::PROBLEM_CHARS, true);
         let ready = !self.name.trim().is_empty();
         let submit_by_enter = name.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) && ready;
         let clicked = ui
@@ -732,9 +778,98 @@ impl App {
             });
         }
         ui.separator();
+        self.trouble_box(ui);
         self.prompts(ui);
         self.transfers(ui);
         self.chat(ui);
+    }
+
+    /// Under a field with a limit: how much is used ("n / limit" when
+    /// `always` or near the limit) and a message once the limit is reached.
+    fn limit_note(&self, ui: &mut Ui, text: &str, limit: usize, always: bool) {
+        let count = text.chars().count();
+        let limit_text = limit.to_string();
+        if count >= limit {
+            ui.label(
+                RichText::new(self.tr.f("field-full", &[("limit", &limit_text)]))
+                    .color(Color32::from_rgb(0xb0, 0x30, 0x30)),
+            );
+        } else if always || count * 10 >= limit * 9 {
+            let count = count.to_string();
+            ui.label(
+                RichText::new(
+                    self.tr
+                        .f("field-count", &[("count", &count), ("limit", &limit_text)]),
+                )
+                .small()
+                .weak(),
+            );
+        }
+    }
+
+    /// What the relay refused or did not answer, with the way forward.
+    fn trouble_box(&mut self, ui: &mut Ui) {
+        let Some(trouble) = self.session.trouble.clone() else {
+            return;
+        };
+        let detail = |code: &ErrorCode, message: &str| {
+            let code = serde_json::to_value(code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if message.trim().is_empty() {
+                code
+            } else {
+                format!("{code}: {message}")
+            }
+        };
+        let (text, keep_waiting) = match &trouble {
+            Trouble::JoinRefused { code, message } => (
+                self.tr.f(
+                    "trouble-join-refused",
+                    &[("detail", &detail(code, message))],
+                ),
+                false,
+            ),
+            Trouble::ChatRefused { code, message } => (
+                self.tr.f(
+                    "trouble-chat-refused",
+                    &[("detail", &detail(code, message))],
+                ),
+                false,
+            ),
+            Trouble::Refused { code, message } => (
+                self.tr
+                    .f("trouble-refused", &[("detail", &detail(code, message))]),
+                false,
+            ),
+            Trouble::JoinUnanswered => (self.tr.t("trouble-join-unanswered"), true),
+            Trouble::ConnectUnanswered => (self.tr.t("trouble-connect-unanswered"), true),
+        };
+        egui::Frame::group(ui.style())
+            .fill(Color32::from_rgb(0xfd, 0xe8, 0xe8))
+            .show(ui, |ui| {
+                ui.label(
+                    RichText::new(text)
+                        .size(self.session.font_size)
+                        .color(Color32::from_rgb(0x80, 0x10, 0x10)),
+                );
+                ui.horizontal(|ui| {
+                    let label = if keep_waiting {
+                        self.tr.t("button-keep-waiting")
+                    } else {
+                        self.tr.t("button-dismiss")
+                    };
+                    if ui.button(label).clicked() {
+                        self.command(ui.ctx(), Command::DismissTrouble);
+                    }
+                    if trouble == Trouble::ConnectUnanswered
+                        && ui.button(self.tr.t("button-close")).clicked()
+                    {
+                        self.command(ui.ctx(), Command::EndSession);
+                    }
+                });
+            });
     }
 
     fn waiting_info(&self, ui: &mut Ui) {
@@ -766,7 +901,7 @@ impl App {
             if q.technicians_online == 0 && self.session.no_technician.is_none() {
                 ui.label(RichText::new(self.tr.t("queue-no-one-online")).size(size));
             }
-        } else {
+        } else if self.session.trouble != Some(Trouble::JoinUnanswered) {
             ui.horizontal(|ui| {
                 busy_indicator(ui);
                 ui.label(self.tr.t("queue-joining"));
@@ -959,6 +1094,7 @@ impl App {
             FileProblem::Interrupted => self.tr.t("file-interrupted"),
             FileProblem::Corrupted => self.tr.t("file-corrupted"),
             FileProblem::Stopped(reason) => self.tr.f("file-stopped", &[("reason", reason)]),
+            FileProblem::Refused(reason) => self.tr.f("file-refused", &[("reason", reason)]),
         }
     }
 
@@ -975,6 +1111,7 @@ impl App {
             let edit = ui.add_enabled(
                 can_chat,
                 TextEdit::multiline(&mut self.draft)
+                    .char_limit(limits::CHAT_CHARS)
                     .desired_rows(2)
                     .desired_width(ui.available_width() - 190.0)
                     .font(FontId::proportional(size))
@@ -1006,6 +1143,7 @@ impl App {
                 self.open_picker(ui.ctx());
             }
         });
+        self.limit_note(ui, &self.draft.clone(), limits::CHAT_CHARS, false);
         ui.add_space(4.0);
     }
 
@@ -1030,8 +1168,18 @@ impl App {
             }
         });
         let comment_label = ui.label(self.tr.t("survey-comment"));
-        ui.add(TextEdit::multiline(&mut self.comment).desired_rows(3))
-            .labelled_by(comment_label.id);
+        ui.add(
+            TextEdit::multiline(&mut self.comment)
+                .char_limit(limits::SURVEY_COMMENT_CHARS)
+                .desired_rows(3),
+        )
+        .labelled_by(comment_label.id);
+        self.limit_note(
+            ui,
+            &self.comment.clone(),
+            limits::SURVEY_COMMENT_CHARS,
+            true,
+        );
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(

@@ -260,24 +260,26 @@ fn type_and_send_a_chat_line() {
 }
 
 #[test]
-fn end_session_asks_the_survey_then_ends() {
+fn end_session_ends_then_asks_the_survey() {
     let mut ui = start(Lang::En);
     ui.chatting();
     ui.click("End session");
+    assert_eq!(
+        ui.sent(),
+        vec![Message::End {
+            reason: EndReason::EndedByCustomer
+        }],
+        "the session ends at the click"
+    );
     assert!(ui.shows("How did it go?"));
     ui.click("4 of 5 stars");
     ui.click("Send rating");
     assert_eq!(
         ui.sent(),
-        vec![
-            Message::SurveyAnswer {
-                rating: 4,
-                comment: String::new()
-            },
-            Message::End {
-                reason: EndReason::EndedByCustomer
-            }
-        ]
+        vec![Message::SurveyAnswer {
+            rating: 4,
+            comment: String::new()
+        }]
     );
     assert!(ui.shows("Ending the session"));
 }
@@ -453,4 +455,78 @@ fn share_request_shows_allow_and_decline_and_decline_sends_nothing_to_capture() 
         "{effects:?}"
     );
     assert_eq!(ui.app().session.share, ShareState::Picking);
+}
+
+/// Issue 11 §4: the name field stops at the protocol's limit and says so;
+/// a join the relay refuses brings the name entry back with the reason
+/// and the typed name, ready to try again.
+#[test]
+fn the_name_stops_at_the_limit_and_a_refused_join_can_be_retried() {
+    let mut ui = start(Lang::En);
+    ui.event(NetEvent::Online {
+        resumed: false,
+        site: site(false),
+    });
+    assert!(
+        ui.shows("4 / 80 characters"),
+        "the prefilled name is counted"
+    );
+    let name = ui.harness.get_by_label("Your name");
+    name.focus();
+    ui.frames();
+    ui.harness
+        .get_by_label("Your name")
+        .type_text(&"x".repeat(91));
+    ui.frames();
+    assert_eq!(
+        ui.app().name.chars().count(),
+        lotse_protocol::limits::NAME_CHARS,
+        "the field stops at the limit"
+    );
+    assert!(ui.shows("The limit of 80 characters is reached."));
+    ui.click("Request support");
+    let sent = ui.sent();
+    let [Message::Join { name, .. }] = &sent[..] else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(name.chars().count(), 80);
+    assert!(ui.shows("Joining the queue"));
+
+    ui.msg(Message::Error {
+        code: lotse_protocol::ErrorCode::Malformed,
+        message: "the name must have 1 to 80 characters".into(),
+        fatal: false,
+        retry_after_secs: None,
+    });
+    assert!(!ui.shows("Joining the queue"), "no endless spinner");
+    assert!(ui.shows("The support service did not accept this"));
+    assert!(ui.shows("the name must have 1 to 80 characters"));
+    assert_eq!(ui.app().name.chars().count(), 80, "what was typed stays");
+    ui.click("Request support");
+    assert!(matches!(&ui.sent()[..], [Message::Join { .. }]));
+    assert!(ui.shows("Joining the queue"));
+}
+
+/// Issue 11 §4: a refused chat line is back in the input box with the reason.
+#[test]
+fn a_refused_chat_line_is_back_in_the_input_box() {
+    let mut ui = start(Lang::En);
+    ui.chatting();
+    ui.harness.get_by_label("Chat message").focus();
+    ui.frames();
+    ui.harness.get_by_label("Chat message").type_text("Hallo?");
+    ui.frames();
+    ui.click("Send");
+    assert_eq!(ui.sent().len(), 1);
+    assert!(ui.app().draft.is_empty());
+    ui.msg(Message::Error {
+        code: lotse_protocol::ErrorCode::TooLarge,
+        message: "chat line too long".into(),
+        fatal: false,
+        retry_after_secs: None,
+    });
+    assert_eq!(ui.app().draft, "Hallo?");
+    assert!(ui.shows("Your message was not sent"));
+    ui.click("OK");
+    assert!(!ui.shows("Your message was not sent"));
 }

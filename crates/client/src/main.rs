@@ -27,6 +27,7 @@ mod picker;
 mod session;
 mod share;
 mod share_picker;
+mod signals;
 mod stamp;
 
 use std::path::PathBuf;
@@ -138,12 +139,19 @@ fn main() -> ExitCode {
         exe: exe.filter(|_| stamped && !installed && args.relay.is_none()),
         dir: owned_dir,
     };
+    // SIGTERM/SIGHUP/SIGINT (logout, shutdown, Ctrl+C): the window ends
+    // the session and closes as if the customer closed it; the watcher
+    // cleans up itself if that does not happen within a short bound.
+    let shutdown = signals::Shutdown::new(cleanup);
+    if let Err(e) = signals::watch(shutdown.clone()) {
+        tracing::warn!("signals are not watched: {e}");
+    }
 
-    let result = run_window(target, lang, tr);
+    let result = run_window(target, lang, tr, &shutdown);
     if let Err(e) = &result {
         tracing::error!("the window could not be shown: {e}");
     }
-    let removed = cleanup.run();
+    let removed = shutdown.clean_up().unwrap_or_default();
     tracing::info!(count = removed.len(), "cleanup finished");
     if result.is_ok() {
         ExitCode::SUCCESS
@@ -156,7 +164,9 @@ fn run_window(
     target: Result<stamp::Target, TargetError>,
     lang: Lang,
     tr: i18n::Tr,
+    shutdown: &Arc<signals::Shutdown>,
 ) -> Result<(), String> {
+    let shutdown = shutdown.clone();
     let session = match &target {
         Ok(_) => Session::new(os_user_name(), session::system_clock),
         Err(e) => {
@@ -181,6 +191,7 @@ fn run_window(
         options,
         Box::new(move |cc| {
             app::setup_context(&cc.egui_ctx);
+            shutdown.set_context(cc.egui_ctx.clone());
             let ctx = cc.egui_ctx.clone();
             let wake: net::Waker = Arc::new(move || ctx.request_repaint());
             let (effects, events) = match target {
@@ -195,7 +206,8 @@ fn run_window(
                     (effects, events)
                 }
             };
-            let app = app::App::new(session, tr, effects, events, fallback_title);
+            let app = app::App::new(session, tr, effects, events, fallback_title)
+                .with_quit_flag(shutdown.requested());
             #[cfg(debug_assertions)]
             let app = app.with_auto_offer(debug_offer());
             Ok(Box::new(app))

@@ -816,3 +816,7 @@ fn notify(from: &str, text: &str) {
         Err(e) => tracing::info!("no desktop notification (no notification service?): {e}"),
     }
 }
+
+#[cfg(test)]
+#[path = "net_tests.rs"]
+mod tests;

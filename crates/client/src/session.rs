@@ -21,6 +21,7 @@
 
 use std::path::PathBuf;
 
+use lotse_protocol::limits::{self, truncate_chars};
 use lotse_protocol::{ConsentTopic, EndReason, ErrorCode, Message, SiteInfo};
 
 use crate::nudge::NudgeLimiter;
@@ -153,6 +154,8 @@ pub enum FileProblem {
     Corrupted,
     /// The technician's side stopped it (their reason, e.g. disk full).
     Stopped(String),
+    /// The relay refused the offer (its reason).
+    Refused(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,11 +205,46 @@ impl Transfer {
     }
 }
 
+/// Something the customer asked for that the relay refused or did not
+/// answer in time. Shown with a way forward; never a silent spinner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trouble {
+    /// The join was refused: the name entry shows again (fields kept)
+    /// with the relay's reason.
+    JoinRefused { code: ErrorCode, message: String },
+    /// A chat line was refused; its text is back in the input box.
+    ChatRefused { code: ErrorCode, message: String },
+    /// Something else was refused (a file offer, the survey answer...).
+    Refused { code: ErrorCode, message: String },
+    /// No answer to the join within [`JOIN_DEADLINE_MS`]: keep waiting or end.
+    JoinUnanswered,
+    /// No connection within [`CONNECT_DEADLINE_MS`]: still trying; the
+    /// customer may close.
+    ConnectUnanswered,
+}
+
+/// The last action the relay may refuse (a non-fatal `error` answers the
+/// most recent one: the relay handles a link's messages in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sent {
+    Join,
+    Chat(String),
+    FileOffer(u32),
+    Other,
+}
+
+/// How long "Connecting…" may spin before the customer is told.
+pub const CONNECT_DEADLINE_MS: i64 = 30_000;
+/// How long "Joining the queue…" may spin before the customer is told.
+pub const JOIN_DEADLINE_MS: i64 = 20_000;
+
 /// What happens once the survey is answered or skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterSurvey {
-    /// The customer is ending: send `end` and close.
-    EndAndClose,
+    /// The customer ended: sharing, control and the session on the relay
+    /// ended at the click (before the survey showed); the answer goes out,
+    /// then the window closes.
+    Close,
     /// The session already ended (by the technician): just show the end.
     ShowEnd(EndReason),
 }
@@ -353,6 +391,11 @@ pub enum Command {
     ControlAnswer(bool),
     /// The customer takes control back (sharing goes on).
     StopControl,
+    /// The customer read the trouble message (✕).
+    DismissTrouble,
+    /// The program is asked to stop (SIGTERM, SIGHUP, SIGINT: logout,
+    /// shutdown): end everything now, no survey, then close.
+    Quit,
 }
 
 /// What the outside world must do.
@@ -400,8 +443,6 @@ pub enum Effect {
     Watermark(Option<String>),
 }
 
-/// Longest chat line the client sends (bytes), well under the 64 KiB frame.
-pub const MAX_CHAT_BYTES: usize = 16 * 1024;
 /// Largest avatar dimension accepted (pixels).
 const MAX_AVATAR_SIDE: u32 = 512;
 
@@ -426,6 +467,16 @@ pub struct Session {
     pub font_size: f32,
     pub share: ShareState,
     pub control: ControlState,
+    /// What the relay refused or did not answer (shown until dismissed or
+    /// the next try).
+    pub trouble: Option<Trouble>,
+    /// A refused chat line for the input box (the UI takes it).
+    pub returned_draft: Option<String>,
+    /// When the client started connecting (for [`CONNECT_DEADLINE_MS`]).
+    started_ms: i64,
+    /// When `join` went out, until the relay answered it.
+    join_sent_ms: Option<i64>,
+    last_sent: Option<Sent>,
     watermark: bool,
     nudges: NudgeLimiter,
     url_opened: bool,
@@ -465,6 +516,11 @@ impl Session {
             font_size: FONT_DEFAULT,
             share: ShareState::Off,
             control: ControlState::Off,
+            trouble: None,
+            returned_draft: None,
+            started_ms: clock(),
+            join_sent_ms: None,
+            last_sent: None,
             watermark: false,
             nudges: NudgeLimiter::default(),
             url_opened: false,
@@ -489,6 +545,81 @@ impl Session {
         self.font_size = (self.font_size - FONT_STEP).max(FONT_MIN);
     }
 
+    /// Check the deadlines of what is pending (call about once a second
+    /// while [`Session::waits_for_relay`]).
+    pub fn tick(&mut self) {
+        let now = (self.clock)();
+        if self.phase == Phase::Connecting
+            && self.trouble.is_none()
+            && now - self.started_ms >= CONNECT_DEADLINE_MS
+        {
+            tracing::warn!("no connection to the relay yet; telling the customer");
+            self.trouble = Some(Trouble::ConnectUnanswered);
+        }
+        if let Some(sent) = self.join_sent_ms
+            && self.phase == Phase::Waiting
+            && self.trouble.is_none()
+            && now - sent >= JOIN_DEADLINE_MS
+        {
+            tracing::warn!("the relay has not answered the join; telling the customer");
+            self.trouble = Some(Trouble::JoinUnanswered);
+        }
+    }
+
+    /// A spinner is shown that [`Session::tick`] must watch.
+    pub fn waits_for_relay(&self) -> bool {
+        self.trouble.is_none()
+            && (self.phase == Phase::Connecting
+                || (self.phase == Phase::Waiting && self.join_sent_ms.is_some()))
+    }
+
+    /// The relay answered the join (a queue place, a technician, history).
+    fn join_answered(&mut self) {
+        if self.join_sent_ms.take().is_some() {
+            if self.last_sent == Some(Sent::Join) {
+                self.last_sent = None;
+            }
+            if matches!(
+                self.trouble,
+                Some(Trouble::JoinUnanswered | Trouble::JoinRefused { .. })
+            ) {
+                self.trouble = None;
+            }
+        }
+    }
+
+    /// A non-fatal error: the relay refused our last action.
+    fn refused(&mut self, code: ErrorCode, message: String) -> Vec<Effect> {
+        match self.last_sent.take() {
+            Some(Sent::Join) if self.phase == Phase::Waiting && self.join_sent_ms.is_some() => {
+                tracing::info!("the join was refused: back to the name entry");
+                self.join_sent_ms = None;
+                self.phase = Phase::NameEntry;
+                self.trouble = Some(Trouble::JoinRefused { code, message });
+            }
+            Some(Sent::Chat(text)) => {
+                if let Some(at) = self
+                    .chat
+                    .iter()
+                    .rposition(|c| c.speaker == Speaker::Me && c.text == text)
+                {
+                    self.chat.remove(at);
+                }
+                self.returned_draft = Some(text);
+                self.trouble = Some(Trouble::ChatRefused { code, message });
+            }
+            Some(Sent::FileOffer(id)) => {
+                self.set_transfer(id, |t| {
+                    t.state
+                        .is_active()
+                        .then(|| TransferState::Failed(FileProblem::Refused(message.clone())))
+                });
+            }
+            _ => self.trouble = Some(Trouble::Refused { code, message }),
+        }
+        Vec::new()
+    }
+
     /// The session exists on the relay and has not ended.
     fn is_live(&self) -> bool {
         matches!(
@@ -498,10 +629,6 @@ impl Session {
                 | Phase::NameEntry
                 | Phase::Waiting
                 | Phase::Chatting
-                | Phase::Survey {
-                    then: AfterSurvey::EndAndClose,
-                    ..
-                }
         )
     }
 
@@ -586,6 +713,9 @@ impl Session {
 
     fn on_online(&mut self, resumed: bool, site: SiteInfo) -> Vec<Effect> {
         self.link = LinkState::Online;
+        if self.trouble == Some(Trouble::ConnectUnanswered) {
+            self.trouble = None;
+        }
         if resumed || self.phase != Phase::Connecting {
             // Same session after a cut: keep the phase, the relay resends
             // what we missed.
@@ -626,6 +756,7 @@ impl Session {
                 estimated_wait_secs,
                 technicians_online,
             } => {
+                self.join_answered();
                 self.queue = Some(QueuePlace {
                     position,
                     wait_secs: estimated_wait_secs,
@@ -664,6 +795,7 @@ impl Session {
                         None
                     }
                 });
+                self.join_answered();
                 self.technician = Some(Technician {
                     name: name.clone(),
                     avatar,
@@ -786,6 +918,7 @@ impl Session {
                     })
                     .collect();
                 self.chat.splice(0..0, earlier);
+                self.join_answered();
                 if matches!(
                     self.phase,
                     Phase::Agreement(_) | Phase::RecordingPrompt(_) | Phase::NameEntry
@@ -818,7 +951,7 @@ impl Session {
                     effects.extend(self.stop_all_transfers(FileProblem::PeerGone));
                     return effects;
                 }
-                Vec::new()
+                self.refused(code, message)
             }
             other => {
                 tracing::warn!("ignored unexpected message from the relay: {other:?}");
@@ -829,6 +962,16 @@ impl Session {
 
     fn ended_by_relay(&mut self, reason: EndReason) -> Vec<Effect> {
         let mut effects = self.end_desktop(false);
+        if matches!(
+            self.phase,
+            Phase::Survey {
+                then: AfterSurvey::Close,
+                ..
+            }
+        ) {
+            // We ended already; the survey stays until answered.
+            return effects;
+        }
         if self.phase == Phase::Ending {
             // Our own end came back: done.
             effects.extend(self.finish_end(reason));
@@ -876,9 +1019,11 @@ impl Session {
                     t.state = TransferState::Failed(FileProblem::PeerGone);
                     return Vec::new();
                 }
+                let name = shorten_file_name(&name, limits::FILE_NAME_CHARS);
                 t.name.clone_from(&name);
                 t.size = size;
                 t.state = TransferState::Offered;
+                self.last_sent = Some(Sent::FileOffer(id));
                 vec![Effect::Send(Message::FileOffer {
                     id,
                     name,
@@ -996,14 +1141,22 @@ impl Session {
                 effects
             }
             (Command::Join { name, problem }, Phase::NameEntry) => {
-                let name = name.trim().to_owned();
-                if name.is_empty() || name.len() > 200 {
+                // The fields stop at the limits; cut here too, never send
+                // what the relay must refuse.
+                let name = truncate_chars(name.trim(), limits::NAME_CHARS)
+                    .trim()
+                    .to_owned();
+                if name.is_empty() {
                     return Vec::new();
                 }
-                let problem = problem.trim();
-                let problem = (!problem.is_empty()).then(|| truncate(problem, 4000));
+                let problem = truncate_chars(problem.trim(), limits::PROBLEM_CHARS).trim();
+                let problem = (!problem.is_empty()).then(|| problem.to_owned());
                 self.my_name.clone_from(&name);
                 self.phase = Phase::Waiting;
+                self.queue = None;
+                self.trouble = None;
+                self.join_sent_ms = Some((self.clock)());
+                self.last_sent = Some(Sent::Join);
                 tracing::info!("asking to join the queue");
                 vec![Effect::Send(Message::Join { name, problem })]
             }
@@ -1012,7 +1165,11 @@ impl Session {
                 if text.trim().is_empty() || self.technician.is_none() {
                     return Vec::new();
                 }
-                let text = truncate(text, MAX_CHAT_BYTES);
+                let text = truncate_chars(text, limits::CHAT_CHARS).to_owned();
+                if matches!(self.trouble, Some(Trouble::ChatRefused { .. })) {
+                    self.trouble = None;
+                }
+                self.last_sent = Some(Sent::Chat(text.clone()));
                 let at_ms = (self.clock)();
                 self.chat.push(ChatEntry {
                     speaker: Speaker::Me,
@@ -1034,13 +1191,16 @@ impl Session {
                 self.send_end(EndReason::LeftOnNotice)
             }
             (Command::EndSession, phase) => self.end_requested(phase),
+            (Command::Quit, phase) => self.quit(phase),
             (Command::SurveyAnswer { rating, comment }, Phase::Survey { then, .. }) => {
                 if !(1..=5).contains(&rating) {
                     return Vec::new();
                 }
+                self.last_sent = Some(Sent::Other);
                 let mut effects = vec![Effect::Send(Message::SurveyAnswer {
                     rating,
-                    comment: truncate(comment.trim(), 4000),
+                    comment: truncate_chars(comment.trim(), limits::SURVEY_COMMENT_CHARS)
+                        .to_owned(),
                 })];
                 effects.extend(self.after_survey(then));
                 effects
@@ -1140,6 +1300,16 @@ impl Session {
                 vec![Effect::GrantControl, Effect::Send(Message::ControlGrant)]
             }
             (Command::StopControl, _) => self.end_control(true),
+            (Command::DismissTrouble, _) => {
+                // A connection or join still pending gets a new deadline.
+                let now = (self.clock)();
+                self.started_ms = now;
+                if self.join_sent_ms.is_some() {
+                    self.join_sent_ms = Some(now);
+                }
+                self.trouble = None;
+                Vec::new()
+            }
             (cmd, phase) => {
                 tracing::debug!("command {cmd:?} ignored in phase {phase:?}");
                 Vec::new()
@@ -1231,6 +1401,11 @@ impl Session {
         let mut effects = Vec::new();
         if self.control == ControlState::On {
             effects.push(Effect::RevokeControl);
+            if tell {
+                // `share_stop` ends control too; said explicitly, the
+                // relay records the revocation as its own step.
+                effects.push(Effect::Send(Message::ControlRevoke));
+            }
             self.system(SystemNote::ControlStopped);
         }
         self.control = ControlState::Off;
@@ -1290,12 +1465,17 @@ impl Session {
             Phase::Survey { then, .. } => self.after_survey(then),
             Phase::Ending => Vec::new(),
             Phase::Chatting | Phase::Waiting if self.served => match self.survey_question() {
+                // Everything ends at the click, the relay's session
+                // included; the survey asks afterwards while nothing is
+                // shared and the link stays only for its answer.
                 Some(question) => {
+                    let effects = self.end_now(EndReason::EndedByCustomer);
+                    tracing::info!("the session ended; asking the survey");
                     self.phase = Phase::Survey {
                         question,
-                        then: AfterSurvey::EndAndClose,
+                        then: AfterSurvey::Close,
                     };
-                    Vec::new()
+                    effects
                 }
                 None => self.send_end(EndReason::EndedByCustomer),
             },
@@ -1303,9 +1483,31 @@ impl Session {
         }
     }
 
+    /// Stop now: like the close button, without the survey; the window
+    /// closes once `end` reached the relay (or at once if nothing is left
+    /// to say).
+    fn quit(&mut self, phase: Phase) -> Vec<Effect> {
+        match phase {
+            Phase::Survey {
+                then: then @ AfterSurvey::ShowEnd(_),
+                ..
+            } => {
+                let mut effects = self.after_survey(then);
+                effects.push(Effect::Close);
+                effects
+            }
+            Phase::Survey { then, .. } => self.after_survey(then),
+            Phase::Chatting | Phase::Waiting => self.send_end(EndReason::EndedByCustomer),
+            other => self.end_requested(other),
+        }
+    }
+
     fn after_survey(&mut self, then: AfterSurvey) -> Vec<Effect> {
         match then {
-            AfterSurvey::EndAndClose => self.send_end(EndReason::EndedByCustomer),
+            AfterSurvey::Close => {
+                self.phase = Phase::Ending;
+                vec![Effect::Finish]
+            }
             AfterSurvey::ShowEnd(reason) => {
                 self.phase = Phase::Ended(reason);
                 vec![Effect::Finish]
@@ -1313,7 +1515,17 @@ impl Session {
         }
     }
 
+    /// End the session now and close the link once `end` reached the relay.
     fn send_end(&mut self, reason: EndReason) -> Vec<Effect> {
+        let mut effects = self.end_now(reason);
+        self.phase = Phase::Ending;
+        effects.push(Effect::Finish);
+        effects
+    }
+
+    /// Control off, capture stopped, watermark gone, transfers stopped and
+    /// `end` sent, in this order (the link stays open).
+    fn end_now(&mut self, reason: EndReason) -> Vec<Effect> {
         let mut effects = self.end_desktop(true);
         effects.extend(self.stop_all_transfers(FileProblem::PeerGone));
         for t in &mut self.transfers {
@@ -1321,9 +1533,8 @@ impl Session {
                 t.state = TransferState::Cancelled;
             }
         }
-        self.phase = Phase::Ending;
+        self.technician = None;
         effects.push(Effect::Send(Message::End { reason }));
-        effects.push(Effect::Finish);
         effects
     }
 }
@@ -1345,6 +1556,29 @@ pub fn file_problem_code(problem: &FileProblem) -> &'static str {
         FileProblem::Interrupted => "interrupted",
         FileProblem::Corrupted => "corrupted",
         FileProblem::Stopped(_) => "stopped",
+        FileProblem::Refused(_) => "refused",
+    }
+}
+
+/// `name` cut to at most `limit` characters, keeping its extension
+/// (`a-very-long…name.pdf` → `a-very-lo.pdf`); an extension too long to
+/// keep is cut like the rest.
+pub fn shorten_file_name(name: &str, limit: usize) -> String {
+    if limits::check_chars(name, limit).is_ok() {
+        return name.to_owned();
+    }
+    let ext = name
+        .rfind('.')
+        .filter(|&dot| dot > 0)
+        .map(|dot| &name[dot..])
+        .filter(|ext| ext.chars().count() < limit / 2);
+    match ext {
+        Some(ext) => {
+            let keep = limit - ext.chars().count();
+            let stem = &name[..name.len() - ext.len()];
+            format!("{}{ext}", truncate_chars(stem, keep))
+        }
+        None => truncate_chars(name, limit).to_owned(),
     }
 }
 
@@ -1352,18 +1586,6 @@ pub fn file_problem_code(problem: &FileProblem) -> &'static str {
 fn is_web_url(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
     lower.starts_with("https://") || lower.starts_with("http://")
-}
-
-/// Cut `text` to at most `max` bytes on a character boundary.
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -1424,3 +1646,7 @@ mod tests;
 #[cfg(test)]
 #[path = "session_share_tests.rs"]
 mod share_tests;
+
+#[cfg(test)]
+#[path = "session_trouble_tests.rs"]
+mod trouble_tests;

@@ -207,6 +207,7 @@ fn stop_sharing_revokes_control_and_stops_capture() {
         e,
         vec![
             Effect::RevokeControl,
+            Effect::Send(Message::ControlRevoke),
             Effect::StopShare,
             Effect::Send(Message::ShareStop)
         ]
@@ -349,4 +350,88 @@ fn the_watermark_shows_while_served_and_goes_at_the_end() {
     assert!(e.contains(&Effect::Watermark(None)), "{e:?}");
     let (_, e) = chatting(false);
     assert!(e.is_empty());
+}
+
+/// Issue 11 §3: the window's close button (or End session) while an app is
+/// shared and controlled ends everything on the spot — control switch off,
+/// capture stopped, `share_stop`, `control_revoke`, watermark gone and
+/// `end` on the relay — before the survey shows; the survey then shares
+/// nothing and its answer is the only thing still sent.
+#[test]
+fn closing_while_sharing_ends_sharing_control_and_the_session_before_the_survey() {
+    let mut s = Session::new("anna", clock);
+    let mut site = site(true);
+    site.survey = Some("How was it?".into());
+    s.on_event(NetEvent::Online {
+        resumed: false,
+        site,
+    });
+    s.on_command(Command::Join {
+        name: "Anna".into(),
+        problem: String::new(),
+    });
+    let e = msg(
+        &mut s,
+        Message::TechnicianJoined {
+            name: "Tom".into(),
+            avatar: None,
+        },
+    );
+    assert_eq!(e, vec![Effect::Watermark(Some("Beispiel GmbH".into()))]);
+    let apps = ShareChoice::Apps {
+        apps: vec!["XTerm".into()],
+    };
+    msg(&mut s, Message::ShareRequest);
+    s.on_command(Command::ShareAnswer(true));
+    s.on_command(Command::ShareChosen(apps));
+    msg(&mut s, Message::ControlRequest);
+    s.on_command(Command::ControlAnswer(true));
+    assert_eq!(s.control, ControlState::On);
+
+    let e = s.on_command(Command::EndSession);
+    assert_eq!(
+        e,
+        vec![
+            Effect::RevokeControl,
+            Effect::Send(Message::ControlRevoke),
+            Effect::StopShare,
+            Effect::Send(Message::ShareStop),
+            Effect::Watermark(None),
+            Effect::Send(Message::End {
+                reason: EndReason::EndedByCustomer
+            }),
+        ],
+        "everything ends at the click, the link stays for the survey"
+    );
+    assert_eq!(s.share, ShareState::Off);
+    assert_eq!(s.control, ControlState::Off);
+    assert!(matches!(s.phase, Phase::Survey { .. }), "{:?}", s.phase);
+    // Nothing the technician sends now starts anything again.
+    assert_eq!(
+        msg(&mut s, Message::ShareRequest),
+        vec![Effect::Send(Message::ShareDecline)]
+    );
+    assert_eq!(
+        msg(&mut s, Message::ControlRequest),
+        vec![Effect::Send(Message::ControlDecline)]
+    );
+    assert_eq!(s.share, ShareState::Off);
+    assert!(matches!(s.phase, Phase::Survey { .. }));
+    // The answer goes out, then the link closes; no second `end`.
+    let e = s.on_command(Command::SurveyAnswer {
+        rating: 5,
+        comment: String::new(),
+    });
+    assert_eq!(
+        e,
+        vec![
+            Effect::Send(Message::SurveyAnswer {
+                rating: 5,
+                comment: String::new()
+            }),
+            Effect::Finish
+        ]
+    );
+    assert_eq!(s.phase, Phase::Ending);
+    assert_eq!(s.on_event(NetEvent::Finished), vec![Effect::Close]);
 }

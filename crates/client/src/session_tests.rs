@@ -163,13 +163,20 @@ fn join_needs_a_name_and_trims_the_problem() {
         .is_empty()
     );
     assert_eq!(s.phase, Phase::NameEntry);
-    assert!(
-        s.on_command(Command::Join {
-            name: "x".repeat(201),
-            problem: String::new()
-        })
-        .is_empty()
+    // Over the limit: cut to it (the name field stops there anyway).
+    let e = s.on_command(Command::Join {
+        name: "x".repeat(201),
+        problem: String::new(),
+    });
+    assert_eq!(
+        sends(&e),
+        vec![Message::Join {
+            name: "x".repeat(lotse_protocol::limits::NAME_CHARS),
+            problem: None
+        }]
     );
+    let mut s = Session::new("anna", clock);
+    online(&mut s, bare_site());
     let e = s.on_command(Command::Join {
         name: " Anna ".into(),
         problem: "  ".into(),
@@ -361,9 +368,10 @@ fn customer_chat_is_sent_trimmed_and_bounded() {
         }]
     );
     assert_eq!(s.chat.last().map(|c| &c.speaker), Some(&Speaker::Me));
-    let e = s.on_command(Command::SendChat("ü".repeat(MAX_CHAT_BYTES)));
+    let limit = lotse_protocol::limits::CHAT_CHARS;
+    let e = s.on_command(Command::SendChat("ü".repeat(limit + 1)));
     match &sends(&e)[0] {
-        Message::Chat { text, .. } => assert!(text.len() <= MAX_CHAT_BYTES),
+        Message::Chat { text, .. } => assert_eq!(text.chars().count(), limit),
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -485,14 +493,25 @@ fn notices_can_be_dismissed_and_leave_needs_a_notice() {
 }
 
 #[test]
-fn ending_a_served_session_asks_the_survey_first() {
+fn ending_a_served_session_ends_it_then_asks_the_survey() {
     let mut s = chatting(site());
-    assert!(s.on_command(Command::EndSession).is_empty());
+    let e = s.on_command(Command::EndSession);
+    assert_eq!(
+        sends(&e),
+        vec![Message::End {
+            reason: EndReason::EndedByCustomer
+        }],
+        "the session ends on the relay at the click"
+    );
+    assert!(
+        !e.contains(&Effect::Finish),
+        "the link stays for the answer"
+    );
     assert_eq!(
         s.phase,
         Phase::Survey {
             question: "How was it?".into(),
-            then: AfterSurvey::EndAndClose
+            then: AfterSurvey::Close
         }
     );
     // A rating outside 1..=5 is refused.
@@ -509,16 +528,12 @@ fn ending_a_served_session_asks_the_survey_first() {
     });
     assert_eq!(
         sends(&e),
-        vec![
-            Message::SurveyAnswer {
-                rating: 4,
-                comment: "good".into()
-            },
-            Message::End {
-                reason: EndReason::EndedByCustomer
-            }
-        ]
+        vec![Message::SurveyAnswer {
+            rating: 4,
+            comment: "good".into()
+        }]
     );
+    assert!(e.contains(&Effect::Finish));
     assert_eq!(s.phase, Phase::Ending);
     assert_eq!(s.on_event(NetEvent::Finished), vec![Effect::Close]);
     assert_eq!(s.phase, Phase::Ended(EndReason::EndedByCustomer));
@@ -529,12 +544,8 @@ fn closing_again_during_the_survey_skips_it() {
     let mut s = chatting(site());
     s.on_command(Command::EndSession);
     let e = s.on_command(Command::EndSession);
-    assert_eq!(
-        sends(&e),
-        vec![Message::End {
-            reason: EndReason::EndedByCustomer
-        }]
-    );
+    assert_eq!(e, vec![Effect::Finish], "no second end");
+    assert_eq!(s.phase, Phase::Ending);
 }
 
 #[test]
@@ -648,8 +659,24 @@ fn fatal_errors_and_failures() {
     assert_eq!(s.phase, Phase::Failed(Failure::WrongCertificate));
 
     let mut s = waiting(bare_site());
+    msg(
+        &mut s,
+        Message::QueueStatus {
+            position: 1,
+            estimated_wait_secs: 60,
+            technicians_online: 1,
+        },
+    );
     msg(&mut s, Message::error(ErrorCode::Malformed, "oops"));
-    assert_eq!(s.phase, Phase::Waiting, "non-fatal errors are only logged");
+    assert_eq!(s.phase, Phase::Waiting, "a non-fatal error ends nothing");
+    assert_eq!(
+        s.trouble,
+        Some(Trouble::Refused {
+            code: ErrorCode::Malformed,
+            message: "oops".into()
+        }),
+        "but it is shown"
+    );
     msg(
         &mut s,
         Message::Error {

@@ -1,0 +1,101 @@
+//! SIGTERM, SIGHUP and SIGINT (logout, shutdown, Ctrl+C in a terminal):
+//! the client ends the session on the relay and removes itself, as after a
+//! normal close. The watcher thread sets the quit flag the window acts on
+//! (end without the survey, wait for the relay's acknowledgement, close;
+//! then `main` cleans up). Should the window not get there within
+//! [`GRACE`] (no display any more, a hung frame), the watcher removes what
+//! the client wrote itself and exits.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cleanup::{Cleanup, Removal};
+
+/// How long the window gets to end the session and close after a signal:
+/// the end's flush ([`crate::net::FLUSH_TIMEOUT`]) and a little more.
+pub const GRACE: Duration = Duration::from_secs(8);
+
+/// What a signal and the normal end share: the quit flag, the window's
+/// context (to wake it) and the one cleanup.
+pub struct Shutdown {
+    requested: Arc<AtomicBool>,
+    ctx: OnceLock<egui::Context>,
+    cleanup: Mutex<Option<Cleanup>>,
+}
+
+impl Shutdown {
+    pub fn new(cleanup: Cleanup) -> Arc<Self> {
+        Arc::new(Self {
+            requested: Arc::new(AtomicBool::new(false)),
+            ctx: OnceLock::new(),
+            cleanup: Mutex::new(Some(cleanup)),
+        })
+    }
+
+    /// The flag the window checks every frame.
+    pub fn requested(&self) -> Arc<AtomicBool> {
+        self.requested.clone()
+    }
+
+    /// The window's context, to wake it when a signal comes.
+    pub fn set_context(&self, ctx: egui::Context) {
+        let _ = self.ctx.set(ctx);
+    }
+
+    /// Remove what the client wrote; only the first call does anything
+    /// (later ones: `None`).
+    pub fn clean_up(&self) -> Option<Vec<Removal>> {
+        let cleanup = self
+            .cleanup
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        cleanup.map(|c| c.run())
+    }
+
+    fn request(&self) {
+        self.requested
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(ctx) = self.ctx.get() {
+            ctx.request_repaint();
+        }
+    }
+}
+
+/// Watch the signals on a thread of its own (registered before this returns).
+pub fn watch(shutdown: Arc<Shutdown>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (mut term, mut hup, mut int) = runtime.block_on(async {
+        Ok::<_, std::io::Error>((
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+            signal(SignalKind::interrupt())?,
+        ))
+    })?;
+    std::thread::Builder::new()
+        .name("lotse-signals".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                let name = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = hup.recv() => "SIGHUP",
+                    _ = int.recv() => "SIGINT",
+                };
+                tracing::info!("{name}: ending the session and removing the program");
+                shutdown.request();
+                tokio::time::sleep(GRACE).await;
+                // `main` would have ended the process by now.
+                tracing::warn!("the window did not close after {name}: cleaning up here");
+                if shutdown.clean_up().is_some() {
+                    std::process::exit(1);
+                }
+                // Otherwise `main` is cleaning up and ends the process.
+            });
+        })?;
+    Ok(())
+}
