@@ -497,6 +497,7 @@ fn the_name_stops_at_the_limit_and_a_refused_join_can_be_retried() {
         message: "the name must have 1 to 80 characters".into(),
         fatal: false,
         retry_after_secs: None,
+        refused_seq: None,
     });
     assert!(!ui.shows("Joining the queue"), "no endless spinner");
     assert!(ui.shows("The support service did not accept this"));
@@ -524,6 +525,7 @@ fn a_refused_chat_line_is_back_in_the_input_box() {
         message: "chat line too long".into(),
         fatal: false,
         retry_after_secs: None,
+        refused_seq: None,
     });
     assert_eq!(ui.app().draft, "Hallo?");
     assert!(ui.shows("Your message was not sent"));

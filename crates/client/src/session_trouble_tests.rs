@@ -47,6 +47,7 @@ fn refusal(code: ErrorCode, text: &str) -> Message {
         message: text.into(),
         fatal: false,
         retry_after_secs: None,
+        refused_seq: None,
     }
 }
 
