@@ -259,25 +259,15 @@ impl Customer {
         self.xdotool(&["type", "--delay", "20", text]);
     }
 
-    /// Enter `name` (replacing the proposed one) and press Enter, as often
-    /// as needed until the client asked to join the queue.
+    /// Enter `name` (replacing the proposed one) and press Enter, once the
+    /// client is connected; wait until it asks to join the queue.
     pub fn join(&mut self, name: &str) {
         self.window();
         self.wait_log("connected to the relay", LONG);
-        let deadline = Instant::now() + LONG;
-        loop {
-            self.type_keys("ctrl+a");
-            self.type_text(name);
-            self.type_keys("Return");
-            if self.try_wait_log("asking to join the queue", Duration::from_secs(5)) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the client never asked to join; log:\n{}",
-                self.log()
-            );
-        }
+        self.type_keys("ctrl+a");
+        self.type_text(name);
+        self.type_keys("Return");
+        self.wait_log("asking to join the queue", LONG);
     }
 
     /// Close the window like a user (`WM_DELETE_WINDOW`).
@@ -288,20 +278,29 @@ impl Customer {
 
     /// Wait for the process to end; kills it and panics after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        if let Some(status) = self.try_wait_exit(timeout) {
+            return status;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        panic!(
+            "the client did not exit within {timeout:?}; log:\n{}",
+            self.log()
+        );
+    }
+
+    /// The exit status once the process ends, or `None` if it still runs
+    /// after `timeout` (it is left running).
+    pub fn try_wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
+                return Some(status);
             }
             if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "the client did not exit within {timeout:?}; log:\n{}",
-                    self.log()
-                );
+                return None;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
