@@ -45,6 +45,8 @@ survey = ""
 
 const PASSWORD: &str = "geheim-passwort-1";
 const LONG: Duration = Duration::from_secs(60);
+/// How long one keyboard answer of the customer gets before it is repeated.
+const ANSWER: Duration = Duration::from_secs(5);
 
 fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("control-e2e-{name}.png"))
@@ -258,10 +260,32 @@ impl Stage {
     }
 
     /// The customer answers with Return (the prompt's Allow, then the
-    /// picker's Share); the technician receives what `pred` matches.
-    fn answer_with_return(&mut self, what: &str, pred: impl FnMut(&Envelope) -> bool) -> Envelope {
-        self.customer.type_keys("Return");
-        self.expect(what, pred)
+    /// picker's Share) until the technician receives what `pred` matches.
+    /// (Reads are never cancelled midway: each waits with its own timeout.)
+    fn answer_with_return(
+        &mut self,
+        what: &str,
+        mut pred: impl FnMut(&Envelope) -> bool,
+    ) -> Envelope {
+        let deadline = Instant::now() + LONG;
+        loop {
+            self.customer.type_keys("Return");
+            let until = Instant::now() + ANSWER;
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                match self.rt.block_on(self.tech.next(left)) {
+                    Some(Incoming::Text(env)) if pred(&env) => return env,
+                    Some(Incoming::Closed(code)) => panic!("the relay closed the link ({code:?})"),
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the technician never got {what}; client log:\n{}",
+                self.customer.log()
+            );
+        }
     }
 
     fn xdotool(&self, args: &[&str]) -> String {
@@ -732,8 +756,15 @@ fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
     // checkbox, tick it, forward to Share, press it.
     s.send(Message::ShareRequest);
     s.customer.wait_log("Asked(ScreenShare)", LONG);
-    s.customer.type_keys("Return");
-    s.customer.wait_log("Allowed(ScreenShare)", LONG);
+    // (Repeated if the client missed the key; once allowed, it logs it.)
+    let deadline = Instant::now() + LONG;
+    loop {
+        s.customer.type_keys("Return");
+        if s.customer.try_wait_log("Allowed(ScreenShare)", ANSWER) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the Allow was never pressed");
+    }
     s.wait_still("the share picker");
     s.screenshot("apps-picker");
     s.customer.type_keys("shift+Tab space");

@@ -175,7 +175,19 @@ fn one(rt: &tokio::runtime::Runtime, unsynced: bool) -> Outcome {
     if client.try_wait_exit(LONG).is_some() {
         return Outcome::Late(sent.elapsed());
     }
+    // Diagnosis: is the close stuck inside the client (read from the X
+    // connection but never handled)? Any new X event would wake it.
+    let poked = display
+        .command("xdotool")
+        .args(["mousemove", "--window", &window, "5", "5"])
+        .status()
+        .is_ok_and(|s| s.success())
+        && client.try_wait_exit(ANSWER).is_some();
     let log = client.log();
     let tail: Vec<&str> = log.lines().rev().take(8).collect();
-    Outcome::StillOpen(tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+    Outcome::StillOpen(format!(
+        "{}\n(after a pointer motion into the window: {})",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        if poked { "it closed" } else { "still open" }
+    ))
 }
