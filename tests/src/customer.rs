@@ -24,9 +24,6 @@ use crate::relay::Relay;
 /// How long the client gets to show its window, connect, react.
 pub const LONG: Duration = Duration::from_secs(60);
 
-/// The client's log line once the name entry takes typed keys.
-pub const NAME_ENTRY_READY: &str = "name entry: ready, the name field has the keyboard focus";
-
 /// How the client is started.
 #[derive(Debug, Clone)]
 pub struct CustomerOptions {
@@ -262,17 +259,13 @@ impl Customer {
         self.xdotool(&["type", "--delay", "20", text]);
     }
 
-    /// Enter `name` (replacing the proposed one) and press Enter, once the
-    /// name field has the keyboard focus ("connected to the relay" comes
-    /// from the network thread, before the window shows the name entry);
-    /// again every 5 s until the client asks to join the queue: typed keys
-    /// are still lost now and then on a loaded machine, cause not found
-    /// yet (docs/RELIABILITY.md).
+    /// Enter `name` (replacing the proposed one) and press Enter, as often
+    /// as needed until the client asked to join the queue: typed keys are
+    /// still lost now and then on a loaded machine, cause not found yet
+    /// (docs/RELIABILITY.md).
     pub fn join(&mut self, name: &str) {
         self.window();
         self.wait_log("connected to the relay", LONG);
-        self.focus();
-        self.wait_log(NAME_ENTRY_READY, LONG);
         let deadline = Instant::now() + LONG;
         loop {
             self.type_keys("ctrl+a");

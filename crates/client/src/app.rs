@@ -696,12 +696,7 @@ impl App {
         let name = ui
             .add(TextEdit::singleline(&mut self.name).desired_width(f32::INFINITY))
             .labelled_by(name_label.id);
-        let pending = self.focus_pending;
         self.focus_first(&name);
-        if pending && !self.focus_pending {
-            // Typing can start now (the end-to-end tests wait for this).
-            tracing::info!("name entry: ready, the name field has the keyboard focus");
-        }
         let problem_label = ui.label(self.tr.t("problem-label"));
         ui.add(
             TextEdit::multiline(&mut self.problem)
