@@ -260,7 +260,9 @@ impl Customer {
     }
 
     /// Enter `name` (replacing the proposed one) and press Enter, as often
-    /// as needed until the client asked to join the queue.
+    /// as needed until the client asked to join the queue: typed keys are
+    /// still lost now and then on a loaded machine, cause not found yet
+    /// (docs/RELIABILITY.md).
     pub fn join(&mut self, name: &str) {
         self.window();
         self.wait_log("connected to the relay", LONG);
@@ -288,20 +290,29 @@ impl Customer {
 
     /// Wait for the process to end; kills it and panics after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        if let Some(status) = self.try_wait_exit(timeout) {
+            return status;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        panic!(
+            "the client did not exit within {timeout:?}; log:\n{}",
+            self.log()
+        );
+    }
+
+    /// The exit status once the process ends, or `None` if it still runs
+    /// after `timeout` (it is left running).
+    pub fn try_wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
+                return Some(status);
             }
             if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "the client did not exit within {timeout:?}; log:\n{}",
-                    self.log()
-                );
+                return None;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

@@ -196,7 +196,26 @@ impl Screen {
 
     /// Ask window `id` to close, as the title bar's close button does
     /// (`WM_DELETE_WINDOW` client message, sent with python3-xlib).
+    ///
+    /// The sender waits for a round trip (`sync()`) before it hangs up:
+    /// Xvfb handles a hang-up it sees before it has read the request as
+    /// an error and closes the connection without reading it (xserver's
+    /// `ospoll.c`: HUP → `CloseDownClient`), so a request only flushed
+    /// and then followed by `close()` is often never delivered on a
+    /// loaded machine (the "frozen window"; see docs/RELIABILITY.md).
     pub fn close_window(&self, id: &str) -> std::io::Result<()> {
+        self.send_close(id, CloseSend::RoundTrip)
+    }
+
+    /// The old, defective close: flush and hang up at once, without a
+    /// round trip. Only for `scripts/stress-windows.sh --unsynced`, which
+    /// shows what it costs; never use it in a test.
+    pub fn close_window_unsynced(&self, id: &str) -> std::io::Result<()> {
+        self.send_close(id, CloseSend::FlushOnly)
+    }
+
+    fn send_close(&self, id: &str, how: CloseSend) -> std::io::Result<()> {
+        // argv[2]: "sync" waits for the server's reply before closing.
         const SCRIPT: &str = r#"
 import sys
 from Xlib import display, X
@@ -207,16 +226,35 @@ proto = d.intern_atom('WM_PROTOCOLS')
 delete = d.intern_atom('WM_DELETE_WINDOW')
 ev = event.ClientMessage(window=w, client_type=proto, data=(32, [delete, X.CurrentTime, 0, 0, 0]))
 w.send_event(ev, event_mask=X.NoEventMask)
-d.flush()
+if sys.argv[2] == 'sync':
+    d.sync()
+else:
+    d.flush()
 d.close()
 "#;
-        let status = self.command(PYTHON).args(["-c", SCRIPT, id]).status()?;
+        let mode = match how {
+            CloseSend::RoundTrip => "sync",
+            CloseSend::FlushOnly => "flush",
+        };
+        let status = self
+            .command(PYTHON)
+            .args(["-c", SCRIPT, id, mode])
+            .status()?;
         if status.success() {
             Ok(())
         } else {
             Err(other("sending WM_DELETE_WINDOW failed"))
         }
     }
+}
+
+/// How [`Screen::send_close`] hangs up after sending.
+#[derive(Debug, Clone, Copy)]
+enum CloseSend {
+    /// A round trip first: the server has read the request.
+    RoundTrip,
+    /// Flush and close at once (the old defect).
+    FlushOnly,
 }
 
 impl Drop for Display {
