@@ -4,6 +4,7 @@ dismiss = Schließen
 error-busy = Die Konsole ist beschäftigt; bitte gleich noch einmal versuchen.
 error-login-failed = Benutzername oder Passwort ist falsch.
 error-locked-out = Zu viele Fehlversuche. { $why }
+error-picture-too-large = Ein Bild des Kunden ist größer als erlaubt und wurde nicht angezeigt.
 error-bad-pin = Der Zertifikats-Fingerabdruck muss aus 64 Hex-Ziffern (SHA-256) bestehen oder leer bleiben, um dem Relay beim ersten Kontakt zu vertrauen.
 error-missing-fields = Bitte Relay-Adresse und Benutzernamen eingeben.
 status-connected = Verbunden

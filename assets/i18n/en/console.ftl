@@ -4,6 +4,7 @@ dismiss = Dismiss
 error-busy = The console is busy; try again in a moment.
 error-login-failed = Wrong user name or password.
 error-locked-out = Too many failed attempts. { $why }
+error-picture-too-large = A picture from the customer is larger than allowed and was not shown.
 error-bad-pin = The certificate fingerprint must be 64 hex digits (SHA-256), or empty to trust the relay on first use.
 error-missing-fields = Enter the relay address and your user name.
 status-connected = Connected

@@ -1613,19 +1613,31 @@ pub fn decode_avatar(b64: &str) -> Result<Avatar, AvatarError> {
     decode_image(&bytes)
 }
 
-/// Decode PNG/JPEG bytes to RGBA, refusing huge dimensions.
+/// Decode PNG/JPEG bytes to RGBA within the protocol's image limits
+/// (`lotse_protocol::limits::IMAGE_MAX_*`): more than `IMAGE_MAX_SIDE` on a
+/// side or `IMAGE_MAX_PIXELS` pixels is refused after reading the header,
+/// before any pixel buffer exists. Every image the client decodes goes
+/// through here.
 pub fn decode_image(bytes: &[u8]) -> Result<Avatar, AvatarError> {
+    use image::ImageDecoder as _;
+    use lotse_protocol::limits::{IMAGE_MAX_PIXELS, IMAGE_MAX_SIDE};
+    let err = |e: image::ImageError| AvatarError::Image(e.to_string());
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| AvatarError::Image(e.to_string()))?;
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(4096);
-    limits.max_image_height = Some(4096);
-    limits.max_alloc = Some(64 * 1024 * 1024);
+    limits.max_image_width = Some(IMAGE_MAX_SIDE);
+    limits.max_image_height = Some(IMAGE_MAX_SIDE);
+    limits.max_alloc = Some(IMAGE_MAX_PIXELS * 4);
     reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| AvatarError::Image(e.to_string()))?;
+    let decoder = reader.into_decoder().map_err(err)?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > IMAGE_MAX_PIXELS
+        || decoder.total_bytes() > IMAGE_MAX_PIXELS * 4
+    {
+        return Err(AvatarError::Image(format!("{w}×{h} pixels is too large")));
+    }
+    let img = image::DynamicImage::from_decoder(decoder).map_err(err)?;
     let img = if img.width() > MAX_AVATAR_SIDE || img.height() > MAX_AVATAR_SIDE {
         img.thumbnail(MAX_AVATAR_SIDE, MAX_AVATAR_SIDE)
     } else {

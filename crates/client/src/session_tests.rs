@@ -383,6 +383,39 @@ fn no_chat_while_nobody_serves() {
     assert!(s.chat.is_empty());
 }
 
+/// A real 1×1 JPEG whose frame header claims `w`×`h` pixels (a
+/// decompression bomb's header).
+fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::RgbImage::new(1, 1)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("jpeg");
+    // SOF0: FF C0, length, precision, height, width.
+    let at = bytes
+        .windows(2)
+        .position(|m| m == [0xff, 0xc0])
+        .expect("SOF0");
+    bytes[at + 5..at + 7].copy_from_slice(&h.to_be_bytes());
+    bytes[at + 7..at + 9].copy_from_slice(&w.to_be_bytes());
+    bytes
+}
+
+#[test]
+fn images_claiming_a_huge_size_are_refused_before_their_pixels() {
+    for (w, h) in [(16384, 16384), (8193, 1), (8000, 8000)] {
+        let e = decode_image(&jpeg_claiming(w, h)).expect_err("refused");
+        assert!(
+            matches!(&e, AvatarError::Image(m) if m.contains("limit") || m.contains("too large")),
+            "{w}×{h}: {e}"
+        );
+    }
+    let ok = decode_image(&jpeg_claiming(1, 1)).expect("the real size decodes");
+    assert_eq!((ok.width, ok.height), (1, 1));
+}
+
 #[test]
 fn avatars_decode_or_fall_back_to_the_default() {
     use base64::Engine as _;
@@ -414,6 +447,8 @@ fn avatars_decode_or_fall_back_to_the_default() {
         "not base64 at all!".to_owned(),
         base64::engine::general_purpose::STANDARD.encode(b"GIF89a not an image"),
         "A".repeat(lotse_protocol::MAX_AVATAR_BYTES * 2),
+        base64::engine::general_purpose::STANDARD.encode(jpeg_claiming(16384, 16384)),
+        base64::engine::general_purpose::STANDARD.encode(jpeg_claiming(8000, 8000)),
     ] {
         let mut s = waiting(bare_site());
         msg(

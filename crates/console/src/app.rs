@@ -192,6 +192,7 @@ impl ConsoleApp {
                 let text = match code.as_str() {
                     "login_failed" => self.t.get("error-login-failed"),
                     "locked_out" => self.t.fmt("error-locked-out", &[("why", &message)]),
+                    "picture_too_large" => self.t.get("error-picture-too-large"),
                     _ => message,
                 };
                 self.error = Some(text);

@@ -21,7 +21,7 @@ use lotse_protocol::{
 use serde::Serialize;
 
 use crate::files::Incoming;
-use crate::screen::{Rect, Screen};
+use crate::screen::{Rect, Screen, ScreenError};
 
 /// Milliseconds since the Unix epoch (for locally stamped history lines).
 pub fn now_ms() -> i64 {
@@ -1061,7 +1061,11 @@ impl Core {
                 match result {
                     Some(Ok(())) => self.screen_done(session, head.seq),
                     Some(Err(e)) => {
-                        self.emit(Event::error(Some(session), "screen", e.to_string()));
+                        let code = match e {
+                            ScreenError::TooLarge(_) => "picture_too_large",
+                            _ => "screen",
+                        };
+                        self.emit(Event::error(Some(session), code, e.to_string()));
                     }
                     None => {}
                 }
@@ -1258,6 +1262,9 @@ pub fn encode_avatar(bytes: &[u8]) -> Result<String, CommandError> {
         Ok(image::ImageFormat::Png | image::ImageFormat::Jpeg) => {}
         _ => return Err(CommandError::BadAvatar),
     }
+    // Whole and within the image limits (the customer's client would
+    // refuse it anyway).
+    crate::screen::decode_image(bytes).map_err(|_| CommandError::BadAvatar)?;
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 

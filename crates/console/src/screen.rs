@@ -18,6 +18,9 @@ pub struct Rect {
 pub enum ScreenError {
     #[error("the screen image could not be decoded: {0}")]
     Decode(String),
+    /// Refused before its pixels were allocated.
+    #[error("the picture is larger than allowed: {0}")]
+    TooLarge(String),
     #[error("there is no screen picture yet")]
     Empty,
     #[error("could not save the screen picture: {0}")]
@@ -185,9 +188,10 @@ impl Screen {
 
     /// A whole picture (JPEG, PNG) from a browser share replaces the screen.
     pub fn apply_image(&mut self, bytes: &[u8]) -> Result<(), ScreenError> {
-        let img = image::load_from_memory(bytes)
-            .map_err(|e| ScreenError::Decode(e.to_string()))?
-            .into_rgba8();
+        let img = decode_image(bytes).map_err(|e| match e {
+            image::ImageError::Limits(_) => ScreenError::TooLarge(e.to_string()),
+            e => ScreenError::Decode(e.to_string()),
+        })?;
         let (width, height) = (img.width(), img.height());
         self.set_rgba(width, height, img.into_raw());
         Ok(())
@@ -238,6 +242,33 @@ impl Screen {
     }
 }
 
+/// Decodes a PNG or JPEG to RGBA within the protocol's limits
+/// (`lotse_protocol::limits::IMAGE_MAX_*`): a picture that claims more than
+/// `IMAGE_MAX_SIDE` on a side or more than `IMAGE_MAX_PIXELS` pixels is
+/// refused with [`image::ImageError::Limits`] after reading its header,
+/// before any pixel buffer exists. Every image the console decodes goes
+/// through here.
+pub fn decode_image(bytes: &[u8]) -> image::ImageResult<image::RgbaImage> {
+    use image::ImageDecoder as _;
+    use lotse_protocol::limits::{IMAGE_MAX_PIXELS, IMAGE_MAX_SIDE};
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(IMAGE_MAX_SIDE);
+    limits.max_image_height = Some(IMAGE_MAX_SIDE);
+    limits.max_alloc = Some(IMAGE_MAX_PIXELS * 4);
+    reader.limits(limits);
+    let decoder = reader.into_decoder()?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > IMAGE_MAX_PIXELS
+        || decoder.total_bytes() > IMAGE_MAX_PIXELS * 4
+    {
+        return Err(image::ImageError::Limits(
+            image::error::LimitError::from_kind(image::error::LimitErrorKind::DimensionError),
+        ));
+    }
+    Ok(image::DynamicImage::from_decoder(decoder)?.into_rgba8())
+}
+
 /// Write RGBA pixels as a PNG file.
 pub fn save_png(width: u32, height: u32, rgba: Vec<u8>, path: &Path) -> Result<(), ScreenError> {
     if width == 0 || height == 0 {
@@ -249,9 +280,76 @@ pub fn save_png(width: u32, height: u32, rgba: Vec<u8>, path: &Path) -> Result<(
         .map_err(|e| ScreenError::Save(e.to_string()))
 }
 
+/// A real 1×1 PNG (`jpeg`: JPEG) whose header claims `w`×`h` pixels: what
+/// a decompression bomb shows a decoder before its pixel data.
+#[cfg(test)]
+pub(crate) fn claiming(jpeg: bool, w: u16, h: u16) -> Vec<u8> {
+    let format = if jpeg {
+        image::ImageFormat::Jpeg
+    } else {
+        image::ImageFormat::Png
+    };
+    let mut bytes = Vec::new();
+    image::RgbImage::new(1, 1)
+        .write_to(&mut std::io::Cursor::new(&mut bytes), format)
+        .unwrap();
+    let (w, h) = (w.to_be_bytes(), h.to_be_bytes());
+    if jpeg {
+        // SOF0: FF C0, length, precision, height, width.
+        let at = bytes.windows(2).position(|m| m == [0xff, 0xc0]).unwrap();
+        bytes[at + 5..at + 9].copy_from_slice(&[h[0], h[1], w[0], w[1]]);
+    } else {
+        // IHDR: width and height (u32) at 16 and 20, then its CRC at 29.
+        bytes[18..20].copy_from_slice(&w);
+        bytes[22..24].copy_from_slice(&h);
+        let crc = bytes[12..29].iter().fold(!0u32, |mut c, &b| {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = (c >> 1) ^ (0xEDB8_8320 & (c & 1).wrapping_neg());
+            }
+            c
+        });
+        bytes[29..33].copy_from_slice(&(!crc).to_be_bytes());
+    }
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pictures_claiming_a_huge_size_are_refused_before_their_pixels() {
+        for (jpeg, w, h) in [
+            (false, 16384, 16384),
+            (true, 16384, 16384),
+            (false, 8193, 1),
+            (true, 1, 8193),
+            // Sides within the limit, too many pixels.
+            (false, 8000, 8000),
+            (true, 4097, 4097),
+        ] {
+            let bytes = claiming(jpeg, w, h);
+            let e = decode_image(&bytes).expect_err("refused");
+            assert!(
+                matches!(e, image::ImageError::Limits(_)),
+                "{w}×{h} (jpeg {jpeg}): {e}"
+            );
+            let mut screen = Screen::default();
+            let e = screen.apply_image(&bytes).expect_err("refused");
+            assert!(
+                e.to_string().contains("larger than allowed"),
+                "{w}×{h}: {e}"
+            );
+            assert_eq!((screen.width(), screen.height()), (0, 0));
+        }
+        // The header is read right: the same image claiming its real size
+        // decodes.
+        for jpeg in [false, true] {
+            let img = decode_image(&claiming(jpeg, 1, 1)).expect("1×1 decodes");
+            assert_eq!(img.dimensions(), (1, 1));
+        }
+    }
 
     #[test]
     fn jpeg_frame_becomes_the_screen_and_saves_as_png() {

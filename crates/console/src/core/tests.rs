@@ -331,6 +331,45 @@ fn image_frame_is_shown_and_acked() {
 }
 
 #[test]
+fn a_picture_bomb_is_refused_and_the_screen_keeps_its_placeholder() {
+    let (mut core, _) = serving();
+    let frame = |seq, bytes: &[u8]| {
+        BinaryHeader {
+            kind: BinaryKind::ImageFrame,
+            flags: FLAG_LAST,
+            id: 0,
+            session: 7,
+            seq,
+        }
+        .frame(bytes)
+    };
+    // A 16384×16384 PNG or JPEG header (1 GiB of pixels) from the browser.
+    for jpeg in [false, true] {
+        core.receive_binary(&frame(1, &crate::screen::claiming(jpeg, 16384, 16384)));
+        let events = core.take_events();
+        assert!(
+            matches!(&events[..], [Event::Error { code, .. }] if code == "picture_too_large"),
+            "{events:?}"
+        );
+        assert!(sent(&mut core).is_empty(), "nothing acknowledged");
+        let screen = &core.sessions[&7].screen;
+        assert_eq!((screen.width(), screen.height()), (0, 0), "no picture");
+    }
+    // The next good picture is shown.
+    let mut png = Vec::new();
+    image::RgbaImage::from_pixel(3, 2, image::Rgba([1, 2, 3, 255]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    core.receive_binary(&frame(2, &png));
+    assert_eq!(sent(&mut core), vec![Message::FrameAck { frame: 2 }]);
+    // An avatar like that is refused before it is sent.
+    assert_eq!(
+        encode_avatar(&crate::screen::claiming(false, 16384, 16384)),
+        Err(CommandError::BadAvatar)
+    );
+}
+
+#[test]
 fn a_watched_colour_is_counted_in_every_update() {
     let (mut core, _) = serving();
     let image = |px: image::RgbaImage| {
