@@ -86,15 +86,37 @@ pub fn read(file: &[u8], now: u64) -> Result<Stamp, StampError> {
 /// Length of the unstamped program, if `file` is stamped (so a relay can
 /// strip an old stamp before adding a new one).
 pub fn unstamped_len(file: &[u8]) -> usize {
-    let Some(tail_at) = file.len().checked_sub(TRAILER) else {
-        return file.len();
+    let tail = &file[file.len().saturating_sub(TRAILER)..];
+    usize::try_from(unstamped_len_from_tail(file.len() as u64, tail)).unwrap_or(file.len())
+}
+
+/// Bytes at the very end of a stamped file after the payload (length,
+/// digest, magic).
+pub const TRAILER_LEN: usize = TRAILER;
+
+/// [`unstamped_len`] of a file of `total` bytes whose last bytes are
+/// `tail` (its last [`TRAILER_LEN`], or all of it if shorter): lets a relay
+/// stream a large program from disk without reading it whole.
+pub fn unstamped_len_from_tail(total: u64, tail: &[u8]) -> u64 {
+    let Some(at) = tail.len().checked_sub(TRAILER) else {
+        return total;
     };
-    let tail = &file[tail_at..];
-    if &tail[36..] != MAGIC {
-        return file.len();
+    let trailer = &tail[at..];
+    if &trailer[36..] != MAGIC {
+        return total;
     }
-    let len = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as usize;
-    tail_at.saturating_sub(len)
+    let len = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+    total
+        .saturating_sub(TRAILER as u64)
+        .saturating_sub(u64::from(len))
+}
+
+/// The bytes [`append`] adds for `stamp` (sent after a program streamed
+/// from disk).
+pub fn encode(stamp: &Stamp) -> Vec<u8> {
+    let mut out = Vec::new();
+    append(&mut out, stamp);
+    out
 }
 
 fn sha256(data: &[u8]) -> [u8; 32] {
@@ -123,6 +145,12 @@ mod tests {
         append(&mut exe, &sample());
         assert_eq!(read(&exe, 999), Ok(sample()));
         assert_eq!(unstamped_len(&exe), 18);
+        let tail = &exe[exe.len() - TRAILER_LEN..];
+        assert_eq!(unstamped_len_from_tail(exe.len() as u64, tail), 18);
+        assert_eq!(unstamped_len_from_tail(7, b"program"), 7);
+        let mut twice = b"\x7fELF program bytes".to_vec();
+        twice.extend_from_slice(&encode(&sample()));
+        assert_eq!(twice, exe);
         assert_eq!(read(&exe, 1_000), Err(StampError::Expired));
     }
 

@@ -180,7 +180,7 @@ fn start_relay() -> Server {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(
         dir.path().join("relay.toml"),
-        "hold_interval_secs = 3600\n[limits]\nmax_connections = 5000\n",
+        "hold_interval_secs = 3600\n[limits]\nmax_connections = 5000\nmax_unauthenticated_per_address = 5000\n",
     )
     .expect("config");
     let mut add = Command::new(RELAY)

@@ -20,6 +20,14 @@ pub const DEFAULT_TOML: &str = r#"# Lotse relay configuration. Every key is opti
 # Name of the support site, shown in the portal, the client and the console.
 site_name = "Lotse Support"
 
+# The address customers and technicians reach this relay at, e.g.
+# "https://support.example.com" or "https://support.example.com:8443".
+# Downloads are stamped with it, and requests naming another host (the
+# HTTP Host header) are refused with 421. Empty: the listen address as the
+# relay prints it (`listening on https://HOST:PORT`); a relay listening on
+# all addresses (0.0.0.0 or [::]) needs this key.
+public_url = ""
+
 # Seconds between hold messages (and queue position updates) while a
 # customer waits. At least 1.
 hold_interval_secs = 60
@@ -82,6 +90,17 @@ no_technician = "Gerade ist kein Techniker erreichbar. Bitte versuchen Sie es sp
 [limits]
 # Connections served at once (further ones wait for a free slot).
 max_connections = 2000
+# Connections from one address (IPv6: one /64) that are not an authenticated
+# technician link: TLS handshakes, page and download requests, login links,
+# customer and web chat links. More are closed at once.
+max_unauthenticated_per_address = 64
+# TLS handshakes in progress from one address (more are closed at once),
+# and in all (more wait, within handshake_timeout_secs).
+max_handshakes_per_address = 8
+max_handshakes = 64
+# Seconds a page, download or recording may wait for the receiver to take
+# more data; a receiver that stalls longer is dropped.
+http_write_timeout_secs = 30
 # Text messages per second per connection (with a burst allowance);
 # more and the link closes with 1008.
 messages_per_sec = 200
@@ -203,6 +222,10 @@ pub struct Notice {
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub max_connections: usize,
+    pub max_unauthenticated_per_address: usize,
+    pub max_handshakes_per_address: usize,
+    pub max_handshakes: usize,
+    pub http_write_timeout_secs: u64,
     pub messages_per_sec: u32,
     pub message_burst: u32,
     pub max_strikes: u32,
@@ -218,6 +241,10 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_connections: 2000,
+            max_unauthenticated_per_address: 64,
+            max_handshakes_per_address: 8,
+            max_handshakes: 64,
+            http_write_timeout_secs: 30,
             messages_per_sec: 200,
             message_burst: 400,
             max_strikes: 10,
@@ -251,6 +278,7 @@ pub struct Downloads {
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub site_name: String,
+    pub public_url: String,
     pub hold_interval_secs: u32,
     pub watermark: bool,
     pub click_to_chat: bool,
@@ -271,6 +299,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             site_name: "Lotse Support".into(),
+            public_url: String::new(),
             hold_interval_secs: 60,
             watermark: true,
             click_to_chat: true,
@@ -331,6 +360,30 @@ impl Config {
         let l = &self.limits;
         if l.max_connections == 0 {
             return bad("limits.max_connections", "must be at least 1");
+        }
+        for (key, value) in [
+            (
+                "limits.max_unauthenticated_per_address",
+                l.max_unauthenticated_per_address,
+            ),
+            (
+                "limits.max_handshakes_per_address",
+                l.max_handshakes_per_address,
+            ),
+            ("limits.max_handshakes", l.max_handshakes),
+        ] {
+            if value == 0 {
+                return bad(key, "must be at least 1");
+            }
+        }
+        if l.http_write_timeout_secs == 0 {
+            return bad("limits.http_write_timeout_secs", "must be at least 1");
+        }
+        if !self.public_url.is_empty() && self.public_authority().is_none() {
+            return bad(
+                "public_url",
+                "must be https://HOST or https://HOST:PORT (no path), e.g. \"https://support.example.com\"",
+            );
         }
         if l.messages_per_sec == 0 {
             return bad("limits.messages_per_sec", "must be at least 1");
@@ -420,6 +473,14 @@ impl Config {
         (!self.no_technician_url.is_empty()).then(|| self.no_technician_url.clone())
     }
 
+    /// Host (lowercase; IPv6 in brackets) and port of `public_url`; None
+    /// when it is empty or not of the form `https://HOST[:PORT][/]`.
+    pub fn public_authority(&self) -> Option<(String, u16)> {
+        let rest = self.public_url.strip_prefix("https://")?;
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        split_host_port(authority)
+    }
+
     /// The configured download for `os`, if any.
     pub fn download_path(&self, os: &str) -> Option<PathBuf> {
         let p = match os {
@@ -430,6 +491,37 @@ impl Config {
         };
         (!p.is_empty()).then(|| PathBuf::from(p))
     }
+}
+
+/// `HOST[:PORT]` (an HTTP Host header or URL authority) as lowercase host
+/// and port (443 when absent). IPv6 hosts keep their brackets. None for
+/// anything else (user info, paths, empty host, a bad port).
+pub fn split_host_port(authority: &str) -> Option<(String, u16)> {
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority.find(']')?;
+        let (host, rest) = authority.split_at(end + 1);
+        match rest {
+            "" => (host, None),
+            r => (host, Some(r.strip_prefix(':')?)),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        None => 443,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            p.parse().ok().filter(|p| *p != 0)?
+        }
+        Some(_) => return None,
+    };
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    if host.is_empty() || host == "[]" || !host.chars().all(ok) {
+        return None;
+    }
+    Some((host.to_ascii_lowercase(), port))
 }
 
 /// The dotted key whose text is at byte `pos` of `text`: the key on that
@@ -478,5 +570,39 @@ mod tests {
         assert!(e.to_string().contains("hold_intervall_secs"), "{e}");
         let e = Config::parse("hold_interval_secs = 0\n").unwrap_err();
         assert!(e.to_string().contains("hold_interval_secs"), "{e}");
+        let e = Config::parse("[limits]\nmax_handshakes = 0\n").unwrap_err();
+        assert!(e.to_string().contains("limits.max_handshakes"), "{e}");
+        for bad in [
+            "http://a.example",
+            "https://",
+            "https://a.example/x",
+            "https://a:b@c",
+        ] {
+            let e = Config::parse(&format!("public_url = \"{bad}\"\n")).unwrap_err();
+            assert!(e.to_string().contains("public_url"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn public_url_and_host_headers() {
+        let c = Config::parse("public_url = \"https://Support.Example.com/\"\n").unwrap();
+        assert_eq!(
+            c.public_authority(),
+            Some(("support.example.com".into(), 443))
+        );
+        let c = Config::parse("public_url = \"https://[::1]:8443\"\n").unwrap();
+        assert_eq!(c.public_authority(), Some(("[::1]".into(), 8443)));
+        assert_eq!(
+            split_host_port("127.0.0.1:8443"),
+            Some(("127.0.0.1".into(), 8443))
+        );
+        assert_eq!(
+            split_host_port("a.example:443"),
+            Some(("a.example".into(), 443))
+        );
+        assert_eq!(split_host_port("a.example:"), None);
+        assert_eq!(split_host_port("a.example:99999"), None);
+        assert_eq!(split_host_port("evil.example/x"), None);
+        assert_eq!(split_host_port(""), None);
     }
 }

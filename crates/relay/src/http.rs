@@ -3,12 +3,19 @@
 //! *before* the 101 response (path, ticket, token, Origin), everything else
 //! gets a plain HTTP/1.1 answer with `Connection: close`: the portal page,
 //! stamped client downloads, and the web chat's static files.
+//!
+//! Every request must name the relay's public address in its `Host` header
+//! (else 421); every answer carries the security headers (no framing, HSTS);
+//! downloads and recordings stream from disk, and every write has a
+//! deadline (`limits.http_write_timeout_secs`), so a receiver that stalls
+//! is dropped instead of holding memory.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use lotse_protocol::{Lang, paths, stamp};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -18,9 +25,26 @@ use tokio_tungstenite::tungstenite::http::StatusCode;
 
 use crate::auth::Verdict;
 use crate::conn::{self, Admission};
-use crate::server::Shared;
+use crate::server::{Shared, Slot};
 
 const MAX_HEAD: usize = 16 * 1024;
+/// Bytes read from disk and written per step while streaming a file.
+const CHUNK: usize = 64 * 1024;
+
+/// Headers on every HTTP answer: no framing by other sites (the consent
+/// and chat pages must not be clickjacked), HTTPS only from now on, no
+/// content sniffing, no referrer, no caching.
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; frame-ancestors 'none'",
+    ),
+    ("X-Frame-Options", "DENY"),
+    ("Strict-Transport-Security", "max-age=31536000"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+];
 
 /// The shared WebSocket limits, with a 16 KiB read buffer: tungstenite
 /// zero-fills the whole free read buffer before every socket read (128 KiB
@@ -140,17 +164,25 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Serve one TLS connection (one request).
+/// Serve one TLS connection (one request). `unauthenticated` counts the
+/// connection against its address's cap until it is a technician's link.
 // tungstenite's handshake callback returns its (large) ErrorResponse by value.
 #[allow(clippy::result_large_err)]
-pub async fn serve<S>(mut stream: S, shared: Arc<Shared>, ip: IpAddr, deadline: Instant)
-where
+pub async fn serve<S>(
+    mut stream: S,
+    shared: Arc<Shared>,
+    ip: IpAddr,
+    deadline: Instant,
+    unauthenticated: Slot,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let limit = write_timeout(&shared);
     let Ok(Some((bytes, head))) = tokio::time::timeout_at(deadline, read_head(&mut stream)).await
     else {
         let _ = respond(
             &mut stream,
+            limit,
             400,
             "text/plain; charset=utf-8",
             &[],
@@ -159,6 +191,25 @@ where
         .await;
         return;
     };
+    // The Host header names the relay, or the request is not for us (a
+    // stamp or link must never carry an address a request made up).
+    if !head
+        .header("host")
+        .is_some_and(|h| shared.public.matches_host(h))
+    {
+        tracing::info!(%ip, host = ?head.header("host").unwrap_or(""), "request for another host refused");
+        let text = format!("this server answers only as {}\n", shared.public.origin());
+        let _ = respond(
+            &mut stream,
+            limit,
+            421,
+            "text/plain; charset=utf-8",
+            &[],
+            text.as_bytes(),
+        )
+        .await;
+        return;
+    }
     if head.is_upgrade() {
         let prefixed = Prefixed {
             prefix: bytes,
@@ -166,11 +217,11 @@ where
             inner: stream,
         };
         let mut admitted: Option<Admission> = None;
-        let host = head.header("host").unwrap_or("").to_owned();
-        let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
-            match admit(req, &host, &shared, ip) {
+        let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+            match admit(req, &shared, ip) {
                 Ok(a) => {
                     admitted = Some(a);
+                    add_security_headers(resp.headers_mut());
                     Ok(resp)
                 }
                 Err((status, text)) => {
@@ -181,6 +232,7 @@ where
                     );
                     let mut refuse = ErrorResponse::new(Some(text.to_owned()));
                     *refuse.status_mut() = status;
+                    add_security_headers(refuse.headers_mut());
                     Err(refuse)
                 }
             }
@@ -191,17 +243,109 @@ where
         )
         .await;
         if let (Ok(Ok(ws)), Some(admission)) = (ws, admitted) {
+            // An authenticated technician no longer counts against the
+            // per-address cap for unauthenticated connections.
+            let counted =
+                (!matches!(admission, Admission::Technician(_))).then_some(unauthenticated);
             conn::serve(ws, admission, shared, ip, deadline).await;
+            drop(counted);
         }
         return;
     }
-    http(&mut stream, &head, &shared).await;
+    http(&mut stream, &head, &shared, limit).await;
+    drop(unauthenticated);
+}
+
+fn add_security_headers(headers: &mut tokio_tungstenite::tungstenite::http::HeaderMap) {
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+}
+
+fn write_timeout(shared: &Shared) -> Duration {
+    Duration::from_secs(shared.hub.config().limits.http_write_timeout_secs)
+}
+
+/// Write all of `bytes` within `limit`, else fail (the receiver stalled).
+async fn send<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    bytes: &[u8],
+    limit: Duration,
+) -> std::io::Result<()> {
+    match tokio::time::timeout(limit, stream.write_all(bytes)).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the receiver stopped taking data",
+        )),
+    }
+}
+
+/// Flush and close within `limit`.
+async fn finish<S: AsyncWrite + Unpin>(stream: &mut S, limit: Duration) -> std::io::Result<()> {
+    match tokio::time::timeout(limit, stream.flush()).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the receiver stopped taking data",
+            ));
+        }
+    }
+    let _ = tokio::time::timeout(limit, stream.shutdown()).await;
+    Ok(())
+}
+
+/// Send `len` bytes of `file` from its current position in [`CHUNK`]s,
+/// each written within `limit`.
+async fn send_file<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    file: &mut tokio::fs::File,
+    mut len: u64,
+    limit: Duration,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; CHUNK];
+    while len > 0 {
+        let want = usize::try_from(len).map_or(CHUNK, |l| l.min(CHUNK));
+        let n = file.read(&mut buf[..want]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        send(stream, &buf[..n], limit).await?;
+        len -= n as u64;
+    }
+    Ok(())
+}
+
+/// The head of an answer with the security headers and `extra`.
+fn response_head(status: u16, content_type: &str, len: u64, extra: &[(&str, String)]) -> String {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        421 => "Misdirected Request",
+        _ => "Internal Server Error",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\nConnection: close\r\n"
+    );
+    for (k, v) in SECURITY_HEADERS {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
 }
 
 /// Decide an upgrade before the 101 response.
 fn admit(
     req: &Request,
-    host: &str,
     shared: &Shared,
     ip: IpAddr,
 ) -> Result<Admission, (StatusCode, &'static str)> {
@@ -270,8 +414,7 @@ fn admit(
                 .get("origin")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            let own = format!("https://{host}");
-            if !host.is_empty() && origin == own
+            if origin == shared.public.origin()
                 || config.allowed_origins.iter().any(|o| o == origin)
             {
                 Ok(Admission::Web)
@@ -298,32 +441,16 @@ fn admit(
 
 async fn respond<S: AsyncWrite + Unpin>(
     stream: &mut S,
+    limit: Duration,
     status: u16,
     content_type: &str,
     extra: &[(&str, String)],
     body: &[u8],
 ) -> std::io::Result<()> {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Internal Server Error",
-    };
-    let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\nContent-Security-Policy: default-src 'self'\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nCache-Control: no-store\r\n",
-        body.len()
-    );
-    for (k, v) in extra {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    stream.flush().await?;
-    let _ = stream.shutdown().await;
-    Ok(())
+    let head = response_head(status, content_type, body.len() as u64, extra);
+    send(stream, head.as_bytes(), limit).await?;
+    send(stream, body, limit).await?;
+    finish(stream, limit).await
 }
 
 fn html_escape(s: &str) -> String {
@@ -333,10 +460,15 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-async fn http<S: AsyncWrite + Unpin>(stream: &mut S, head: &Head, shared: &Shared) {
+async fn http<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    head: &Head,
+    shared: &Shared,
+    limit: Duration,
+) {
     const TEXT: &str = "text/plain; charset=utf-8";
     if head.method != "GET" && head.method != "HEAD" {
-        let _ = respond(stream, 405, TEXT, &[], b"only GET is served here\n").await;
+        let _ = respond(stream, limit, 405, TEXT, &[], b"only GET is served here\n").await;
         return;
     }
     let (path, query) = split_target(&head.target);
@@ -353,11 +485,12 @@ async fn http<S: AsyncWrite + Unpin>(stream: &mut S, head: &Head, shared: &Share
             if let Some(index) = shared.web_dir.as_ref().map(|d| d.join("index.html"))
                 && let Ok(body) = tokio::fs::read(&index).await
             {
-                respond(stream, 200, "text/html; charset=utf-8", &[], &body).await
+                respond(stream, limit, 200, "text/html; charset=utf-8", &[], &body).await
             } else {
                 let body = portal(shared);
                 respond(
                     stream,
+                    limit,
                     200,
                     "text/html; charset=utf-8",
                     &[],
@@ -378,6 +511,7 @@ async fn http<S: AsyncWrite + Unpin>(stream: &mut S, head: &Head, shared: &Share
             .to_string();
             respond(
                 stream,
+                limit,
                 200,
                 "application/json; charset=utf-8",
                 &[],
@@ -388,14 +522,13 @@ async fn http<S: AsyncWrite + Unpin>(stream: &mut S, head: &Head, shared: &Share
         p if p.starts_with("/download/") => {
             let os = &p["/download/".len()..];
             let key = query_param(query, "key").unwrap_or("");
-            let host = head.header("host").unwrap_or("");
-            download(stream, shared, os, key, host, lang).await
+            download(stream, shared, os, key, head.method == "HEAD", lang).await
         }
         p if p.starts_with("/web/") => static_file(stream, shared, &p["/web/".len()..]).await,
         p if p.starts_with("/api/recordings/") => {
             recording(stream, head, shared, &p["/api/recordings/".len()..]).await
         }
-        _ => respond(stream, 404, TEXT, &[], b"not found\n").await,
+        _ => respond(stream, limit, 404, TEXT, &[], b"not found\n").await,
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "HTTP response not delivered");
@@ -412,6 +545,7 @@ async fn recording<S: AsyncWrite + Unpin>(
     id: &str,
 ) -> std::io::Result<()> {
     const TEXT: &str = "text/plain; charset=utf-8";
+    let limit = write_timeout(shared);
     let token = head
         .header("authorization")
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -419,6 +553,7 @@ async fn recording<S: AsyncWrite + Unpin>(
     let Some(info) = shared.tokens.check(token.trim()) else {
         return respond(
             stream,
+            limit,
             401,
             TEXT,
             &[("WWW-Authenticate", "Bearer".into())],
@@ -427,14 +562,31 @@ async fn recording<S: AsyncWrite + Unpin>(
         .await;
     };
     let Ok(sid) = id.parse::<u64>() else {
-        return respond(stream, 404, TEXT, &[], b"no such session\n").await;
+        return respond(stream, limit, 404, TEXT, &[], b"no such session\n").await;
     };
     let recorder = shared.hub.recorder();
+    if !crate::recording::may_fetch(recorder, &shared.store, sid, &info.user).await {
+        tracing::warn!(
+            session = sid,
+            user = info.user,
+            "recording refused: not this technician's session"
+        );
+        return respond(
+            stream,
+            limit,
+            403,
+            TEXT,
+            &[],
+            b"only the technician who served this session may fetch its recording\n",
+        )
+        .await;
+    }
     recorder.sync().await;
     let path = crate::recording::file_path(recorder.dir(), sid);
     let Ok(mut file) = tokio::fs::File::open(&path).await else {
         return respond(
             stream,
+            limit,
             404,
             TEXT,
             &[],
@@ -446,16 +598,20 @@ async fn recording<S: AsyncWrite + Unpin>(
     shared
         .hub
         .event(sid, &info.user, "recording_fetched", format!("{len} bytes"));
-    let head_text = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {len}\r\nContent-Disposition: attachment; filename=\"session-{sid}.lrec\"\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n\r\n"
+    let head_text = response_head(
+        200,
+        "application/octet-stream",
+        len,
+        &[(
+            "Content-Disposition",
+            format!("attachment; filename=\"session-{sid}.lrec\""),
+        )],
     );
-    stream.write_all(head_text.as_bytes()).await?;
+    send(stream, head_text.as_bytes(), limit).await?;
     if head.method == "GET" {
-        tokio::io::copy(&mut (&mut file).take(len), stream).await?;
+        send_file(stream, &mut file, len, limit).await?;
     }
-    stream.flush().await?;
-    let _ = stream.shutdown().await;
-    Ok(())
+    finish(stream, limit).await
 }
 
 /// The built-in portal page (used when the web directory has no index.html).
@@ -466,19 +622,22 @@ fn portal(shared: &Shared) -> String {
     )
 }
 
-/// The client program for `os`, stamped for this relay and `key`.
+/// The client program for `os`, stamped for this relay and `key`:
+/// streamed from disk (without an old stamp), then the new stamp.
 async fn download<S: AsyncWrite + Unpin>(
     stream: &mut S,
     shared: &Shared,
     os: &str,
     key: &str,
-    host: &str,
+    head_only: bool,
     lang: Lang,
 ) -> std::io::Result<()> {
     const TEXT: &str = "text/plain; charset=utf-8";
+    let limit = write_timeout(shared);
     let Some(path) = shared.download_path(os) else {
         return respond(
             stream,
+            limit,
             404,
             TEXT,
             &[],
@@ -493,6 +652,7 @@ async fn download<S: AsyncWrite + Unpin>(
     {
         return respond(
             stream,
+            limit,
             400,
             TEXT,
             &[],
@@ -500,10 +660,9 @@ async fn download<S: AsyncWrite + Unpin>(
         )
         .await;
     }
-    let Ok(mut exe) = tokio::fs::read(&path).await else {
+    let Some((mut exe, program_len)) = open_program(&path).await else {
         tracing::warn!(path = %path.display(), "no client build for {os}");
-        return respond(
-            stream,
+        return respond(stream, limit,
             404,
             TEXT,
             &[],
@@ -511,38 +670,55 @@ async fn download<S: AsyncWrite + Unpin>(
         )
         .await;
     };
-    exe.truncate(stamp::unstamped_len(&exe));
     let expires_at = crate::server::unix_now() + shared.hub.config().ticket_ttl_secs;
-    let relay_host = if host.is_empty() {
-        shared.local_addr.to_string()
-    } else {
-        host.to_owned()
-    };
     let st = stamp::Stamp {
-        relay_url: format!("wss://{relay_host}"),
+        relay_url: shared.public.ws_url(),
         cert_sha256: shared.cert_sha256.clone(),
         ticket: shared.make_ticket(key, expires_at),
         site_name: shared.hub.config().site_name.clone(),
         lang,
         expires_at,
     };
-    stamp::append(&mut exe, &st);
+    let stamp_bytes = stamp::encode(&st);
     let file = if os == "windows" {
         "lotse.exe"
     } else {
         "lotse"
     };
-    respond(
-        stream,
+    let head = response_head(
         200,
         "application/octet-stream",
+        program_len + stamp_bytes.len() as u64,
         &[(
             "Content-Disposition",
             format!("attachment; filename=\"{file}\""),
         )],
-        &exe,
-    )
-    .await
+    );
+    send(stream, head.as_bytes(), limit).await?;
+    if !head_only {
+        if let Err(e) = send_file(stream, &mut exe, program_len, limit).await {
+            tracing::info!(error = %e, "download not delivered; connection closed");
+            return Err(e);
+        }
+        send(stream, &stamp_bytes, limit).await?;
+    }
+    finish(stream, limit).await
+}
+
+/// The program at `path`, positioned at its start, and its length without
+/// any stamp it already carries.
+async fn open_program(path: &Path) -> Option<(tokio::fs::File, u64)> {
+    use tokio::io::AsyncSeekExt;
+    let mut exe = tokio::fs::File::open(path).await.ok()?;
+    let total = exe.metadata().await.ok()?.len();
+    let tail_len = total.min(stamp::TRAILER_LEN as u64);
+    exe.seek(std::io::SeekFrom::Start(total - tail_len))
+        .await
+        .ok()?;
+    let mut tail = vec![0u8; usize::try_from(tail_len).ok()?];
+    exe.read_exact(&mut tail).await.ok()?;
+    exe.seek(std::io::SeekFrom::Start(0)).await.ok()?;
+    Some((exe, stamp::unstamped_len_from_tail(total, &tail)))
 }
 
 /// A file of the web chat: flat names only (no directories, no dots first).
@@ -552,6 +728,7 @@ async fn static_file<S: AsyncWrite + Unpin>(
     name: &str,
 ) -> std::io::Result<()> {
     const TEXT: &str = "text/plain; charset=utf-8";
+    let limit = write_timeout(shared);
     let safe = !name.is_empty()
         && !name.starts_with('.')
         && name
@@ -574,11 +751,11 @@ async fn static_file<S: AsyncWrite + Unpin>(
         .as_ref()
         .filter(|_| safe && !content_type.is_empty())
     else {
-        return respond(stream, 404, TEXT, &[], b"not found\n").await;
+        return respond(stream, limit, 404, TEXT, &[], b"not found\n").await;
     };
     match tokio::fs::read(dir.join(name)).await {
-        Ok(body) => respond(stream, 200, content_type, &[], &body).await,
-        Err(_) => respond(stream, 404, TEXT, &[], b"not found\n").await,
+        Ok(body) => respond(stream, limit, 200, content_type, &[], &body).await,
+        Err(_) => respond(stream, limit, 404, TEXT, &[], b"not found\n").await,
     }
 }
 

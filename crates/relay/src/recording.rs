@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::Instant;
 
-use crate::store::{Job, now_ms};
+use crate::store::{Job, Store, now_ms};
 
 /// The first 8 bytes of every recording file.
 pub const MAGIC: &[u8; 8] = b"LOTSEREC";
@@ -115,6 +115,8 @@ enum RecJob {
 #[derive(Debug)]
 pub struct Recorder {
     tx: SyncSender<RecJob>,
+    /// The session record (for [`Recorder::owner_may_fetch`]).
+    db: SyncSender<Job>,
     /// Screen bytes and frames waiting for the writer.
     queued_bytes: Arc<AtomicUsize>,
     queued_frames: Arc<AtomicUsize>,
@@ -155,7 +157,7 @@ impl Recorder {
         let queued_frames = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
             dir: dir.clone(),
-            db,
+            db: db.clone(),
             opener,
             open: HashMap::new(),
             queued_bytes: queued_bytes.clone(),
@@ -166,6 +168,7 @@ impl Recorder {
             .spawn(move || writer.run(&rx))?;
         Ok(Self {
             tx,
+            db,
             queued_bytes,
             queued_frames,
             dir,
@@ -264,6 +267,36 @@ impl Recorder {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(30), done).await;
         }
     }
+}
+
+/// Whether `user` may fetch `session`'s recording: only a technician who
+/// served the session (accepted it, live or in the past) may; there is no
+/// role that sees every recording. Waits until the session record holds
+/// everything sent to it before (a just-accepted session counts).
+pub async fn may_fetch(recorder: &Recorder, store: &Store, session: u64, user: &str) -> bool {
+    let (reply, done) = tokio::sync::oneshot::channel();
+    if recorder.db.try_send(Job::Barrier(reply)).is_ok() {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), done).await;
+    }
+    let store = store.clone();
+    let user = user.to_owned();
+    let Ok(sid) = i64::try_from(session) else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || {
+        let conn = store.conn().ok()?;
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND technician = ?2)
+                 OR EXISTS (SELECT 1 FROM events WHERE session = ?1 AND kind = 'accept' AND who = ?2)",
+            rusqlite::params![sid, user],
+            |row| row.get::<_, bool>(0),
+        )
+        .ok()
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or(false)
 }
 
 /// An open (or paused) recording.

@@ -1,9 +1,12 @@
 //! Start-up and the accept loop: data directory (certificate, secret,
 //! database, default config), TLS (rustls with `ring`, TLS 1.2 and 1.3
-//! only), a semaphore capping connections, TCP_NODELAY, and a graceful
-//! shutdown that tells every peer the relay is going away.
+//! only), a semaphore capping connections, per-address caps on
+//! unauthenticated connections and TLS handshakes (so one address cannot
+//! take every slot), TCP_NODELAY, and a graceful shutdown that tells every
+//! peer the relay is going away.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,9 +37,132 @@ pub struct Shared {
     pub keys: Limiter,
     secret: Vec<u8>,
     pub cert_sha256: String,
-    pub local_addr: SocketAddr,
+    /// Where clients reach the relay (`public_url`, default the listen address).
+    pub public: PublicUrl,
+    /// Connections per address that are not an authenticated technician link.
+    pub unauthenticated: Arc<PerAddress>,
     pub web_dir: Option<PathBuf>,
     pub shutdown: watch::Receiver<bool>,
+}
+
+/// The relay's public address: downloads are stamped with it, and only
+/// requests naming it in their Host header are served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// Lowercase; IPv6 in brackets.
+    pub host: String,
+    pub port: u16,
+}
+
+impl PublicUrl {
+    /// From `public_url`, else the listen address (which must then be a
+    /// specific one: no client can reach 0.0.0.0).
+    pub fn new(config: &Config, local: SocketAddr) -> anyhow::Result<Self> {
+        if let Some((host, port)) = config.public_authority() {
+            return Ok(Self { host, port });
+        }
+        if local.ip().is_unspecified() {
+            bail!(
+                "bad config key `public_url`: the relay listens on {local}, an address no client can use; \
+                 set public_url = \"https://HOST[:PORT]\" (how customers reach it) in relay.toml"
+            );
+        }
+        let host = match local.ip() {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        Ok(Self {
+            host,
+            port: local.port(),
+        })
+    }
+
+    /// `HOST` or `HOST:PORT` (port 443 left out).
+    pub fn authority(&self) -> String {
+        if self.port == 443 {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The relay's WebSocket base URL, as stamped into downloads.
+    pub fn ws_url(&self) -> String {
+        format!("wss://{}", self.authority())
+    }
+
+    /// The relay's own web origin (what a browser sends as `Origin`).
+    pub fn origin(&self) -> String {
+        format!("https://{}", self.authority())
+    }
+
+    /// Whether an HTTP `Host` header names this relay.
+    pub fn matches_host(&self, host: &str) -> bool {
+        crate::config::split_host_port(host.trim())
+            .is_some_and(|(h, p)| h == self.host && p == self.port)
+    }
+}
+
+/// Open connections per address (IPv6: per /64, the block one subscriber
+/// usually holds), with a cap; a taken [`Slot`] counts until dropped.
+#[derive(Debug, Default)]
+pub struct PerAddress {
+    counts: std::sync::Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection counted in a [`PerAddress`] table.
+#[derive(Debug)]
+pub struct Slot {
+    table: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+/// The address a per-address cap counts `ip` under.
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !u128::from(u64::MAX),
+            )),
+        },
+    }
+}
+
+impl PerAddress {
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Count one more connection from `ip`, unless it already has `cap`.
+    pub fn take(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<Slot> {
+        let key = bucket(ip);
+        let mut counts = self.counts();
+        let n = counts.entry(key).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            table: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.table.counts();
+        if let Some(n) = counts.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
 }
 
 pub fn unix_now() -> u64 {
@@ -235,7 +361,8 @@ pub async fn run(
         keys: Limiter::new(20, Duration::from_secs(limits.login_lockout_secs)),
         secret,
         cert_sha256: cert_sha256.clone(),
-        local_addr,
+        public: PublicUrl::new(&config, local_addr)?,
+        unauthenticated: Arc::new(PerAddress::default()),
         web_dir: crate::http::find_web_dir(&config.web_dir, data_dir),
         shutdown: stop_rx,
     });
@@ -254,6 +381,8 @@ pub async fn run(
     };
 
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let handshakes = Arc::new(PerAddress::default());
+    let handshake_budget = Arc::new(Semaphore::new(limits.max_handshakes));
     let handshake = Duration::from_secs(limits.handshake_timeout_secs);
     let accept_loop = async {
         let mut backoff = Duration::from_millis(10);
@@ -273,14 +402,38 @@ pub async fn run(
                     continue;
                 }
             };
+            // Per-address caps, counted here in accept order: one address
+            // cannot hold every slot (or every handshake) the relay has.
+            let Some(unauthenticated) = shared
+                .unauthenticated
+                .take(peer.ip(), limits.max_unauthenticated_per_address)
+            else {
+                tracing::debug!(ip = %peer.ip(), "too many unauthenticated connections from one address; closed");
+                continue;
+            };
+            let Some(shaking) = handshakes.take(peer.ip(), limits.max_handshakes_per_address)
+            else {
+                tracing::debug!(ip = %peer.ip(), "too many TLS handshakes from one address; closed");
+                continue;
+            };
             let _ = socket.set_nodelay(true);
             let acceptor = acceptor.clone();
             let shared = shared.clone();
+            let budget = handshake_budget.clone();
             tokio::spawn(async move {
                 let deadline = tokio::time::Instant::now() + handshake;
-                match tokio::time::timeout_at(deadline, acceptor.accept(socket)).await {
-                    Ok(Ok(tls)) => crate::http::serve(tls, shared, peer.ip(), deadline).await,
-                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                let tls = tokio::time::timeout_at(deadline, async {
+                    let _turn = budget.acquire_owned().await.ok()?;
+                    Some(acceptor.accept(socket).await)
+                })
+                .await;
+                drop(shaking);
+                match tls {
+                    Ok(Some(Ok(tls))) => {
+                        crate::http::serve(tls, shared, peer.ip(), deadline, unauthenticated).await;
+                    }
+                    Ok(Some(Err(e))) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Ok(None) => {}
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 }
                 drop(permit);
@@ -307,4 +460,47 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_defaults_to_a_specific_listen_address() {
+        let config = Config::default();
+        let local: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        let public = PublicUrl::new(&config, local).unwrap();
+        assert_eq!(public.ws_url(), "wss://127.0.0.1:8443");
+        assert!(public.matches_host("127.0.0.1:8443"));
+        assert!(!public.matches_host("127.0.0.1"));
+        assert!(!public.matches_host("evil.example:8443"));
+        let v6 = PublicUrl::new(&config, "[::1]:443".parse().unwrap()).unwrap();
+        assert_eq!(v6.origin(), "https://[::1]");
+        assert!(v6.matches_host("[::1]:443") && v6.matches_host("[::1]"));
+        let e = PublicUrl::new(&config, "0.0.0.0:443".parse().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("public_url"), "{e}");
+        let config = Config::parse("public_url = \"https://support.example.com\"\n").unwrap();
+        let public = PublicUrl::new(&config, "0.0.0.0:8443".parse().unwrap()).unwrap();
+        assert_eq!(public.ws_url(), "wss://support.example.com");
+        assert!(public.matches_host("Support.Example.com:443"));
+    }
+
+    #[test]
+    fn per_address_caps_count_and_release() {
+        let table = Arc::new(PerAddress::default());
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let first = table.take(a, 2).unwrap();
+        let _second = table.take(a, 2).unwrap();
+        assert!(table.take(a, 2).is_none());
+        assert!(table.take(b, 2).is_some());
+        drop(first);
+        assert!(table.take(a, 2).is_some());
+        // One IPv6 /64 is one address.
+        let x: IpAddr = "2001:db8::1".parse().unwrap();
+        let y: IpAddr = "2001:db8::ffff:2".parse().unwrap();
+        let _x = table.take(x, 1).unwrap();
+        assert!(table.take(y, 1).is_none());
+    }
 }

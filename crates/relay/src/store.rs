@@ -159,6 +159,8 @@ pub enum Job {
         at_ms: i64,
         reason: String,
     },
+    /// Answered once every job sent before it is committed.
+    Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Handle to the database file.
@@ -268,6 +270,11 @@ impl Store {
                     });
                     if let Err(e) = result {
                         tracing::error!(error = %e, "could not commit the session record");
+                    }
+                    for job in batch {
+                        if let Job::Barrier(reply) = job {
+                            let _ = reply.send(());
+                        }
                     }
                 }
             })
@@ -641,6 +648,7 @@ fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
             "UPDATE sessions SET ended_ms = ?2, end_reason = ?3 WHERE id = ?1 AND ended_ms IS NULL",
             params![id64(*id), at_ms, reason],
         ),
+        Job::Barrier(_) => Ok(0),
     }
     .map(|_| ())
 }
