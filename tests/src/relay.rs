@@ -722,58 +722,6 @@ pub fn hello(role: Role) -> Message {
 }
 
 impl Peer {
-    /// Like [`Peer::connect`], but from the local address `from` (any
-    /// 127.x.y.z works on Linux loopback): a second client address.
-    pub async fn connect_from(
-        relay: &Relay,
-        path: &str,
-        bearer: Option<&str>,
-        from: std::net::IpAddr,
-    ) -> Result<Self, lotse_link::LinkError> {
-        use lotse_link::tungstenite::client::IntoClientRequest;
-        lotse_link::install_crypto_provider();
-        let fail = |e: String| lotse_link::LinkError::Connect(e);
-        let mut request = relay
-            .ws_url(path)
-            .into_client_request()
-            .map_err(|e| fail(e.to_string()))?;
-        if let Some(token) = bearer {
-            let value = format!("Bearer {token}")
-                .parse()
-                .map_err(|_| fail("bad token".into()))?;
-            request.headers_mut().insert("authorization", value);
-        }
-        let tcp = connect_tcp_from(relay, from)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        let connector =
-            tokio_tungstenite::Connector::Rustls(lotse_link::pinned_tls_config(relay.pin));
-        let ws = match tokio_tungstenite::client_async_tls_with_config(
-            request,
-            tcp,
-            Some(lotse_link::ws_config()),
-            Some(connector),
-        )
-        .await
-        {
-            Ok((ws, _)) => ws,
-            Err(lotse_link::tungstenite::Error::Http(r)) => {
-                return Err(lotse_link::LinkError::Refused(r.status().as_u16()));
-            }
-            Err(e) => return Err(fail(e.to_string())),
-        };
-        Ok(Self {
-            ws,
-            outbox: Outbox::default(),
-            inbox: Inbox::default(),
-            session: None,
-            resume_token: None,
-            welcome: None,
-            log: Vec::new(),
-            auto_ack: true,
-        })
-    }
-
     /// [`Peer::technician`] from the local address `from`.
     pub async fn technician_from(
         relay: &Relay,
@@ -781,7 +729,7 @@ impl Peer {
         password: &str,
         from: std::net::IpAddr,
     ) -> Self {
-        let mut login = Self::connect_from(relay, lotse_protocol::paths::LOGIN, None, from)
+        let mut login = Self::connect_from(relay, from, lotse_protocol::paths::LOGIN, None)
             .await
             .expect("login connect");
         login.hello(Role::Technician).await;
@@ -801,7 +749,7 @@ impl Peer {
             panic!("login refused: {:?}", env.msg);
         };
         let mut peer =
-            Self::connect_from(relay, lotse_protocol::paths::TECHNICIAN, Some(&token), from)
+            Self::connect_from(relay, from, lotse_protocol::paths::TECHNICIAN, Some(&token))
                 .await
                 .expect("technician connect");
         peer.hello(Role::Technician).await;

@@ -234,7 +234,7 @@ async fn one_address_cannot_lock_technicians_out() {
     for _ in 0..2 * CAP {
         let link = tokio::time::timeout(
             WAIT,
-            Peer::connect_from(&relay, paths::LOGIN, None, ATTACKER),
+            Peer::connect_from(&relay, ATTACKER, paths::LOGIN, None),
         )
         .await
         .expect("a login link is answered at once, accepted or refused");
