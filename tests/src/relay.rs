@@ -32,6 +32,9 @@ pub struct Relay {
     /// `wss://127.0.0.1:PORT`
     pub ws: String,
     pub addr: std::net::SocketAddr,
+    /// What the harness names in its requests' `Host` header: the relay's
+    /// public address (`public_url`), by default `addr`.
+    pub host: String,
     /// The certificate pin the relay printed.
     pub pin: Pin,
     pub pin_hex: String,
@@ -169,6 +172,7 @@ impl Relay {
             ws: url.replacen("https://", "wss://", 1),
             url,
             addr,
+            host: addr.to_string(),
             pin: Pin::from_hex(&pin_hex).expect("pin"),
             pin_hex,
             data_dir,
@@ -252,7 +256,7 @@ impl Relay {
             .collect();
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}\r\n",
-            self.addr
+            self.host
         );
         tls.write_all(request.as_bytes()).await.expect("write");
         let mut response = Vec::new();
@@ -312,6 +316,11 @@ impl Peer {
         bearer: Option<&str>,
     ) -> Result<Self, lotse_link::LinkError> {
         lotse_link::install_crypto_provider();
+        if relay.host != relay.addr.to_string() {
+            // The relay's public address is not where it listens (a proxy
+            // in front of it): name the public one.
+            return Self::connect_from(relay, relay.addr.ip(), path, bearer).await;
+        }
         let ws = lotse_link::connect(&relay.ws_url(path), relay.pin, bearer).await?;
         Ok(Self {
             ws,
@@ -349,6 +358,10 @@ impl Peer {
             .ws_url(path)
             .into_client_request()
             .map_err(|e| failed(e.to_string()))?;
+        request.headers_mut().insert(
+            "host",
+            relay.host.parse().map_err(|_| failed("bad host".into()))?,
+        );
         if let Some(token) = bearer {
             request.headers_mut().insert(
                 "authorization",

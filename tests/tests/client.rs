@@ -284,7 +284,9 @@ struct Proxy {
 }
 
 impl Proxy {
-    async fn start(target: std::net::SocketAddr) -> Self {
+    /// A proxy that forwards to `target` once it is set (the relay starts
+    /// after the proxy: its public address is the proxy's).
+    async fn start(target: std::sync::Arc<std::sync::OnceLock<std::net::SocketAddr>>) -> Self {
         use std::sync::atomic::Ordering;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -295,6 +297,10 @@ impl Proxy {
         let (b, l) = (blocked.clone(), links.clone());
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                let Some(target) = target.get().copied() else {
+                    drop(inbound);
+                    continue;
+                };
                 if b.load(Ordering::SeqCst) {
                     drop(inbound);
                     continue;
@@ -352,22 +358,19 @@ fn customer_lines(tech: &Peer, sid: u64) -> Vec<String> {
 #[test]
 fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
     let rt = lotse_e2e::runtime();
-    let relay = Relay::start_with_config(CONFIG);
+    // Everything reaches the relay through the proxy, whose address is the
+    // relay's public one (in the stamp and in every request's Host).
+    let target = std::sync::Arc::new(std::sync::OnceLock::new());
+    let proxy = rt.block_on(Proxy::start(target.clone()));
+    let mut relay = Relay::start_with_config(&format!(
+        "public_url = \"https://{}\"\n{CONFIG}",
+        proxy.addr
+    ));
+    relay.host = proxy.addr.to_string();
+    target.set(relay.addr).expect("target set once");
     relay.add_user("tom", "geheim-passwort-1");
-    let proxy = rt.block_on(Proxy::start(relay.addr));
     let sandbox = Sandbox::new();
     let exe = rt.block_on(download(&relay, "/download/linux", &sandbox.downloads));
-    // The download reaches the relay through the proxy.
-    let mut bytes = std::fs::read(&exe).expect("read the download");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let mut st = stamp::read(&bytes, now).expect("stamp");
-    st.relay_url = format!("wss://{}", proxy.addr);
-    bytes.truncate(stamp::unstamped_len(&bytes));
-    stamp::append(&mut bytes, &st);
-    std::fs::write(&exe, &bytes).expect("restamp");
 
     let mut tech = rt.block_on(Peer::technician(&relay, "tom", "geheim-passwort-1"));
     let display = Display::start().expect("Xvfb + openbox");

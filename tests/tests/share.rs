@@ -476,9 +476,10 @@ async fn whole_screen_share_shows_the_screen_and_control_types_into_the_xterm() 
         .screenshot(&artifact("whole-banner"))
         .expect("screenshot");
     stop_screen_sharing(&display, &mut customer);
-    console.event("share_stopped").await;
+    // STOP ends control first, then sharing (input stops before capture).
     let revoked = console.event("control_revoked").await;
     assert_eq!(revoked["session"].as_u64(), Some(session));
+    console.event("share_stopped").await;
     let after_stop = console.seen.len();
     customer.wait_log("screen sharing stopped", LONG);
     // The screen changes; nothing of it reaches the technician.

@@ -98,7 +98,7 @@ fn a_join_the_relay_refuses_brings_back_the_name_entry_with_the_reason() {
     let Some(Trouble::JoinRefused { code, message }) = &live.session.trouble else {
         panic!("no refusal shown: {:?}", live.session.trouble)
     };
-    assert_eq!(*code, ErrorCode::Malformed);
+    assert_eq!(*code, ErrorCode::TooLarge);
     assert!(message.contains("80"), "{message}");
 
     // The way forward: join again with a name the relay takes.
