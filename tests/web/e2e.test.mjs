@@ -362,6 +362,14 @@ test('screen share from the browser reaches the technician as JPEG image frames,
     await page.getByTestId('share-yes').click();
     await t.waitForType('share_grant', (m) => m.session === session, { from });
     await page.getByTestId('share-banner').waitFor({ state: 'visible' });
+
+    // Control needs the full client: the web chat declines and says why.
+    // (Asked while sharing runs: without a share the relay itself declines.)
+    from = t.messages.length;
+    t.send({ type: 'control_request', session });
+    await t.waitForType('control_decline', (m) => m.session === session, { from });
+    await page.getByTestId('line-sys').filter({ hasText: 'This needs the support app' }).waitFor();
+
     from = t.messages.length;
     await page.evaluate(() => {
       const track = window.__streams[window.__streams.length - 1].getVideoTracks()[0];
@@ -370,12 +378,6 @@ test('screen share from the browser reaches the technician as JPEG image frames,
     });
     await t.waitForType('share_stop', (m) => m.session === session, { from });
     await page.getByTestId('share-banner').waitFor({ state: 'hidden' });
-
-    // Control needs the full client: the web chat declines and says why.
-    from = t.messages.length;
-    t.send({ type: 'control_request', session });
-    await t.waitForType('control_decline', (m) => m.session === session, { from });
-    await page.getByTestId('line-sys').filter({ hasText: 'This needs the support app' }).waitFor();
 
     // The technician ends the session.
     t.send({ type: 'end', session, reason: 'ended_by_technician' });
