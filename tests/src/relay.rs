@@ -742,24 +742,9 @@ impl Peer {
         password: &str,
         from: std::net::IpAddr,
     ) -> Self {
-        let mut login = Self::connect_from(relay, from, lotse_protocol::paths::LOGIN, None)
-            .await
-            .expect("login connect");
-        login.hello(Role::Technician).await;
-        login
-            .send(Message::Login {
-                user: user.into(),
-                password: password.into(),
-            })
-            .await;
-        let env = login
-            .recv_until(
-                |e| matches!(e.msg, Message::LoginOk { .. } | Message::Error { .. }),
-                WAIT,
-            )
-            .await;
-        let Message::LoginOk { token, .. } = env.msg else {
-            panic!("login refused: {:?}", env.msg);
+        let token = match Self::login_from(relay, from, user, password).await {
+            Ok(token) => token,
+            Err(msg) => panic!("login refused: {msg:?}"),
         };
         let mut peer =
             Self::connect_from(relay, from, lotse_protocol::paths::TECHNICIAN, Some(&token))
