@@ -502,7 +502,7 @@ impl App {
                     ui.horizontal(|ui| {
                         let allow = ui.button(self.tr.t("button-allow"));
                         if self.prompt_focused != Some(request) {
-                            allow.request_focus();
+                            take_focus(&allow);
                             if allow.has_focus() && self.focused {
                                 self.prompt_focused = Some(request);
                             }
@@ -683,14 +683,13 @@ impl App {
     }
 
     /// Give `response` the keyboard focus if the phase just changed.
-    /// Asks again until the widget holds the focus in a focused window
+    /// Stays pending until the widget holds the focus in a focused window
     /// (a window manager may focus the window only after its first frames).
     fn focus_first(&mut self, response: &egui::Response) {
         if self.focus_pending {
+            take_focus(response);
             if response.has_focus() && self.focused {
                 self.focus_pending = false;
-            } else {
-                response.request_focus();
             }
         }
     }
@@ -1239,6 +1238,25 @@ impl eframe::App for App {
             tracing::debug!(pass = self.passes, causes = ?ui.ctx().repaint_causes(), "window drawn");
         }
         self.draw(ui);
+    }
+}
+
+/// Give `response` the keyboard focus unless it already has it.
+///
+/// Never ask again for a focus the widget holds: every `request_focus`
+/// makes egui interrupt the input method; egui-winit then turns X11's
+/// input context off and on, and winit answers with two IME events.
+/// eframe handles each by painting at once a window that winit does not
+/// yet count as shown, inside winit's event loop, and that paint asked for
+/// the focus again. The IME events never ran out: the client painted for
+/// up to half a minute without reading its X queue, deaf to the window
+/// manager's focus, every key and the close button (docs/RELIABILITY.md).
+///
+/// `Response::has_focus` is false in an unfocused window, so this asks
+/// egui's memory, which keeps a widget's focus while the window has none.
+pub(crate) fn take_focus(response: &egui::Response) {
+    if !response.ctx.memory(|m| m.has_focus(response.id)) {
+        response.request_focus();
     }
 }
 

@@ -179,7 +179,7 @@ impl SharePicker {
             let choice = self.choice();
             let share = ui.add_enabled(choice.is_some(), egui::Button::new(tr.t("button-share")));
             if !self.focused && choice.is_some() {
-                share.request_focus();
+                crate::app::take_focus(&share);
                 self.focused = share.has_focus();
                 if self.focused {
                     tracing::info!("share picker: ready, Share has the keyboard focus");
