@@ -33,7 +33,7 @@ cargo build -p lotse-relay -p lotse-client -p lotse-console
 if cargo nextest --version >/dev/null 2>&1; then
     step "cargo nextest run --workspace"
     # .config/nextest.toml runs the real-client window tests one at a time
-    # and retries only those (a known defect, see the note there).
+    # and retries nothing.
     cargo nextest run --workspace --no-fail-fast
     step "doc tests"
     cargo test --workspace --doc

@@ -259,27 +259,44 @@ impl Customer {
         self.xdotool(&["type", "--delay", "20", text]);
     }
 
-    /// Enter `name` (replacing the proposed one) and press Enter, as often
-    /// as needed until the client asked to join the queue: typed keys are
-    /// still lost now and then on a loaded machine, cause not found yet
-    /// (docs/RELIABILITY.md).
+    /// Enter `name` (replacing the proposed one) and press Enter, once the
+    /// name field has the keyboard focus in the focused window (the client
+    /// logs `keyboard ready: name`), and wait until the client asks to join.
     pub fn join(&mut self, name: &str) {
-        self.window();
         self.wait_log("connected to the relay", LONG);
-        let deadline = Instant::now() + LONG;
+        self.focus();
+        self.wait_log("keyboard ready: name", LONG);
+        self.type_keys("ctrl+a");
+        self.type_text(name);
+        self.type_keys("Return");
+        self.wait_log("asking to join the queue", LONG);
+    }
+
+    /// Wait until the log shows `text` after the last line containing
+    /// `anchor` (e.g. the prompt's focus after `Asked(Control)`).
+    pub fn wait_log_after(&self, anchor: &str, text: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
         loop {
-            self.type_keys("ctrl+a");
-            self.type_text(name);
-            self.type_keys("Return");
-            if self.try_wait_log("asking to join the queue", Duration::from_secs(5)) {
+            let log = self.log();
+            if let Some(at) = log.rfind(anchor)
+                && log[at..].contains(text)
+            {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "the client never asked to join; log:\n{}",
-                self.log()
+                "the client never logged {text:?} after {anchor:?}; log:\n{log}"
             );
+            std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Focus the window (as a customer's click would) and wait until the
+    /// client logged `keyboard ready: {what}` after the last `anchor`:
+    /// keys typed from then on reach that control.
+    pub fn wait_ready(&mut self, anchor: &str, what: &str) {
+        self.focus();
+        self.wait_log_after(anchor, &format!("keyboard ready: {what}"), LONG);
     }
 
     /// Close the window like a user (`WM_DELETE_WINDOW`).

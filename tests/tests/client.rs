@@ -175,6 +175,7 @@ fn download_chat_send_a_file_close_and_nothing_remains() {
     });
 
     // The customer answers; the chat field has the focus once served.
+    client.wait_ready("TechnicianJoined(", "chat");
     client.type_text("Danke, mein Drucker streikt");
     client.type_keys("Return");
     rt.block_on(async {
@@ -385,6 +386,7 @@ fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
         )
         .await;
     });
+    client.wait_ready("TechnicianJoined(", "chat");
     let say = |client: &mut Customer, text: &str| {
         client.type_text(text);
         client.type_keys("Return");

@@ -45,8 +45,6 @@ survey = ""
 
 const PASSWORD: &str = "geheim-passwort-1";
 const LONG: Duration = Duration::from_secs(60);
-/// How long one keyboard answer of the customer gets before it is repeated.
-const ANSWER: Duration = Duration::from_secs(5);
 
 fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("control-e2e-{name}.png"))
@@ -264,33 +262,25 @@ impl Stage {
         }
     }
 
-    /// The customer answers with Return (the prompt's Allow, then the
-    /// picker's Share) until the technician receives what `pred` matches.
-    /// (Reads are never cancelled midway: each waits with its own timeout.)
-    fn answer_with_return(
-        &mut self,
-        what: &str,
-        mut pred: impl FnMut(&Envelope) -> bool,
-    ) -> Envelope {
-        let deadline = Instant::now() + LONG;
-        loop {
-            self.customer.type_keys("Return");
-            let until = Instant::now() + ANSWER;
-            loop {
-                let left = until.saturating_duration_since(Instant::now());
-                match self.rt.block_on(self.tech.next(left)) {
-                    Some(Incoming::Text(env)) if pred(&env) => return env,
-                    Some(Incoming::Closed(code)) => panic!("the relay closed the link ({code:?})"),
-                    Some(_) => {}
-                    None => break,
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the technician never got {what}; client log:\n{}",
-                self.customer.log()
-            );
-        }
+    /// The customer presses Return on the prompt for `request`
+    /// (`ScreenShare` or `Control`) once its Allow has the keyboard focus.
+    fn allow_with_return(&mut self, request: &str) {
+        self.customer.wait_ready(
+            &format!("Asked({request})"),
+            &format!("Allow for {request}"),
+        );
+        self.customer.type_keys("Return");
+    }
+
+    /// Wait until the share picker, opened by the Allow, has its list and
+    /// its Share button the keyboard focus.
+    fn wait_picker_ready(&mut self) {
+        self.customer.focus();
+        self.customer.wait_log_after(
+            "Allowed(ScreenShare)",
+            "share picker: ready, Share has the keyboard focus",
+            LONG,
+        );
     }
 
     fn xdotool(&self, args: &[&str]) -> String {
@@ -636,7 +626,10 @@ fn technician_types_and_clicks_only_with_the_customers_grant() {
     s.customer.wait_log("Asked(ScreenShare)", LONG);
     assert_eq!(s.dropped(), 0, "input without a grant reached the client");
     s.screenshot("share-prompt");
-    let grant = s.answer_with_return("share_grant", |e| {
+    s.allow_with_return("ScreenShare");
+    s.wait_picker_ready();
+    s.customer.type_keys("Return");
+    let grant = s.expect("share_grant", |e| {
         matches!(e.msg, Message::ShareGrant { .. } | Message::ShareDecline)
     });
     assert_eq!(
@@ -660,7 +653,8 @@ fn technician_types_and_clicks_only_with_the_customers_grant() {
     s.customer.wait_log("Asked(Control)", LONG);
     assert_eq!(s.dropped(), 0, "input without a grant reached the client");
     s.screenshot("control-prompt");
-    let answer = s.answer_with_return("control_grant", |e| {
+    s.allow_with_return("Control");
+    let answer = s.expect("control_grant", |e| {
         matches!(e.msg, Message::ControlGrant | Message::ControlDecline)
     });
     assert_eq!(answer.msg, Message::ControlGrant);
@@ -768,15 +762,8 @@ fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
     // checkbox, tick it, forward to Share, press it.
     s.send(Message::ShareRequest);
     s.customer.wait_log("Asked(ScreenShare)", LONG);
-    // (Repeated if the client missed the key; once allowed, it logs it.)
-    let deadline = Instant::now() + LONG;
-    loop {
-        s.customer.type_keys("Return");
-        if s.customer.try_wait_log("Allowed(ScreenShare)", ANSWER) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the Allow was never pressed");
-    }
+    s.allow_with_return("ScreenShare");
+    s.wait_picker_ready();
     s.wait_still("the share picker");
     s.screenshot("apps-picker");
     s.customer.type_keys("shift+Tab space");
@@ -796,7 +783,8 @@ fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
     );
     s.send(Message::ControlRequest);
     s.customer.wait_log("Asked(Control)", LONG);
-    let answer = s.answer_with_return("control_grant", |e| {
+    s.allow_with_return("Control");
+    let answer = s.expect("control_grant", |e| {
         matches!(e.msg, Message::ControlGrant | Message::ControlDecline)
     });
     assert_eq!(answer.msg, Message::ControlGrant);
@@ -1047,14 +1035,8 @@ fn closing_the_window_ends_sharing_and_control_before_the_survey() {
     // `with_app_sharing_input_outside_the_shared_app_is_dropped`).
     s.send(Message::ShareRequest);
     s.customer.wait_log("Asked(ScreenShare)", LONG);
-    let deadline = Instant::now() + LONG;
-    loop {
-        s.customer.type_keys("Return");
-        if s.customer.try_wait_log("Allowed(ScreenShare)", ANSWER) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the Allow was never pressed");
-    }
+    s.allow_with_return("ScreenShare");
+    s.wait_picker_ready();
     s.wait_still("the share picker");
     s.customer.type_keys("shift+Tab space");
     s.customer.type_keys("Tab Return");
@@ -1068,7 +1050,8 @@ fn closing_the_window_ends_sharing_and_control_before_the_survey() {
     );
     s.send(Message::ControlRequest);
     s.customer.wait_log("Asked(Control)", LONG);
-    let answer = s.answer_with_return("control_grant", |e| {
+    s.allow_with_return("Control");
+    let answer = s.expect("control_grant", |e| {
         matches!(e.msg, Message::ControlGrant | Message::ControlDecline)
     });
     assert_eq!(answer.msg, Message::ControlGrant);

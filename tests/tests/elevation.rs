@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use lotse_e2e::customer::{Customer, CustomerOptions, LONG, Sandbox, download};
 use lotse_e2e::display::Display;
-use lotse_e2e::relay::{Incoming, Peer, Relay, hello};
+use lotse_e2e::relay::{Peer, Relay, hello};
 use lotse_protocol::{ConsentTopic, EndReason, Envelope, ErrorCode, Message, Role};
 
 /// An agreement the web chat answered: the client must not ask again in
@@ -139,37 +139,20 @@ async fn continues_in_the_client(web: &mut Peer, tech: &mut Peer, sid: u64) {
     assert_eq!(texts, [WEB_LINE, TECH_LINE]);
 }
 
-/// Type `text` + Enter in the client until the technician gets it (the
-/// chat field takes the focus once the client shows the chat). Never
-/// cancels a read midway.
+/// Type `text` + Enter in the client once the chat field has the keyboard
+/// (after the history was shown) and wait until the technician gets it.
 async fn line_reaches(client: &mut Customer, tech: &mut Peer, sid: u64, text: &str) -> Envelope {
-    let deadline = Instant::now() + LONG;
-    loop {
-        client.type_text(text);
-        client.type_keys("Return");
-        let retry_at = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = retry_at.saturating_duration_since(tokio::time::Instant::now());
-            match tech.next(left).await {
-                Some(Incoming::Text(env)) => {
-                    if let Message::Chat { text: t, .. } = &env.msg
-                        && t == text
-                    {
-                        assert_eq!(env.session, Some(sid));
-                        return env;
-                    }
-                }
-                Some(Incoming::Closed(code)) => panic!("technician link closed: {code:?}"),
-                Some(Incoming::Binary(_)) => {}
-                None => break,
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the client's line never reached the technician; log:\n{}",
-            client.log()
-        );
-    }
+    client.wait_ready("earlier lines shown", "chat");
+    client.type_text(text);
+    client.type_keys("Return");
+    let line = tech
+        .recv_until(
+            |e| matches!(&e.msg, Message::Chat { text: t, .. } if t == text),
+            LONG,
+        )
+        .await;
+    assert_eq!(line.session, Some(sid));
+    line
 }
 
 /// Session rows in the relay's record once `sid` is recorded as ended
@@ -192,33 +175,9 @@ fn recorded_sessions(relay: &Relay, sid: u64, reason: &str) -> usize {
         .count()
 }
 
-/// Whether process `pid` has ended (gone or a zombie not yet reaped).
-fn has_ended(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
-        stat.rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-    })
-}
-
-/// Close the window like a user and wait for the program to end. A close
-/// request can go unseen while the window is still settling on a loaded
-/// machine; a person would click the close button again, and so does
-/// this (every 10 s, up to `LONG`).
+/// Close the window like a user and wait for the program to end.
 fn close_window(client: &mut Customer) -> std::process::ExitStatus {
-    let deadline = Instant::now() + LONG;
-    'again: loop {
-        client.close();
-        let retry = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < retry {
-            if has_ended(client.pid()) {
-                break 'again;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if Instant::now() >= deadline {
-            break;
-        }
-    }
+    client.close();
     client.wait_exit(LONG)
 }
 
@@ -421,16 +380,11 @@ fn the_installed_client_opens_the_lotse_link_and_stays_installed() {
             reason: EndReason::EndedByTechnician,
         },
     ));
+    display.close_window(&window).expect("close");
     let deadline = Instant::now() + LONG;
-    let mut close_at = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
             break status;
-        }
-        if Instant::now() >= close_at {
-            // Again every 10 s, like a person whose click went unseen.
-            display.close_window(&window).expect("close");
-            close_at = Instant::now() + Duration::from_secs(10);
         }
         assert!(
             Instant::now() < deadline,

@@ -458,7 +458,7 @@ async fn bad_messages_get_errors_and_others_keep_working() {
             ..
         }
     ));
-    assert!(matches!(old.expect_close(WAIT).await, Some(_)));
+    assert!(old.expect_close(WAIT).await.is_some());
 
     // A customer may never send technician-only messages.
     c.send(Message::Nudge).await;

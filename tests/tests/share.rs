@@ -386,8 +386,7 @@ fn say(display: &Display, customer: &mut Customer, text: &str) {
 /// The technician asks to share; the customer presses Allow.
 async fn request_share_and_allow(console: &mut Console, customer: &mut Customer) {
     console.cmd("request-share");
-    customer.wait_log("Asked(ScreenShare)", LONG);
-    // Allow has the keyboard focus.
+    customer.wait_ready("Asked(ScreenShare)", "Allow for ScreenShare");
     customer.type_keys("Return");
     customer.wait_log("Allowed(ScreenShare)", LONG);
 }
@@ -408,7 +407,7 @@ async fn whole_screen_share_shows_the_screen_and_control_types_into_the_xterm() 
     request_share_and_allow(&mut console, &mut customer).await;
     // The picker: the whole screen is preselected and Share has the focus
     // once the window list is there.
-    customer.wait_log(PICKER_READY, LONG);
+    customer.wait_log_after("Allowed(ScreenShare)", PICKER_READY, LONG);
     display
         .screenshot(&artifact("whole-picker"))
         .expect("screenshot");
@@ -427,7 +426,7 @@ async fn whole_screen_share_shows_the_screen_and_control_types_into_the_xterm() 
     // Control: asked, allowed; the technician clicks into the xterm and
     // types.
     console.cmd("request-control");
-    customer.wait_log("Asked(Control)", LONG);
+    customer.wait_ready("Asked(Control)", "Allow for Control");
     customer.type_keys("Return");
     console.event("control_granted").await;
     let xr = client_rect(&display, &xterm);
@@ -661,7 +660,7 @@ async fn declined_share_sends_nothing_and_the_console_serves_the_real_client() {
     // Screen sharing asked, declined: nothing captured, nothing sent.
     let before = console.seen.len();
     console.cmd("request-share");
-    customer.wait_log("Asked(ScreenShare)", LONG);
+    customer.wait_ready("Asked(ScreenShare)", "Allow for ScreenShare");
     customer.type_keys("Tab Return");
     let declined = console.event("share_declined").await;
     assert_eq!(declined["session"].as_u64(), Some(session));
@@ -699,7 +698,7 @@ async fn declined_share_sends_nothing_and_the_console_serves_the_real_client() {
 /// Share has the focus, the check boxes come right before it.
 fn choose_application(display: &Display, customer: &mut Customer, app: &str) {
     const LISTED: &str = "share picker: screens and applications listed";
-    customer.wait_log(LISTED, LONG);
+    customer.wait_log_after("Allowed(ScreenShare)", LISTED, LONG);
     let log = customer.log();
     let line = log
         .lines()
@@ -716,7 +715,7 @@ fn choose_application(display: &Display, customer: &mut Customer, app: &str) {
         .iter()
         .position(|a| *a == app)
         .unwrap_or_else(|| panic!("{app} is not offered: {line}"));
-    customer.wait_log(PICKER_READY, LONG);
+    customer.wait_log_after("Allowed(ScreenShare)", PICKER_READY, LONG);
     let back = apps.len() - pos;
     let mut keys = vec!["shift+Tab"; back];
     keys.push("space");

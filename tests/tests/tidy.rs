@@ -833,3 +833,27 @@ fn f(s: &Screen) {
         .into();
     assert_eq!(rust_programs(code), want);
 }
+
+/// No test is retried: not in `.config/` (nextest's `retries`), not on
+/// the command line of the test scripts (`--retries`, `NEXTEST_RETRIES`).
+/// A test that needs a retry has found a bug (docs/RELIABILITY.md).
+#[test]
+fn nothing_retries_a_failed_test() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root.join(".config")).expect(".config") {
+        files.push(entry.expect("entry").path());
+    }
+    files.extend(["scripts/test.sh", ".ci/run", ".github/workflows/ci.yml"].map(|f| root.join(f)));
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file:?}: {e}"));
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split('#').next().unwrap_or("");
+            if code.contains("retries") || code.contains("RETRIES") {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "tests are retried:\n{}", found.join("\n"));
+}

@@ -505,6 +505,7 @@ impl App {
                             take_focus(&allow);
                             if allow.has_focus() && self.focused {
                                 self.prompt_focused = Some(request);
+                                tracing::info!("keyboard ready: Allow for {request:?}");
                             }
                         }
                         let decline = ui.button(self.tr.t("button-decline"));
@@ -637,7 +638,7 @@ impl App {
                 self.long_text(ui, &text);
                 ui.horizontal(|ui| {
                     let accept = ui.button(self.tr.t("button-accept"));
-                    self.focus_first(&accept);
+                    self.focus_first(&accept, "Accept");
                     if accept.clicked() {
                         self.command(ui.ctx(), Command::AcceptAgreement);
                     }
@@ -651,7 +652,7 @@ impl App {
                 self.long_text(ui, &text);
                 ui.horizontal(|ui| {
                     let allow = ui.button(self.tr.t("button-allow"));
-                    self.focus_first(&allow);
+                    self.focus_first(&allow, "Allow recording");
                     if allow.clicked() {
                         self.command(ui.ctx(), Command::Recording(true));
                     }
@@ -674,7 +675,7 @@ impl App {
                 ui.label(self.end_text(reason));
                 ui.label(self.tr.t("ended-removal"));
                 let close = ui.button(self.tr.t("button-close"));
-                self.focus_first(&close);
+                self.focus_first(&close, "Close");
                 if close.clicked() {
                     self.command(ui.ctx(), Command::EndSession);
                 }
@@ -685,11 +686,15 @@ impl App {
     /// Give `response` the keyboard focus if the phase just changed.
     /// Stays pending until the widget holds the focus in a focused window
     /// (a window manager may focus the window only after its first frames).
-    fn focus_first(&mut self, response: &egui::Response) {
+    ///
+    /// Logs `keyboard ready: {what}` once it holds: typed keys reach the
+    /// widget from then on (the tests wait for this line before typing).
+    fn focus_first(&mut self, response: &egui::Response, what: &str) {
         if self.focus_pending {
             take_focus(response);
             if response.has_focus() && self.focused {
                 self.focus_pending = false;
+                tracing::info!("keyboard ready: {what}");
             }
         }
     }
@@ -721,7 +726,7 @@ impl App {
         ui.label(RichText::new(text).size(self.session.font_size));
         ui.add_space(8.0);
         let close = ui.button(self.tr.t("button-close"));
-        self.focus_first(&close);
+        self.focus_first(&close, "Close");
         if close.clicked() {
             self.command(ui.ctx(), Command::EndSession);
         }
@@ -738,7 +743,7 @@ impl App {
                     .desired_width(f32::INFINITY),
             )
             .labelled_by(name_label.id);
-        self.focus_first(&name);
+        self.focus_first(&name, "name");
         self.limit_note(ui, &self.name.clone(), limits::NAME_CHARS, true);
         let problem_label = ui.label(self.tr.t("problem-label"));
         ui.add(
@@ -1122,7 +1127,7 @@ impl App {
             );
             let edit = edit.accessible_name(self.tr.t("chat-input"));
             if can_chat {
-                self.focus_first(&edit);
+                self.focus_first(&edit, "chat");
             }
             let enter =
                 edit.has_focus() && ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter));

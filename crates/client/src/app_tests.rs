@@ -532,3 +532,55 @@ fn a_refused_chat_line_is_back_in_the_input_box() {
     ui.click("OK");
     assert!(!ui.shows("Your message was not sent"));
 }
+
+/// A window the window manager has not focused yet (or never does): the
+/// name field waits for it without asking egui for the focus again every
+/// frame. Each ask interrupts the input method, and under X11 that fed
+/// eframe an endless loop of IME events that kept the window deaf to its
+/// close button and keys (`take_focus`, docs/RELIABILITY.md).
+#[test]
+fn an_unfocused_window_does_not_interrupt_the_input_method_every_frame() {
+    let mut ui = start(Lang::En);
+    let unfocused = |input: &mut egui::RawInput| {
+        input.focused = false;
+        input
+            .viewports
+            .entry(egui::ViewportId::ROOT)
+            .or_default()
+            .focused = Some(false);
+    };
+    unfocused(ui.harness.input_mut());
+    ui.event(NetEvent::Online {
+        resumed: false,
+        site: site(false),
+    });
+    assert!(ui.shows("Request support"), "the name entry is shown");
+    let interrupts = (0..10)
+        .filter(|_| {
+            unfocused(ui.harness.input_mut());
+            ui.harness.step();
+            ui.harness
+                .output()
+                .platform_output
+                .ime
+                .as_ref()
+                .is_some_and(|ime| ime.should_interrupt_composition)
+        })
+        .count();
+    assert_eq!(interrupts, 0, "frames that interrupted the input method");
+    // Once the window is focused, the name field has the keyboard.
+    ui.harness.input_mut().focused = true;
+    ui.harness
+        .input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .focused = Some(true);
+    ui.frames();
+    ui.harness
+        .input_mut()
+        .events
+        .push(egui::Event::Text("!".into()));
+    ui.frames();
+    assert_eq!(ui.app().name, "anna!", "typed text reaches the name field");
+}
