@@ -30,6 +30,7 @@ queue-kind-web = Web-Chat
 queue-kind-client = Client
 queue-waiting = Wartet seit { $secs } · { $kind }
 queue-accept = { $name } annehmen
+queue-more = { $count } weitere warten, hier nicht aufgeführt: die am längsten Wartenden stehen oben.
 sessions-none = Nehmen Sie einen Kunden aus der Warteschlange an, um eine Sitzung zu beginnen.
 tab-ended = { $name } (beendet)
 session-peer-away = Die Verbindung des Kunden ist abgerissen; warte auf seine Rückkehr.

@@ -30,6 +30,7 @@ queue-kind-web = web chat
 queue-kind-client = client
 queue-waiting = Waiting { $secs } · { $kind }
 queue-accept = Accept { $name }
+queue-more = { $count } more waiting, not listed: the longest waiting come first.
 sessions-none = Accept a customer from the queue to start a session.
 tab-ended = { $name } (ended)
 session-peer-away = The customer's connection dropped; waiting for them to come back.

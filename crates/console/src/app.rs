@@ -447,6 +447,13 @@ impl ConsoleApp {
                 }
             });
         }
+        let not_listed = self.engine.core().queue_not_listed;
+        if not_listed > 0 {
+            ui.label(
+                self.t
+                    .fmt("queue-more", &[("count", &not_listed.to_string())]),
+            );
+        }
         if let Some(session) = accept {
             self.command(Command::Accept { session });
         }

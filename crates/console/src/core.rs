@@ -124,6 +124,8 @@ pub enum Event {
     Queue {
         entries: Vec<QueueEntry>,
         notices: Vec<NoticeInfo>,
+        /// Waiting customers the relay could not list (see the protocol).
+        not_listed: u32,
     },
     SessionStarted {
         session: u64,
@@ -435,6 +437,8 @@ pub struct Core {
     pub display_name: String,
     pub avatar: Option<String>,
     pub queue: Vec<QueueEntry>,
+    /// Waiting customers beyond `queue` (the relay lists as many as fit).
+    pub queue_not_listed: u32,
     pub notices: Vec<NoticeInfo>,
     pub sessions: BTreeMap<u64, Session>,
     outbox: Outbox,
@@ -815,10 +819,19 @@ impl Core {
         }
         let session = env.session;
         match env.msg {
-            Message::Queue { entries, notices } => {
+            Message::Queue {
+                entries,
+                notices,
+                not_listed,
+            } => {
                 self.queue = entries.clone();
+                self.queue_not_listed = not_listed;
                 self.notices = notices.clone();
-                self.emit(Event::Queue { entries, notices });
+                self.emit(Event::Queue {
+                    entries,
+                    notices,
+                    not_listed,
+                });
             }
             Message::SessionStarted {
                 session,

@@ -163,7 +163,9 @@ async fn sleep_until(at: Option<Instant>) {
 
 fn observe(state: &mut State, event: &Event) {
     match event {
-        Event::Queue { entries, notices } => {
+        Event::Queue {
+            entries, notices, ..
+        } => {
             state.queue.clone_from(entries);
             state.notices.clone_from(notices);
         }

@@ -328,6 +328,7 @@ async fn headless_console_serves_a_whole_session() {
                     id: "mail".into(),
                     text: "Mail is down".into(),
                 }],
+                not_listed: 0,
             },
         )
         .await;

@@ -11,6 +11,11 @@
 
 /// A customer's or technician's display name.
 pub const NAME_CHARS: usize = 80;
+/// Each of a site's customer texts (agreement, recording prompt, greeting,
+/// hold, survey, no-technician), checked when the relay reads its
+/// configuration; together the texts of one language must also fit in one
+/// `welcome`.
+pub const SITE_TEXT_CHARS: usize = 8000;
 /// A customer's problem description.
 pub const PROBLEM_CHARS: usize = 4000;
 /// One chat line.

@@ -333,6 +333,10 @@ pub enum Message {
         /// Notices the site offers.
         #[serde(default)]
         notices: Vec<NoticeInfo>,
+        /// Waiting customers left out of `entries` because the whole queue
+        /// does not fit in one message (the shortest waiting ones).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        not_listed: u32,
     },
     /// Technician → relay: take this customer (session id from the queue).
     Accept {
@@ -617,4 +621,10 @@ impl Message {
             refused_seq: seq,
         }
     }
+}
+
+/// For `skip_serializing_if`: a count of zero is left out.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -221,6 +221,7 @@ pub fn queue(entries: Vec<QueueEntry>, notices: &[NoticeInfo]) -> Message {
     let room = MAX_TEXT_BYTES.saturating_sub(sent_len(&Message::Queue {
         entries: Vec::new(),
         notices: Vec::new(),
+        not_listed: u32::MAX,
     }));
     // The site's notices get at most half, the customers the rest.
     let mut left = room / 2;
@@ -250,14 +251,19 @@ pub fn queue(entries: Vec<QueueEntry>, notices: &[NoticeInfo]) -> Message {
         })
         .take_while(|e| take(json_len(e) + 1, &mut left))
         .collect();
-    if entries.len() < listed {
+    let not_listed = u32::try_from(listed - entries.len()).unwrap_or(u32::MAX);
+    if not_listed > 0 {
         tracing::debug!(
             shown = entries.len(),
             waiting = listed,
             "queue longer than one message; listing the longest waiting"
         );
     }
-    Message::Queue { entries, notices }
+    Message::Queue {
+        entries,
+        notices,
+        not_listed,
+    }
 }
 
 #[cfg(test)]
@@ -383,11 +389,14 @@ mod tests {
                 .map(|(id, text)| NoticeInfo { id, text })
                 .collect();
             let first = entries.first().map(|e| e.session);
+            let waiting = entries.len();
             let msg = queue(entries, &notices);
             assert_fits(&msg);
-            // The longest waiting customer is always listed.
-            let Message::Queue { entries, .. } = &msg else { unreachable!() };
+            // The longest waiting customer is always listed, and the
+            // count says how many more wait.
+            let Message::Queue { entries, not_listed, .. } = &msg else { unreachable!() };
             prop_assert_eq!(entries.first().map(|e| e.session), first);
+            prop_assert_eq!(entries.len() + *not_listed as usize, waiting);
         }
 
         #[test]

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use lotse_protocol::{Lang, NoticeInfo, SiteInfo};
+use lotse_protocol::{Lang, Message, NoticeInfo, SiteInfo};
 use serde::Deserialize;
 
 /// The default configuration, written to `relay.toml` on first start. It is
@@ -433,6 +433,66 @@ impl Config {
                 return bad("notices.text.en", "must not be empty");
             }
         }
+        self.check_text_sizes()
+    }
+
+    /// Every text the relay sends to customers and technicians fits in
+    /// one message (docs/PROTOCOL.md section 3): a text over its limit, or
+    /// a language whose texts together overflow the `welcome`, is refused
+    /// here with the key to shorten, not found by a customer whose client
+    /// cannot take its first message.
+    fn check_text_sizes(&self) -> Result<(), ConfigError> {
+        use lotse_protocol::limits::{self, NAME_CHARS, NOTICE_CHARS, SITE_TEXT_CHARS};
+        let over = |key: String, text: &str, limit: usize| {
+            limits::check_chars(text, limit).map_err(|limit| ConfigError::Key {
+                key,
+                reason: format!(
+                    "has {} characters; at most {limit} fit",
+                    text.chars().count()
+                ),
+            })
+        };
+        over("site_name".into(), &self.site_name, NAME_CHARS)?;
+        for notice in &self.notices {
+            over("notices.id".into(), &notice.id, NAME_CHARS)?;
+            over("notices.text.en".into(), &notice.text.en, NOTICE_CHARS)?;
+            over("notices.text.de".into(), &notice.text.de, NOTICE_CHARS)?;
+        }
+        for lang in [Lang::En, Lang::De] {
+            let code = match lang {
+                Lang::En => "en",
+                Lang::De => "de",
+            };
+            let t = self.texts(lang);
+            for (name, text) in [
+                ("agreement", &t.agreement),
+                ("recording_prompt", &t.recording_prompt),
+                ("greeting", &t.greeting),
+                ("hold", &t.hold),
+                ("survey", &t.survey),
+                ("no_technician", &t.no_technician),
+            ] {
+                over(format!("texts.{code}.{name}"), text, SITE_TEXT_CHARS)?;
+            }
+            let welcome = Message::Welcome {
+                version: u32::MAX,
+                session: Some(u64::MAX),
+                resume_token: Some("x".repeat(64)),
+                site: self.site_info(lang),
+                last_seq: u64::MAX,
+            };
+            let size = crate::compose::sent_len(&welcome);
+            if size > lotse_protocol::MAX_TEXT_BYTES {
+                return Err(ConfigError::Key {
+                    key: format!("texts.{code}"),
+                    reason: format!(
+                        "agreement, recording_prompt, greeting and survey together make a \
+                         welcome of {size} bytes, over the {} one message may carry: shorten them",
+                        lotse_protocol::MAX_TEXT_BYTES
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -555,6 +615,7 @@ fn key_at(text: &str, pos: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lotse_protocol::limits;
 
     #[test]
     fn default_file_equals_built_in_defaults() {
@@ -581,6 +642,46 @@ mod tests {
             let e = Config::parse(&format!("public_url = \"{bad}\"\n")).unwrap_err();
             assert!(e.to_string().contains("public_url"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn texts_that_would_not_fit_a_message_are_refused_by_key() {
+        let e = Config::parse(&format!(
+            "[texts.de]\ngreeting = \"{}\"\n",
+            "ä".repeat(limits::SITE_TEXT_CHARS + 1)
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("texts.de.greeting"), "{e}");
+        assert!(e.to_string().contains("8001 characters"), "{e}");
+        // Each text within its limit, but together over one message.
+        let long = "\\u001f".repeat(limits::SITE_TEXT_CHARS);
+        let e = Config::parse(&format!(
+            "[texts.en]\nagreement = \"{long}\"\ngreeting = \"{long}\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("`texts.en`"), "{e}");
+        assert!(e.to_string().contains("welcome of"), "{e}");
+        let e = Config::parse(&format!("site_name = \"{}\"\n", "S".repeat(81))).unwrap_err();
+        assert!(e.to_string().contains("site_name"), "{e}");
+        let e = Config::parse(&format!(
+            "[[notices]]\nid = \"mail\"\ntext = {{ en = \"{}\" }}\n",
+            "n".repeat(limits::NOTICE_CHARS + 1)
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("notices.text.en"), "{e}");
+        // The longest texts that fit are taken.
+        let ok = "a".repeat(limits::SITE_TEXT_CHARS);
+        let c = Config::parse(&format!(
+            "[texts.en]\nagreement = \"{ok}\"\ngreeting = \"{ok}\"\nhold = \"{ok}\"\n"
+        ))
+        .unwrap();
+        assert!(crate::compose::fits(&Message::Welcome {
+            version: 1,
+            session: Some(1),
+            resume_token: Some("t".into()),
+            site: c.site_info(Lang::En),
+            last_seq: 0,
+        }));
     }
 
     #[test]

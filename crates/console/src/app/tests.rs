@@ -141,6 +141,7 @@ fn queue_lists_customers_and_accepts() {
                 role: Role::WebCustomer,
             }],
             notices: vec![],
+            not_listed: 12,
         },
     );
     updates.try_send(Update::Event(event)).unwrap();
@@ -148,6 +149,7 @@ fn queue_lists_customers_and_accepts() {
     h.run();
     h.get_by_label("Waiting customers");
     h.get_by_label("Anna");
+    h.get_by_label_contains("12 more waiting, not listed");
     h.get_by_label("Printer prints blank pages");
     h.get_by_label_contains("web chat");
     h.get_by_label_contains("1:15");
@@ -169,6 +171,7 @@ fn session_tab_chats_nudges_sends_notices_and_answers_files() {
                 id: "mail".into(),
                 text: "Mail is down".into(),
             }],
+            not_listed: 0,
         },
     );
     let started = relay_says(

@@ -36,6 +36,7 @@ fn serving() -> (Core, u64) {
                 id: "outage".into(),
                 text: "Mail is down".into(),
             }],
+            not_listed: 0,
         },
     );
     core.command(Command::Accept { session: 7 }).unwrap();
@@ -82,6 +83,7 @@ fn queue_then_accept_then_session() {
         Message::Queue {
             entries: vec![entry(7, "Anna")],
             notices: vec![],
+            not_listed: 0,
         },
     );
     let events = core.take_events();
