@@ -345,9 +345,11 @@ fn a_picture_bomb_is_refused_and_the_screen_keeps_its_placeholder() {
         }
         .frame(bytes)
     };
-    // A 16384×16384 PNG or JPEG header (1 GiB of pixels) from the browser.
-    for jpeg in [false, true] {
-        core.receive_binary(&frame(1, &crate::screen::claiming(jpeg, 16384, 16384)));
+    // PNG and JPEG headers from the browser claiming 16384×16384 (1 GiB of
+    // pixels) and 8000×8000 (256 MB: under the image crate's own 512 MiB
+    // default, so only our limits refuse it before allocating).
+    for (jpeg, side) in [(false, 16384), (true, 16384), (false, 8000), (true, 8000)] {
+        core.receive_binary(&frame(1, &crate::screen::claiming(jpeg, side, side)));
         let events = core.take_events();
         assert!(
             matches!(&events[..], [Event::Error { code, .. }] if code == "picture_too_large"),
