@@ -48,7 +48,15 @@ impl Display {
     /// Xvfb 1280×800×24 with openbox running.
     pub fn start() -> std::io::Result<Self> {
         let mut display = Self::start_bare()?;
-        display.start_openbox()?;
+        display.start_openbox(None)?;
+        Ok(display)
+    }
+
+    /// Like [`Display::start`], openbox reading its configuration from
+    /// the file `rc_xml` (e.g. with key bindings a test needs).
+    pub fn start_with_openbox_config(rc_xml: &Path) -> std::io::Result<Self> {
+        let mut display = Self::start_bare()?;
+        display.start_openbox(Some(rc_xml))?;
         Ok(display)
     }
 
@@ -103,8 +111,11 @@ impl Display {
         })
     }
 
-    fn start_openbox(&mut self) -> std::io::Result<()> {
+    fn start_openbox(&mut self, rc_xml: Option<&Path>) -> std::io::Result<()> {
         let mut cmd = Command::new("openbox");
+        if let Some(rc) = rc_xml {
+            cmd.arg("--config-file").arg(rc);
+        }
         cmd.arg("--sm-disable")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

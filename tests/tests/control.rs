@@ -134,6 +134,17 @@ impl Stage {
 
     /// Like [`Stage::start`], the relay configured by `config`.
     fn start_with(config: &str, prepare: impl FnOnce(&Display), sandbox: Sandbox) -> Stage {
+        let display = Display::start().expect("Xvfb + openbox");
+        Self::start_on(display, config, prepare, sandbox)
+    }
+
+    /// Like [`Stage::start_with`], on `display`.
+    fn start_on(
+        display: Display,
+        config: &str,
+        prepare: impl FnOnce(&Display),
+        sandbox: Sandbox,
+    ) -> Stage {
         let rt = lotse_e2e::runtime();
         let relay = Relay::start_with_config(config);
         relay.add_user("tom", PASSWORD);
@@ -142,7 +153,6 @@ impl Stage {
             display_name: "Tom Technik".into(),
             avatar: None,
         }));
-        let display = Display::start().expect("Xvfb + openbox");
         wait_until_openbox_manages_windows(&display);
         prepare(&display);
         let exe = rt.block_on(download(&relay, "/download/linux", &sandbox.downloads));
@@ -746,9 +756,24 @@ fn technician_types_and_clicks_only_with_the_customers_grant() {
     assert!(s.customer.wait_exit(LONG).success());
 }
 
+/// App-selective sharing with control, the real client: input outside the
+/// shared application, into another focused application, and desktop-wide
+/// shortcuts (openbox's real Ctrl+Alt+T binding) are dropped and counted;
+/// the shared application still gets what is meant for it.
 #[test]
 fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
-    let mut s = Stage::start(|_| {}, Sandbox::new());
+    // openbox binds Ctrl+Alt+T (as desktops do, to open a terminal) to a
+    // marker command that appends a line to `fired`.
+    let marks = tempfile::tempdir().expect("temp dir");
+    let fired = marks.path().join("fired");
+    let rc = marks.path().join("rc.xml");
+    std::fs::write(
+        &rc,
+        OPENBOX_TERMINAL_BINDING.replace("FIRED", &fired.display().to_string()),
+    )
+    .expect("write rc.xml");
+    let display = Display::start_with_openbox_config(&rc).expect("Xvfb + openbox");
+    let mut s = Stage::start_on(display, CONFIG, |_| {}, Sandbox::new());
     let window = s.customer.window();
     s.xdotool(&["windowmove", "--sync", &window, "20", "40"]);
     // Started first, so lowest in the stacking order: the last application
@@ -802,6 +827,44 @@ fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
     s.input(&enter());
     assert_eq!(shared.wait_lines(1), "drin\n");
 
+    // A desktop-wide shortcut from the technician, while the shared
+    // application has the focus, is dropped: the window manager never
+    // sees it (no terminal outside the shared app), nothing reaches the
+    // xterm, and the keys after it still work.
+    let before = s.dropped();
+    s.input(&[
+        key("Control_L", true),
+        key("Alt_L", true),
+        key("t", true),
+        key("t", false),
+        key("Alt_L", false),
+        key("Control_L", false),
+    ]);
+    // The T's press and release; the modifiers alone pass (and are
+    // released again).
+    s.wait_dropped(before + 2);
+    assert!(
+        s.customer
+            .log()
+            .contains("input dropped: a desktop-wide shortcut while sharing applications")
+    );
+    s.input(&[text("nach")]);
+    s.input(&enter());
+    assert_eq!(shared.wait_lines(2), "drin\nnach\n");
+    assert!(
+        !fired.exists(),
+        "the technician's Ctrl+Alt+T reached openbox"
+    );
+    // The binding is live: the customer's own Ctrl+Alt+T fires it, once.
+    s.xdotool(&["key", "ctrl+alt+t"]);
+    let lines = wait_for("openbox's Ctrl+Alt+T binding", LONG, || {
+        std::fs::read_to_string(&fired)
+            .ok()
+            .filter(|t| !t.is_empty())
+    });
+    assert_eq!(lines, "fired\n", "the binding fired once, for the customer");
+    s.activate(&shared.window);
+
     // Onto the other application's window: the move is dropped (the
     // clicks land where the pointer is, in the shared xterm).
     let before = s.dropped();
@@ -833,7 +896,7 @@ fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
         "ok\n",
         "nothing leaked into the other app"
     );
-    assert_eq!(shared.text(), "drin\n");
+    assert_eq!(shared.text(), "drin\nnach\n");
     s.screenshot("apps-after");
 
     let log = s.customer.log();
@@ -842,6 +905,18 @@ fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
     s.expect("end", |e| matches!(e.msg, Message::End { .. }));
     assert!(s.customer.wait_exit(LONG).success());
 }
+
+/// openbox's configuration for the shortcut check: Ctrl+Alt+T appends a
+/// line to the file `FIRED`.
+const OPENBOX_TERMINAL_BINDING: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<openbox_config xmlns="http://openbox.org/3.4/rc">
+  <keyboard>
+    <keybind key="C-A-t">
+      <action name="Execute"><command>sh -c 'echo fired &gt;&gt; FIRED'</command></action>
+    </keybind>
+  </keyboard>
+</openbox_config>
+"#;
 
 /// What the ALSA file plugin wrote (PCM 16/32 bit or 32-bit float):
 /// seconds of audio in the file, seconds of it that are not silent (the
