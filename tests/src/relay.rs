@@ -671,6 +671,62 @@ impl Peer {
         }
     }
 
+    /// Technician: take session `sid` from the queue and wait for its
+    /// `session_started` (returned).
+    pub async fn accept(&mut self, sid: u64, timeout: Duration) -> Envelope {
+        self.send(Message::Accept { session: sid }).await;
+        self.recv_until(
+            |e| matches!(&e.msg, Message::SessionStarted { session, .. } if *session == sid),
+            timeout,
+        )
+        .await
+    }
+
+    /// Technician: serve `customer` (a customer link of this relay) once
+    /// the queue lists it; returns when both sides know (`session_started`
+    /// here, `technician_joined` there). The session id.
+    pub async fn serve(&mut self, customer: &mut Peer, timeout: Duration) -> u64 {
+        let sid = customer.session.expect("a customer link has a session");
+        self.recv_until(
+            |e| matches!(&e.msg, Message::Queue { entries, .. } if entries.iter().any(|q| q.session == sid)),
+            timeout,
+        )
+        .await;
+        self.accept(sid, timeout).await;
+        customer
+            .recv_until(
+                |e| matches!(e.msg, Message::TechnicianJoined { .. }),
+                timeout,
+            )
+            .await;
+        sid
+    }
+
+    /// Technician: wait until the queue lists a customer whose name starts
+    /// with `name`, take that session and wait for its `session_started`;
+    /// its session id.
+    pub async fn accept_waiting(&mut self, name: &str, timeout: Duration) -> u64 {
+        let env = self
+            .recv_until(
+                |e| {
+                    matches!(&e.msg, Message::Queue { entries, .. }
+                        if entries.iter().any(|q| q.name.starts_with(name)))
+                },
+                timeout,
+            )
+            .await;
+        let Message::Queue { entries, .. } = env.msg else {
+            unreachable!("matched a queue")
+        };
+        let sid = entries
+            .iter()
+            .find(|q| q.name.starts_with(name))
+            .map(|q| q.session)
+            .expect("matched an entry");
+        self.accept(sid, timeout).await;
+        sid
+    }
+
     /// Wait for a binary frame.
     pub async fn recv_binary(&mut self, timeout: Duration) -> Vec<u8> {
         let deadline = tokio::time::Instant::now() + timeout;

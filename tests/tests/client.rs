@@ -379,12 +379,7 @@ fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
     client.join("Erika");
     let sid = rt.block_on(joined(&mut tech, "Erika"));
     rt.block_on(async {
-        tech.send(Message::Accept { session: sid }).await;
-        tech.recv_until(
-            |e| matches!(&e.msg, Message::SessionStarted { session, .. } if *session == sid),
-            LONG,
-        )
-        .await;
+        tech.accept(sid, LONG).await;
     });
     client.wait_ready("TechnicianJoined(", "chat");
     let say = |client: &mut Customer, text: &str| {

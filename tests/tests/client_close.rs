@@ -54,12 +54,7 @@ fn stopped_by(signal: i32, name: &str) {
             .find(|q| q.name == "Erika")
             .map(|q| q.session)
             .expect("queued");
-        tech.send(Message::Accept { session: sid }).await;
-        tech.recv_until(
-            |e| matches!(&e.msg, Message::SessionStarted { session, .. } if *session == sid),
-            LONG,
-        )
-        .await;
+        tech.accept(sid, LONG).await;
         sid
     });
     client.wait_log("TechnicianJoined", LONG);

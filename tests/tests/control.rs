@@ -221,12 +221,7 @@ impl Stage {
                 .find(|q| q.name.starts_with("Erika"))
                 .map(|q| q.session)
                 .expect("queued");
-            tech.send(Message::Accept { session: sid }).await;
-            tech.recv_until(
-                |e| matches!(&e.msg, Message::SessionStarted { session, .. } if *session == sid),
-                LONG,
-            )
-            .await;
+            tech.accept(sid, LONG).await;
             sid
         });
         customer.wait_log("TechnicianJoined", LONG);
@@ -280,6 +275,36 @@ impl Stage {
             &format!("Allow for {request}"),
         );
         self.customer.type_keys("Return");
+    }
+
+    /// The customer allows the control the technician asks for now.
+    fn grant_control(&mut self) {
+        self.send(Message::ControlRequest);
+        self.customer.wait_log("Asked(Control)", LONG);
+        self.allow_with_return("Control");
+        let answer = self.expect("control_grant", |e| {
+            matches!(e.msg, Message::ControlGrant | Message::ControlDecline)
+        });
+        assert_eq!(answer.msg, Message::ControlGrant);
+    }
+
+    /// The technician asks to share; the customer allows and, in the
+    /// picker, ticks the last application (back from Share to its
+    /// checkbox) and presses Share. Returns what the technician was told.
+    fn share_last_application(&mut self) -> Message {
+        self.send(Message::ShareRequest);
+        self.customer.wait_log("Asked(ScreenShare)", LONG);
+        self.allow_with_return("ScreenShare");
+        self.wait_picker_ready();
+        self.wait_still("the share picker");
+        self.screenshot("apps-picker");
+        self.customer.type_keys("shift+Tab space");
+        self.screenshot("apps-picked");
+        self.customer.type_keys("Tab Return");
+        self.expect("share_grant", |e| {
+            matches!(e.msg, Message::ShareGrant { .. } | Message::ShareDecline)
+        })
+        .msg
     }
 
     /// Wait until the share picker, opened by the Allow, has its list and
@@ -783,22 +808,9 @@ fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
     let shared_centre = s.geometry(&shared.window).centre();
     let other_centre = s.geometry(&other.window).centre();
 
-    // Allow, then in the picker: back from Share to the last application's
-    // checkbox, tick it, forward to Share, press it.
-    s.send(Message::ShareRequest);
-    s.customer.wait_log("Asked(ScreenShare)", LONG);
-    s.allow_with_return("ScreenShare");
-    s.wait_picker_ready();
-    s.wait_still("the share picker");
-    s.screenshot("apps-picker");
-    s.customer.type_keys("shift+Tab space");
-    s.screenshot("apps-picked");
-    s.customer.type_keys("Tab Return");
-    let grant = s.expect("share_grant", |e| {
-        matches!(e.msg, Message::ShareGrant { .. } | Message::ShareDecline)
-    });
-    let Message::ShareGrant { scope, .. } = grant.msg else {
-        panic!("no share: {:?}", grant.msg)
+    let grant = s.share_last_application();
+    let Message::ShareGrant { scope, .. } = grant else {
+        panic!("no share: {grant:?}")
     };
     assert_eq!(
         scope,
@@ -806,13 +818,7 @@ fn with_app_sharing_input_outside_the_shared_app_is_dropped() {
             apps: vec!["LotseShared".into()]
         }
     );
-    s.send(Message::ControlRequest);
-    s.customer.wait_log("Asked(Control)", LONG);
-    s.allow_with_return("Control");
-    let answer = s.expect("control_grant", |e| {
-        matches!(e.msg, Message::ControlGrant | Message::ControlDecline)
-    });
-    assert_eq!(answer.msg, Message::ControlGrant);
+    s.grant_control();
 
     // Inside the shared application: pointer and keys work.
     s.activate(&shared.window);
@@ -1108,28 +1114,9 @@ fn closing_the_window_ends_sharing_and_control_before_the_survey() {
 
     // Share the xterm's application and allow control (as in
     // `with_app_sharing_input_outside_the_shared_app_is_dropped`).
-    s.send(Message::ShareRequest);
-    s.customer.wait_log("Asked(ScreenShare)", LONG);
-    s.allow_with_return("ScreenShare");
-    s.wait_picker_ready();
-    s.wait_still("the share picker");
-    s.customer.type_keys("shift+Tab space");
-    s.customer.type_keys("Tab Return");
-    let grant = s.expect("share_grant", |e| {
-        matches!(e.msg, Message::ShareGrant { .. } | Message::ShareDecline)
-    });
-    assert!(
-        matches!(grant.msg, Message::ShareGrant { .. }),
-        "{:?}",
-        grant.msg
-    );
-    s.send(Message::ControlRequest);
-    s.customer.wait_log("Asked(Control)", LONG);
-    s.allow_with_return("Control");
-    let answer = s.expect("control_grant", |e| {
-        matches!(e.msg, Message::ControlGrant | Message::ControlDecline)
-    });
-    assert_eq!(answer.msg, Message::ControlGrant);
+    let grant = s.share_last_application();
+    assert!(matches!(grant, Message::ShareGrant { .. }), "{grant:?}");
+    s.grant_control();
     // Control works before the close: the technician types a line.
     s.activate(&shared.window);
     s.input(&[InputEvent::MouseMove {

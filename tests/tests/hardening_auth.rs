@@ -153,13 +153,12 @@ async fn token_refused(relay: &Relay, token: &str) {
     assert_eq!(status, 401, "/api/recordings still accepts the token");
 }
 
-/// §8.5: `user remove` (a separate process on the same database) ends the
-/// removed technician's open link and the token.
-#[tokio::test]
-async fn removed_user_loses_link_and_token() {
+/// A relay with technician `user`, logged in: its token (seen accepted by
+/// the HTTP API) and its open work link.
+async fn logged_in(user: &str) -> (Relay, String, Peer) {
     let relay = Relay::start();
-    relay.add_user("rita", "richtig-789");
-    let token = Peer::login(&relay, "rita", "richtig-789")
+    relay.add_user(user, "richtig-789");
+    let token = Peer::login(&relay, user, "richtig-789")
         .await
         .expect("login");
     let mut link = Peer::connect(&relay, paths::TECHNICIAN, Some(&token))
@@ -167,6 +166,14 @@ async fn removed_user_loses_link_and_token() {
         .expect("technician link");
     link.hello(Role::Technician).await;
     token_accepted(&relay, &token).await;
+    (relay, token, link)
+}
+
+/// §8.5: `user remove` (a separate process on the same database) ends the
+/// removed technician's open link and the token.
+#[tokio::test]
+async fn removed_user_loses_link_and_token() {
+    let (relay, token, mut link) = logged_in("rita").await;
 
     relay.cli(&["user", "remove", "rita"]);
     closed(&mut link).await;
@@ -176,15 +183,7 @@ async fn removed_user_loses_link_and_token() {
 /// §8.5: `logout` on the work link revokes the token at once.
 #[tokio::test]
 async fn logout_revokes_the_token() {
-    let relay = Relay::start();
-    relay.add_user("otto", "richtig-012");
-    let token = Peer::login(&relay, "otto", "richtig-012")
-        .await
-        .expect("login");
-    let mut link = Peer::connect(&relay, paths::TECHNICIAN, Some(&token))
-        .await
-        .expect("technician link");
-    link.hello(Role::Technician).await;
+    let (relay, token, mut link) = logged_in("otto").await;
     let mut second = Peer::connect(&relay, paths::TECHNICIAN, Some(&token))
         .await
         .expect("second link");

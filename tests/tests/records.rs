@@ -68,17 +68,7 @@ fn chat(text: &str) -> Message {
 async fn paired(relay: &Relay, user: &str) -> (Peer, Peer, u64) {
     let mut tech = Peer::technician(relay, user, "passwort-1").await;
     let mut c = Peer::customer(relay, "Gina").await;
-    let sid = c.session.expect("session");
-    tech.recv_until(
-        |e| matches!(&e.msg, Message::Queue { entries, .. } if entries.iter().any(|q| q.session == sid)),
-        WAIT,
-    )
-    .await;
-    tech.send(Message::Accept { session: sid }).await;
-    tech.recv_until(|e| matches!(e.msg, Message::SessionStarted { .. }), WAIT)
-        .await;
-    c.recv_until(|e| matches!(e.msg, Message::TechnicianJoined { .. }), WAIT)
-        .await;
+    let sid = tech.serve(&mut c, WAIT).await;
     (c, tech, sid)
 }
 
@@ -126,6 +116,28 @@ async fn customer_got_until_marker(
     )
     .await;
     c.log[start..].iter().map(|e| e.msg.clone()).collect()
+}
+
+/// The customer shares the whole screen; the technician hears of it.
+async fn share_screen(c: &mut Peer, tech: &mut Peer) {
+    c.send(Message::ShareGrant {
+        scope: ShareScope::Screen { monitor: 0 },
+        width: 640,
+        height: 480,
+    })
+    .await;
+    tech.recv_until(|e| matches!(e.msg, Message::ShareGrant { .. }), WAIT)
+        .await;
+}
+
+/// The technician asks for control and the customer grants it.
+async fn grant_control(c: &mut Peer, tech: &mut Peer, sid: u64) {
+    tech.send_for(sid, Message::ControlRequest).await;
+    c.recv_until(|e| matches!(e.msg, Message::ControlRequest), WAIT)
+        .await;
+    c.send(Message::ControlGrant).await;
+    tech.recv_until(|e| matches!(e.msg, Message::ControlGrant), WAIT)
+        .await;
 }
 
 fn inputs(msgs: &[Message]) -> usize {
@@ -260,20 +272,8 @@ async fn share_and_control_answers_are_recorded_as_consents() {
     tech.send_for(sid, Message::ShareRequest).await;
     c.recv_until(|e| matches!(e.msg, Message::ShareRequest), WAIT)
         .await;
-    c.send(Message::ShareGrant {
-        scope: ShareScope::Screen { monitor: 0 },
-        width: 640,
-        height: 480,
-    })
-    .await;
-    tech.recv_until(|e| matches!(e.msg, Message::ShareGrant { .. }), WAIT)
-        .await;
-    tech.send_for(sid, Message::ControlRequest).await;
-    c.recv_until(|e| matches!(e.msg, Message::ControlRequest), WAIT)
-        .await;
-    c.send(Message::ControlGrant).await;
-    tech.recv_until(|e| matches!(e.msg, Message::ControlGrant), WAIT)
-        .await;
+    share_screen(&mut c, &mut tech).await;
+    grant_control(&mut c, &mut tech, sid).await;
     c.send(Message::ControlRevoke).await;
     tech.recv_until(|e| matches!(e.msg, Message::ControlRevoke), WAIT)
         .await;
@@ -770,28 +770,13 @@ async fn technician_input_reaches_the_customer_only_under_a_grant() {
     tech.send_for(sid, Message::ShareRequest).await;
     c.recv_until(|e| matches!(e.msg, Message::ShareRequest), WAIT)
         .await;
-    c.send(Message::ShareGrant {
-        scope: ShareScope::Screen { monitor: 0 },
-        width: 640,
-        height: 480,
-    })
-    .await;
-    tech.recv_until(|e| matches!(e.msg, Message::ShareGrant { .. }), WAIT)
-        .await;
+    share_screen(&mut c, &mut tech).await;
     tech.send_for(sid, mouse(2)).await;
     let got = customer_got_until_marker(&mut tech, &mut c, sid, "m2").await;
     assert_eq!(inputs(&got), 0, "{got:#?}");
 
     // Granted: input flows.
-    let grant = async |tech: &mut Peer, c: &mut Peer| {
-        tech.send_for(sid, Message::ControlRequest).await;
-        c.recv_until(|e| matches!(e.msg, Message::ControlRequest), WAIT)
-            .await;
-        c.send(Message::ControlGrant).await;
-        tech.recv_until(|e| matches!(e.msg, Message::ControlGrant), WAIT)
-            .await;
-    };
-    grant(&mut tech, &mut c).await;
+    grant_control(&mut c, &mut tech, sid).await;
     tech.send_for(sid, mouse(3)).await;
     let got = customer_got_until_marker(&mut tech, &mut c, sid, "m3").await;
     assert_eq!(inputs(&got), 1, "{got:#?}");
@@ -805,7 +790,7 @@ async fn technician_input_reaches_the_customer_only_under_a_grant() {
     assert_eq!(inputs(&got), 0, "{got:#?}");
 
     // Granted again, then the customer stops sharing (STOP): control ends too.
-    grant(&mut tech, &mut c).await;
+    grant_control(&mut c, &mut tech, sid).await;
     c.send(Message::ShareStop).await;
     tech.recv_until(|e| matches!(e.msg, Message::ShareStop), WAIT)
         .await;
@@ -814,15 +799,8 @@ async fn technician_input_reaches_the_customer_only_under_a_grant() {
     assert_eq!(inputs(&got), 0, "{got:#?}");
 
     // Shared and granted again, then the technician gives control back.
-    c.send(Message::ShareGrant {
-        scope: ShareScope::Screen { monitor: 0 },
-        width: 640,
-        height: 480,
-    })
-    .await;
-    tech.recv_until(|e| matches!(e.msg, Message::ShareGrant { .. }), WAIT)
-        .await;
-    grant(&mut tech, &mut c).await;
+    share_screen(&mut c, &mut tech).await;
+    grant_control(&mut c, &mut tech, sid).await;
     tech.send_for(sid, mouse(6)).await;
     tech.send_for(sid, Message::ControlRevoke).await;
     tech.send_for(sid, mouse(7)).await;

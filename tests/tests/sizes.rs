@@ -34,17 +34,6 @@ fn refused(e: &Envelope) -> Option<(ErrorCode, Option<u64>)> {
     }
 }
 
-async fn accept(tech: &mut Peer, c: &mut Peer, sid: u64) {
-    tech.recv_until(
-        |e| matches!(&e.msg, Message::Queue { entries, .. } if entries.iter().any(|q| q.session == sid)),
-        WAIT,
-    )
-    .await;
-    tech.send(Message::Accept { session: sid }).await;
-    c.recv_until(|e| matches!(e.msg, Message::TechnicianJoined { .. }), WAIT)
-        .await;
-}
-
 /// Item 6: a reliable message refused as malformed (it does not decode)
 /// uses its seq up: the error names it, it is acknowledged, and the next
 /// message (seq + 1) is delivered — on customer and technician links.
@@ -55,8 +44,7 @@ async fn a_refused_reliable_message_uses_its_seq_up() {
     let mut tech = Peer::technician(&relay, "rita", "passwort-6").await;
     // The customer's `join` is its seq 1, the technician's `accept` its seq 1.
     let mut c = Peer::customer(&relay, "Gina").await;
-    let sid = c.session.expect("session");
-    accept(&mut tech, &mut c, sid).await;
+    let sid = tech.serve(&mut c, WAIT).await;
 
     // A chat without its text, seq 2.
     c.send_text(r#"{"seq":2,"type":"chat"}"#.into()).await;
@@ -103,8 +91,7 @@ async fn chat_lines_are_held_to_the_limit_and_the_longest_is_forwarded() {
     relay.add_user("rita", "passwort-6");
     let mut tech = Peer::technician(&relay, "rita", "passwort-6").await;
     let mut c = Peer::customer(&relay, &WORST.repeat(80)).await;
-    let sid = c.session.expect("session");
-    accept(&mut tech, &mut c, sid).await;
+    tech.serve(&mut c, WAIT).await;
 
     let over = "x".repeat(CHAT_CHARS + 1);
     c.send(chat(&over)).await;
