@@ -22,6 +22,17 @@ use lotse_link::tungstenite::Message as Ws;
 use lotse_link::{Inbox, Outbox, Pin, WsStream};
 use lotse_protocol::{Envelope, Lang, Message, PROTOCOL_VERSION, Role, decode_text, encode_text};
 
+/// A relay configuration whose site skips its agreement, recording prompt
+/// and survey: the customer goes straight to the name entry (those steps
+/// have their own UI tests). For the window tests and their stress script.
+pub const STRAIGHT_TO_NAME: &str = r#"
+site_name = "Beispiel Support"
+[texts.en]
+agreement = ""
+recording_prompt = ""
+survey = ""
+"#;
+
 /// Default time to wait for an expected event.
 pub const WAIT: Duration = Duration::from_secs(15);
 

@@ -29,15 +29,7 @@ use lotse_protocol::stamp;
 use lotse_protocol::{BinaryHeader, BinaryKind, EndReason, Envelope, Message};
 use sha2::{Digest, Sha256};
 
-/// Site texts off, so the customer goes straight to the name entry (the
-/// agreement, recording prompt and survey are covered by the UI tests).
-const CONFIG: &str = r#"
-site_name = "Beispiel Support"
-[texts.en]
-agreement = ""
-recording_prompt = ""
-survey = ""
-"#;
+const CONFIG: &str = lotse_e2e::relay::STRAIGHT_TO_NAME;
 
 const LONG: Duration = Duration::from_secs(60);
 

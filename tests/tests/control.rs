@@ -34,14 +34,7 @@ use lotse_e2e::display::Display;
 use lotse_e2e::relay::{Incoming, Peer, Relay};
 use lotse_protocol::{EndReason, Envelope, InputEvent, Message, MouseButton, ShareScope};
 
-/// Site texts off, so the customer goes straight to the name entry.
-const CONFIG: &str = r#"
-site_name = "Beispiel Support"
-[texts.en]
-agreement = ""
-recording_prompt = ""
-survey = ""
-"#;
+const CONFIG: &str = lotse_e2e::relay::STRAIGHT_TO_NAME;
 
 const PASSWORD: &str = "geheim-passwort-1";
 const LONG: Duration = Duration::from_secs(60);

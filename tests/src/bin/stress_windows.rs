@@ -24,14 +24,7 @@ use lotse_e2e::relay::Relay;
 /// The window has this long to answer the close request.
 const ANSWER: Duration = Duration::from_secs(5);
 
-/// Like the window tests: no agreement, recording prompt or survey.
-const CONFIG: &str = r#"
-site_name = "Beispiel Support"
-[texts.en]
-agreement = ""
-recording_prompt = ""
-survey = ""
-"#;
+const CONFIG: &str = lotse_e2e::relay::STRAIGHT_TO_NAME;
 
 /// What became of one start.
 enum Outcome {
