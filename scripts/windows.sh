@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# The Windows build on this Debian 12 machine: cross-compiles to
+# x86_64-pc-windows-gnu (rustup's stable rustc + Debian's `rust-src` +
+# `-Zbuild-std` + Debian's mingw-w64) and runs the results under Wine.
+#
+#   ./scripts/windows.sh setup   # cross toolchain + Wine prefix (cached)
+#   ./scripts/windows.sh test    # unit tests of the portable crates under Wine
+#   ./scripts/windows.sh env     # print the environment the other steps use
+#
+# Nothing comes from outside the Debian archive and crates.io: Debian 12
+# has no `rust-src` for rustup's toolchain, so the exact source of the
+# running rustc is fetched from the same archive's trixie-backports suite
+# with a private apt configuration (its own lists and status under the
+# cache directory); the machine's apt sources stay untouched. The package
+# must be the source of `rustc -vV`'s release, else the build is refused.
+# See ../shared/platforms/WINDOWS.md for what was shown to work here.
+#
+# Cache: $LOTSE_CACHE (default ~/.cache/lotse)/windows. Honors
+# CARGO_TARGET_DIR like the other scripts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/deps.sh
+. scripts/deps.sh
+
+TARGET=x86_64-pc-windows-gnu
+cache="${LOTSE_CACHE:-$HOME/.cache/lotse}/windows"
+# The crates whose unit tests run under Wine (no desktop code in them).
+PORTABLE="lotse-protocol lotse-link lotse-codec"
+
+release=$(rustc -vV | sed -n 's/^release: //p')
+src_root="$cache/rust-src-$release/usr/src/rustc-$release/library"
+prefix="$cache/wineprefix"
+
+# The archive URI this machine's apt uses (deb822 `URIs:` or a one-line
+# `deb URI suite ...`), for the private configuration.
+archive_uri() {
+    local f uri
+    for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p; s/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\)[[:space:]].*/\2/p' "$f" |
+            grep -v -- '-security' | head -n1)
+        if [ -n "$uri" ]; then
+            echo "$uri"
+            return 0
+        fi
+    done
+    echo "no Debian archive found in /etc/apt/sources.list*" >&2
+    return 1
+}
+
+# apt-get/apt-cache with the private configuration in $cache/apt.
+private_apt() {
+    local tool=$1
+    shift
+    "$tool" -q \
+        -o Dir::Etc::SourceList="$cache/apt/sources.list" \
+        -o Dir::Etc::SourceParts=/dev/null \
+        -o Dir::Etc::Preferences=/dev/null \
+        -o Dir::Etc::PreferencesParts=/dev/null \
+        -o Dir::State::Lists="$cache/apt/lists" \
+        -o Dir::State::Status="$cache/apt/status" \
+        -o Dir::Cache="$cache/apt/cache" \
+        -o Acquire::Check-Valid-Until=false \
+        -o Acquire::Languages=none \
+        -o APT::Sandbox::User="$(id -un)" \
+        -o APT::Architectures::=amd64 \
+        "$@"
+}
+
+# Debian's std source for this rustc, unpacked under $cache.
+fetch_rust_src() {
+    if [ -f "$src_root/std/Cargo.toml" ]; then
+        return 0
+    fi
+    local uri version deb
+    uri=$(archive_uri)
+    mkdir -p "$cache/apt/lists/partial" "$cache/apt/cache/archives/partial"
+    touch "$cache/apt/status"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie-backports main" \
+        >"$cache/apt/sources.list"
+    echo "==> rust-src $release from $uri trixie-backports (private apt configuration)"
+    private_apt apt-get update >/dev/null
+    version=$(private_apt apt-cache madison rust-src | awk -v r="$release" \
+        '$3 ~ "^"r"[+]" { print $3; exit }')
+    if [ -z "$version" ]; then
+        echo "no rust-src $release in trixie-backports: its versions are" >&2
+        private_apt apt-cache madison rust-src >&2 || true
+        echo "use a rustup toolchain whose release Debian packages" >&2
+        return 1
+    fi
+    # apt checks the file against the SHA-256 of the signed index.
+    (cd "$cache" && private_apt apt-get download "rust-src=$version" >/dev/null)
+    deb=$(ls "$cache"/rust-src_*"${release}"*_all.deb)
+    rm -rf "$cache/rust-src-$release"
+    dpkg-deb -x "$deb" "$cache/rust-src-$release"
+    rm -f "$deb"
+    if [ ! -f "$src_root/std/Cargo.toml" ]; then
+        echo "rust-src $version has no library at $src_root" >&2
+        return 1
+    fi
+    echo "    $version unpacked: $src_root"
+}
+
+# Rust >= 1.78 std calls ProcessPrng from bcryptprimitives.dll, which
+# Debian 12's Wine 8 lacks (real Windows 10+ has it): a stand-in built
+# from tests/windows/bcryptprimitives.c goes into the prefix, for tests.
+wine_prefix() {
+    local system32="$prefix/drive_c/windows/system32"
+    if [ -f "$system32/bcryptprimitives.dll" ] && [ -f "$prefix/.lotse-ready" ]; then
+        return 0
+    fi
+    echo "==> Wine prefix $prefix"
+    mkdir -p "$prefix"
+    WINEPREFIX="$prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" \
+        wineboot -i >/dev/null 2>&1
+    WINEPREFIX="$prefix" wineserver -w
+    x86_64-w64-mingw32-gcc -O2 -shared -o "$system32/bcryptprimitives.dll" \
+        tests/windows/bcryptprimitives.c tests/windows/bcryptprimitives.def -ladvapi32
+    touch "$prefix/.lotse-ready"
+}
+
+# The environment cargo needs for the Windows target.
+windows_env() {
+    export RUSTC_BOOTSTRAP=1
+    export __CARGO_TESTS_ONLY_SRC_ROOT="$src_root"
+    export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+    export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
+    export WINEPREFIX="$prefix"
+    export WINEDEBUG=-all
+    export WINEDLLOVERRIDES="mscoree,mshtml="
+    # ring's C code, built by the cc crate.
+    export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc
+    export AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar
+}
+
+# `cargo` for the Windows target (-Zbuild-std only here, never in a config
+# file: that would hit the host builds too).
+cargo_windows() {
+    local sub=$1
+    shift
+    cargo "$sub" -Zbuild-std=std,panic_unwind --target "$TARGET" "$@"
+}
+
+case "${1:-}" in
+setup)
+    lotse_need windows
+    fetch_rust_src
+    wine_prefix
+    ;;
+test)
+    windows_env
+    echo "==> unit tests of $PORTABLE for $TARGET, under Wine"
+    # shellcheck disable=SC2046 # one -p per crate
+    cargo_windows test --locked $(printf -- '-p %s ' $PORTABLE) --lib --tests
+    WINEPREFIX="$prefix" wineserver -k 2>/dev/null || true
+    ;;
+env)
+    windows_env
+    env | grep -E '^(RUSTC_BOOTSTRAP|__CARGO_TESTS_ONLY_SRC_ROOT|CARGO_TARGET_X86_64_PC_WINDOWS_GNU_|WINE|CC_x86|AR_x86)' | sort
+    ;;
+*)
+    echo "usage: $0 setup|test|env" >&2
+    exit 2
+    ;;
+esac
