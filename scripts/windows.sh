@@ -24,8 +24,9 @@ cd "$(dirname "$0")/.."
 
 TARGET=x86_64-pc-windows-gnu
 cache="${LOTSE_CACHE:-$HOME/.cache/lotse}/windows"
-# The crates whose unit tests run under Wine (no desktop code in them).
-PORTABLE="lotse-protocol lotse-link lotse-codec"
+# The crates whose unit tests run under Wine: the platform-independent ones
+# and lotse-desktop's own core (its X11 integration tests are Linux-only).
+PORTABLE="lotse-protocol lotse-link lotse-codec lotse-desktop"
 
 release=$(rustc -vV | sed -n 's/^release: //p')
 src_root="$cache/rust-src-$release/usr/src/rustc-$release/library"

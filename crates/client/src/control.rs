@@ -10,7 +10,9 @@
 
 use std::sync::Arc;
 
-use lotse_desktop::{DesktopError, EnigoInjector, GuardedInjector, Injector, Mask, MonitorInfo};
+use lotse_desktop::{
+    ChosenApps, DesktopError, EnigoInjector, GuardedInjector, Injector, Mask, MonitorInfo,
+};
 use lotse_protocol::InputEvent;
 
 /// Makes the real injector when a share starts (enigo needs the display).
@@ -68,6 +70,7 @@ impl<I: Injector> Control<I> {
     ) -> Result<(), DesktopError> {
         self.share_stopped();
         let inner = (self.make)()?;
+        let mask = mask.map(|m| -> Arc<dyn ChosenApps> { m });
         self.guard = Some(GuardedInjector::new(inner, monitor, mask));
         Ok(())
     }

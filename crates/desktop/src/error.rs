@@ -40,24 +40,28 @@ pub enum DesktopError {
     Thread(String),
 }
 
+#[cfg(target_os = "linux")]
 impl From<x11rb::errors::ConnectError> for DesktopError {
     fn from(e: x11rb::errors::ConnectError) -> Self {
         DesktopError::Connect(e.to_string())
     }
 }
 
+#[cfg(target_os = "linux")]
 impl From<x11rb::errors::ConnectionError> for DesktopError {
     fn from(e: x11rb::errors::ConnectionError) -> Self {
         DesktopError::X11(e.to_string())
     }
 }
 
+#[cfg(target_os = "linux")]
 impl From<x11rb::errors::ReplyError> for DesktopError {
     fn from(e: x11rb::errors::ReplyError) -> Self {
         DesktopError::X11(e.to_string())
     }
 }
 
+#[cfg(target_os = "linux")]
 impl From<x11rb::errors::ReplyOrIdError> for DesktopError {
     fn from(e: x11rb::errors::ReplyOrIdError) -> Self {
         DesktopError::X11(e.to_string())

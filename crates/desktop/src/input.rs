@@ -23,9 +23,20 @@ use enigo::{Axis, Button, Coordinate, Direction, Enigo, Key, Keyboard, Mouse, Se
 use lotse_protocol::{InputEvent, MouseButton};
 
 use crate::DesktopError;
-use crate::capture::MonitorInfo;
-use crate::mask::Mask;
+use crate::geom::Region;
+use crate::monitor::MonitorInfo;
 use crate::shortcuts::{self, Modifiers};
+
+/// What the guard asks of the applications the customer chose to share:
+/// each platform's `Mask` is one. Asked at every event, so the answer is
+/// the desktop as it is now.
+pub trait ChosenApps: Send + Sync {
+    /// The part of the desktop the chosen applications show now (desktop
+    /// pixels, covered parts left out).
+    fn visible_now(&self) -> Result<Region, DesktopError>;
+    /// Whether one of the chosen applications has the keyboard focus.
+    fn chosen_app_has_focus(&self) -> Result<bool, DesktopError>;
+}
 
 /// Something that can apply input events to the desktop. Coordinates are
 /// root-window pixels here (the guard translates).
@@ -220,7 +231,7 @@ pub struct GuardedInjector<I: Injector> {
     inner: I,
     switch: ControlSwitch,
     monitor: MonitorInfo,
-    mask: Option<Arc<Mask>>,
+    mask: Option<Arc<dyn ChosenApps>>,
     dropped: AtomicU64,
     /// Why the last event was dropped.
     last_drop: Option<&'static str>,
@@ -272,7 +283,7 @@ impl<I: Injector> GuardedInjector<I> {
     /// Control starts revoked. `monitor` is the shared monitor (event
     /// coordinates are relative to it); `mask` is set for app-selective
     /// sharing.
-    pub fn new(inner: I, monitor: MonitorInfo, mask: Option<Arc<Mask>>) -> Self {
+    pub fn new(inner: I, monitor: MonitorInfo, mask: Option<Arc<dyn ChosenApps>>) -> Self {
         GuardedInjector {
             inner,
             switch: ControlSwitch::new(),
@@ -351,7 +362,7 @@ impl<I: Injector> GuardedInjector<I> {
         }
         match &self.mask {
             None => true,
-            Some(m) => m.refresh().map(|r| r.contains(x, y)).unwrap_or(false),
+            Some(m) => m.visible_now().map(|r| r.contains(x, y)).unwrap_or(false),
         }
     }
 

@@ -1,7 +1,10 @@
 //! Lotse's access to the customer's desktop — everything the customer
 //! client does to the screen, keyboard, mouse and speakers except drawing
-//! its own window. X11 for now (Windows and macOS later behind the same
-//! API). It knows nothing about the network or the UI and depends only on
+//! its own window. A platform-independent core and one backend per
+//! platform (`src/x11` today; Windows, Wayland and macOS later behind the
+//! same API, see ARCHITECTURE.md for the contract each keeps), whose
+//! modules appear under the same names here. It knows nothing about the
+//! network or the UI and depends only on
 //! `lotse-protocol` (for [`lotse_protocol::InputEvent`]). Nothing here
 //! blocks for long except where a name says so; none of it belongs on an
 //! egui UI thread except [`Capture::try_recv`].
@@ -43,7 +46,8 @@
 //! * [`input`] — trait [`Injector`]` { apply(&mut self, &InputEvent),
 //!   pointer(&mut self) }`; [`EnigoInjector::new`]`()`;
 //!   [`GuardedInjector::new`]`(inner, monitor: MonitorInfo, mask:
-//!   Option<Arc<Mask>>)` with `grant()`, `revoke()` (releases held keys and
+//!   Option<Arc<dyn ChosenApps>>)` (the platform's [`Mask`] is a
+//!   [`ChosenApps`]) with `grant()`, `revoke()` (releases held keys and
 //!   buttons), `switch() -> ControlSwitch` (clonable grant/revoke handle
 //!   for other threads), `apply(&ev) -> Result<bool>` (`false` = dropped),
 //!   `dropped() -> u64`. Event coordinates are pixels of the shared
@@ -65,29 +69,41 @@
 //! All errors are [`DesktopError`]. The display is the one `$DISPLAY`
 //! names.
 
-pub mod capture;
-pub mod cursor;
+// The platform-independent core.
 mod error;
 pub mod geom;
 pub mod input;
-pub mod mask;
+pub mod monitor;
 pub mod shortcuts;
 pub mod sound;
-pub mod watermark;
-pub mod windows;
-mod xutil;
 
-pub use capture::{Capture, CaptureConfig, Frame, MonitorInfo, monitors};
-pub use cursor::{CursorImage, CursorTracker};
+// One backend per platform, chosen at compile time; its modules appear
+// under the same names on every platform.
+#[cfg(target_os = "linux")]
+mod x11;
+#[cfg(target_os = "linux")]
+use x11::xutil;
+#[cfg(target_os = "linux")]
+pub use x11::{capture, cursor, mask, watermark, windows};
+
 pub use error::DesktopError;
 pub use geom::{Rect, Region};
-pub use input::{ControlSwitch, EnigoInjector, GuardedInjector, Injector};
-pub use mask::Mask;
+pub use input::{ChosenApps, ControlSwitch, EnigoInjector, GuardedInjector, Injector};
+pub use monitor::MonitorInfo;
 pub use sound::{play_alarm, play_alarm_blocking};
+
+#[cfg(target_os = "linux")]
+pub use capture::{Capture, CaptureConfig, Frame, monitors};
+#[cfg(target_os = "linux")]
+pub use cursor::{CursorImage, CursorTracker};
+#[cfg(target_os = "linux")]
+pub use mask::Mask;
+#[cfg(target_os = "linux")]
 pub use watermark::Watermark;
+#[cfg(target_os = "linux")]
 pub use windows::{AppGroup, Icon, WindowInfo, list_apps};
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     /// The client moves these between threads.
     #[test]

@@ -1,4 +1,6 @@
-//! Integration tests under a real Xvfb (each test starts its own).
+//! Integration tests of the X11 backend under a real Xvfb (each test
+//! starts its own); Linux only.
+#![cfg(target_os = "linux")]
 
 mod support;
 

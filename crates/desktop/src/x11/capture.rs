@@ -61,22 +61,7 @@ const MAX_DAMAGE_RECTS: usize = 128;
 /// Give up on one grab after this many window changes in a row.
 const MAX_REGRABS: u32 = 5;
 
-/// One monitor of the X screen (RandR), in root-window pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MonitorInfo {
-    pub index: usize,
-    pub x: i32,
-    pub y: i32,
-    pub width: u32,
-    pub height: u32,
-    pub primary: bool,
-}
-
-impl MonitorInfo {
-    pub fn rect(&self) -> Rect {
-        Rect::new(self.x, self.y, self.width, self.height)
-    }
-}
+pub use crate::monitor::MonitorInfo;
 
 /// The monitors of the default display (RandR 1.5 monitors; the whole root
 /// window as one monitor when RandR has none).

@@ -180,6 +180,15 @@ pub fn black_out_outside(frame: &mut Frame, visible: &Region) {
     }
 }
 
+impl crate::input::ChosenApps for Mask {
+    fn visible_now(&self) -> Result<Region, DesktopError> {
+        self.refresh()
+    }
+    fn chosen_app_has_focus(&self) -> Result<bool, DesktopError> {
+        Mask::chosen_app_has_focus(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
