@@ -71,6 +71,7 @@
 
 // The platform-independent core.
 mod error;
+pub mod frame;
 pub mod geom;
 pub mod input;
 pub mod monitor;
@@ -87,13 +88,14 @@ use x11::xutil;
 pub use x11::{capture, cursor, mask, watermark, windows};
 
 pub use error::DesktopError;
+pub use frame::{Frame, FrameNotify};
 pub use geom::{Rect, Region};
 pub use input::{ChosenApps, ControlSwitch, EnigoInjector, GuardedInjector, Injector};
 pub use monitor::MonitorInfo;
 pub use sound::{play_alarm, play_alarm_blocking};
 
 #[cfg(target_os = "linux")]
-pub use capture::{Capture, CaptureConfig, Frame, monitors};
+pub use capture::{Capture, CaptureConfig, monitors};
 #[cfg(target_os = "linux")]
 pub use cursor::{CursorImage, CursorTracker};
 #[cfg(target_os = "linux")]

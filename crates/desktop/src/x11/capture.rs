@@ -33,7 +33,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,8 @@ use x11rb::protocol::xproto::{
 };
 
 use crate::DesktopError;
+pub use crate::frame::{Frame, FrameNotify};
+use crate::frame::{MAX_DAMAGE_RECTS, Slot, bounding_box, simplify_damage};
 use crate::geom::{Rect, Region};
 use crate::mask::{Mask, black_out_outside, visible_region};
 use crate::xutil::{AppCache, WATERMARK_CLASS, Xconn};
@@ -56,8 +58,6 @@ use crate::xutil::{AppCache, WATERMARK_CLASS, Xconn};
 pub const MAX_FPS: u32 = 60;
 /// How long window changes are distrusted while a compositor runs.
 const COMPOSITOR_SETTLE: Duration = Duration::from_millis(300);
-/// More damage rectangles than this are sent as their bounding box.
-const MAX_DAMAGE_RECTS: usize = 128;
 /// Give up on one grab after this many window changes in a row.
 const MAX_REGRABS: u32 = 5;
 
@@ -109,10 +109,6 @@ pub(crate) fn monitors_on(x: &Xconn) -> Result<Vec<MonitorInfo>, DesktopError> {
     Ok(out)
 }
 
-/// Called (from the capture thread) whenever a new frame is ready — e.g.
-/// `egui::Context::request_repaint` or waking a tokio task.
-pub type FrameNotify = Arc<dyn Fn() + Send + Sync>;
-
 /// What to capture.
 #[derive(Clone)]
 pub struct CaptureConfig {
@@ -145,86 +141,6 @@ impl std::fmt::Debug for CaptureConfig {
             .field("mask", &self.mask.as_ref().map(|m| m.apps().to_vec()))
             .field("notify", &self.notify.is_some())
             .finish()
-    }
-}
-
-/// One captured screen image of a monitor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
-    /// Increases with every frame the capture produces (frames a slow
-    /// consumer never took leave gaps).
-    pub number: u64,
-    pub width: u32,
-    pub height: u32,
-    /// Bytes per row of `data` (at least `width * 4`).
-    pub stride: usize,
-    /// Root-window position of the frame's top-left pixel (the monitor's
-    /// origin).
-    pub origin: (i32, i32),
-    /// Pixels, 4 bytes each: blue, green, red, unused.
-    pub data: Vec<u8>,
-    /// What changed since the previous frame the consumer took, in frame
-    /// coordinates (the whole frame for the first one and whenever the
-    /// mask changed).
-    pub damage: Vec<Rect>,
-}
-
-impl Frame {
-    /// The (red, green, blue) of a pixel in frame coordinates.
-    pub fn rgb(&self, x: u32, y: u32) -> Option<(u8, u8, u8)> {
-        if x >= self.width || y >= self.height {
-            return None;
-        }
-        let i = y as usize * self.stride + x as usize * 4;
-        let p = self.data.get(i..i + 3)?;
-        Some((p[2], p[1], p[0]))
-    }
-}
-
-#[derive(Default)]
-struct SlotState {
-    frame: Option<Frame>,
-    /// Set by `stop()`: nothing is delivered any more.
-    stopped: bool,
-    /// Why the capture thread ended on its own.
-    failed: Option<String>,
-}
-
-#[derive(Default)]
-struct Slot {
-    state: Mutex<SlotState>,
-    cond: Condvar,
-}
-
-impl Slot {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Puts a frame in; false when capture was stopped.
-    fn deliver(&self, mut frame: Frame) -> bool {
-        let mut s = self.lock();
-        if s.stopped {
-            return false;
-        }
-        if let Some(old) = s.frame.take() {
-            // The consumer never saw `old`: its changes must not get lost.
-            frame.damage.extend(old.damage);
-            frame.damage = simplify_damage(std::mem::take(&mut frame.damage));
-        }
-        s.frame = Some(frame);
-        drop(s);
-        self.cond.notify_all();
-        true
-    }
-
-    fn fail(&self, why: String) {
-        let mut s = self.lock();
-        if s.failed.is_none() {
-            s.failed = Some(why);
-        }
-        drop(s);
-        self.cond.notify_all();
     }
 }
 
@@ -309,56 +225,19 @@ impl Capture {
 
     /// Takes the newest frame if there is one.
     pub fn try_recv(&self) -> Result<Option<Frame>, DesktopError> {
-        let mut s = self.slot.lock();
-        if let Some(f) = s.frame.take() {
-            return Ok(Some(f));
-        }
-        if s.stopped {
-            return Err(DesktopError::Capture("capture stopped".into()));
-        }
-        if let Some(why) = &s.failed {
-            return Err(DesktopError::Capture(why.clone()));
-        }
-        Ok(None)
+        self.slot.take()
     }
 
     /// Waits up to `timeout` for a frame: `Ok(None)` on timeout, an error
     /// once capture stopped or failed.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Frame>, DesktopError> {
-        let deadline = Instant::now() + timeout;
-        let mut s = self.slot.lock();
-        loop {
-            if let Some(f) = s.frame.take() {
-                return Ok(Some(f));
-            }
-            if s.stopped {
-                return Err(DesktopError::Capture("capture stopped".into()));
-            }
-            if let Some(why) = &s.failed {
-                return Err(DesktopError::Capture(why.clone()));
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            s = self
-                .slot
-                .cond
-                .wait_timeout(s, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        self.slot.wait(timeout)
     }
 
     /// Ends capture at once: when this returns, no further frame is
     /// produced or delivered, and a frame not yet taken is discarded.
     pub fn stop(&mut self) {
-        {
-            let mut s = self.slot.lock();
-            s.stopped = true;
-            s.frame = None;
-        }
-        self.slot.cond.notify_all();
+        self.slot.stop();
         let _ = self.wake.write_all(&[1]);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -370,15 +249,6 @@ impl Drop for Capture {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// Merges a damage list: bounding box when it gets long.
-fn simplify_damage(mut d: Vec<Rect>) -> Vec<Rect> {
-    d.retain(|r| !r.is_empty());
-    if d.len() <= MAX_DAMAGE_RECTS {
-        return d;
-    }
-    vec![bounding_box(&d)]
 }
 
 /// Waits until the X connection or the wake pipe is readable, or timeout.
@@ -719,19 +589,6 @@ impl Settle {
         let others = self.others.iter().map(|(t, _, _)| *t);
         ends.chain(others).max().map(|t| t + COMPOSITOR_SETTLE)
     }
-}
-
-fn bounding_box(rects: &[Rect]) -> Rect {
-    let x0 = rects.iter().map(|r| r.x).min().unwrap_or(0);
-    let y0 = rects.iter().map(|r| r.y).min().unwrap_or(0);
-    let x1 = rects.iter().map(Rect::right).max().unwrap_or(0);
-    let y1 = rects.iter().map(Rect::bottom).max().unwrap_or(0);
-    Rect::new(
-        x0,
-        y0,
-        (x1 - i64::from(x0)).clamp(0, i64::from(u32::MAX)) as u32,
-        (y1 - i64::from(y0)).clamp(0, i64::from(u32::MAX)) as u32,
-    )
 }
 
 fn setup_damage(x: &Xconn) -> Result<Option<Damage>, DesktopError> {
