@@ -120,6 +120,31 @@ wine_prefix() {
     touch "$prefix/.lotse-ready"
 }
 
+# Start Xvfb 1280x800 on the first free display from :90; prints its number.
+start_xvfb() {
+    local n=90
+    while [ -e "/tmp/.X$n-lock" ] || [ -e "/tmp/.X11-unix/X$n" ]; do
+        n=$((n + 1))
+    done
+    Xvfb ":$n" -noreset -nolisten tcp -screen 0 1280x800x24 >/dev/null 2>&1 &
+    echo "$!" >"$cache/xvfb.pid"
+    local waited=0
+    until [ -e "/tmp/.X11-unix/X$n" ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+        if [ "$waited" -gt 200 ]; then
+            echo "Xvfb :$n did not start" >&2
+            return 1
+        fi
+    done
+    echo "$n"
+}
+
+stop_xvfb() {
+    [ -f "$cache/xvfb.pid" ] && kill "$(cat "$cache/xvfb.pid")" 2>/dev/null
+    rm -f "$cache/xvfb.pid"
+}
+
 # The environment cargo needs for the Windows target.
 windows_env() {
     export RUSTC_BOOTSTRAP=1
@@ -150,10 +175,14 @@ setup)
     ;;
 test)
     windows_env
-    echo "==> unit tests of $PORTABLE for $TARGET, under Wine"
+    # Wine draws on an X server: a private Xvfb, gone when the script ends.
+    lotse_need test
+    display=$(start_xvfb)
+    trap 'stop_xvfb; WINEPREFIX="$prefix" wineserver -k 2>/dev/null || true' EXIT
+    export DISPLAY=":$display"
+    echo "==> tests of $PORTABLE for $TARGET, under Wine on Xvfb :$display"
     # shellcheck disable=SC2046 # one -p per crate
     cargo_windows test --locked $(printf -- '-p %s ' $PORTABLE) --lib --tests
-    WINEPREFIX="$prefix" wineserver -k 2>/dev/null || true
     ;;
 env)
     windows_env

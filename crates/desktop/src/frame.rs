@@ -137,6 +137,27 @@ impl Slot {
         }
     }
 
+    /// Waits `pause` unless capture is stopped meanwhile; false once it is.
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub(crate) fn sleep(&self, pause: Duration) -> bool {
+        let deadline = Instant::now() + pause;
+        let mut s = self.lock();
+        loop {
+            if s.stopped {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            s = self
+                .cond
+                .wait_timeout(s, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
     /// Nothing is delivered any more; a frame not yet taken is dropped.
     pub(crate) fn stop(&self) {
         let mut s = self.lock();

@@ -84,6 +84,10 @@ pub mod sound;
 mod x11;
 #[cfg(target_os = "linux")]
 use x11::xutil;
+#[cfg(windows)]
+mod win32;
+#[cfg(windows)]
+pub use win32::capture;
 #[cfg(target_os = "linux")]
 pub use x11::{capture, cursor, mask, watermark, windows};
 
@@ -94,7 +98,7 @@ pub use input::{ChosenApps, ControlSwitch, EnigoInjector, GuardedInjector, Injec
 pub use monitor::MonitorInfo;
 pub use sound::{play_alarm, play_alarm_blocking};
 
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 pub use capture::{Capture, CaptureConfig, monitors};
 #[cfg(target_os = "linux")]
 pub use cursor::{CursorImage, CursorTracker};

@@ -1,0 +1,391 @@
+//! Screen capture on Windows with GDI: `BitBlt` of the monitor from the
+//! screen DC into a top-down 32-bit DIB, read with `GetDIBits`, at most
+//! `max_fps` times a second on the thread `lotse-capture`. GDI reports no
+//! damage, so each grab is compared with the previous one in tiles and
+//! only changed tiles count as damage; an unchanged screen produces no
+//! frame. GDI works everywhere, also in remote sessions and under Wine
+//! (where CI runs it); DXGI Desktop Duplication will be the fast path on
+//! real Windows, with this as its fallback.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use windows::Win32::Foundation::{LPARAM, RECT};
+use windows::Win32::Graphics::Gdi::{
+    BI_RGB, BITMAPINFO, BITMAPINFOHEADER, BitBlt, CAPTUREBLT, CreateCompatibleBitmap,
+    CreateCompatibleDC, DIB_RGB_COLORS, DeleteDC, DeleteObject, EnumDisplayMonitors, GetDC,
+    GetDIBits, GetMonitorInfoW, HBITMAP, HDC, HGDIOBJ, HMONITOR, MONITORINFO, ReleaseDC, SRCCOPY,
+    SelectObject,
+};
+use windows::core::BOOL;
+
+use crate::DesktopError;
+pub use crate::frame::{Frame, FrameNotify};
+use crate::frame::{Slot, simplify_damage};
+use crate::geom::Rect;
+pub use crate::monitor::MonitorInfo;
+
+/// Highest frame rate [`CaptureConfig::max_fps`] accepts.
+pub const MAX_FPS: u32 = 60;
+/// Side of the square tiles two grabs are compared in.
+const TILE: u32 = 64;
+/// `MONITORINFOF_PRIMARY`.
+const PRIMARY: u32 = 1;
+
+/// The monitors of the desktop, in the order Windows enumerates them, in
+/// virtual-screen pixels.
+pub fn monitors() -> Result<Vec<MonitorInfo>, DesktopError> {
+    unsafe extern "system" fn each(monitor: HMONITOR, _: HDC, _: *mut RECT, data: LPARAM) -> BOOL {
+        // SAFETY: `data` is the `&mut Vec` passed below, alive for the call.
+        let found = unsafe { &mut *(data.0 as *mut Vec<MonitorInfo>) };
+        let mut info = MONITORINFO {
+            cbSize: std::mem::size_of::<MONITORINFO>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: `info` is a MONITORINFO with its size set.
+        if unsafe { GetMonitorInfoW(monitor, &mut info) }.as_bool() {
+            let r = info.rcMonitor;
+            found.push(MonitorInfo {
+                index: found.len(),
+                x: r.left,
+                y: r.top,
+                width: (r.right - r.left).max(0) as u32,
+                height: (r.bottom - r.top).max(0) as u32,
+                primary: info.dwFlags & PRIMARY != 0,
+            });
+        }
+        BOOL(1)
+    }
+    let mut found: Vec<MonitorInfo> = Vec::new();
+    // SAFETY: the callback only touches `found` through the pointer, and
+    // EnumDisplayMonitors returns before `found` goes away.
+    let ok = unsafe {
+        EnumDisplayMonitors(
+            None,
+            None,
+            Some(each),
+            LPARAM(&mut found as *mut Vec<MonitorInfo> as isize),
+        )
+    };
+    if !ok.as_bool() || found.is_empty() {
+        return Err(DesktopError::Capture("Windows lists no monitor".into()));
+    }
+    Ok(found)
+}
+
+/// What to capture.
+#[derive(Clone)]
+pub struct CaptureConfig {
+    /// Index into [`monitors()`].
+    pub monitor: usize,
+    /// Frame rate cap, 1..=60 (values outside are clamped); default 30.
+    pub max_fps: u32,
+    /// Called after each new frame was put into the mailbox.
+    pub notify: Option<FrameNotify>,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            monitor: 0,
+            max_fps: 30,
+            notify: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for CaptureConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureConfig")
+            .field("monitor", &self.monitor)
+            .field("max_fps", &self.max_fps)
+            .field("notify", &self.notify.is_some())
+            .finish()
+    }
+}
+
+/// A running screen capture. Dropping it stops it.
+pub struct Capture {
+    slot: Arc<Slot>,
+    thread: Option<JoinHandle<()>>,
+    monitor: MonitorInfo,
+    frames: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("monitor", &self.monitor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Capture {
+    /// Starts capturing; returns once the first grab worked (errors such
+    /// as "no such monitor" or a failing GDI come back here).
+    pub fn start(config: CaptureConfig) -> Result<Capture, DesktopError> {
+        let all = monitors()?;
+        let monitor = *all.get(config.monitor).ok_or(DesktopError::NoSuchMonitor {
+            index: config.monitor,
+            count: all.len(),
+        })?;
+        let mut grabber = Grabber::new(monitor)?;
+        let first = grabber.grab()?;
+        let slot = Arc::new(Slot::default());
+        let frames = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let slot = slot.clone();
+            let frames = frames.clone();
+            std::thread::Builder::new()
+                .name("lotse-capture".into())
+                .spawn(move || {
+                    if let Err(e) = run(&config, grabber, first, &slot, &frames) {
+                        tracing::warn!("screen capture ended: {e}");
+                        slot.fail(e.to_string());
+                    }
+                })
+                .map_err(|e| DesktopError::Thread(e.to_string()))?
+        };
+        Ok(Capture {
+            slot,
+            thread: Some(thread),
+            monitor,
+            frames,
+        })
+    }
+
+    /// The monitor being captured.
+    pub fn monitor(&self) -> &MonitorInfo {
+        &self.monitor
+    }
+
+    /// How many frames the capture thread produced so far.
+    pub fn frames_produced(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
+    /// Takes the newest frame if there is one.
+    pub fn try_recv(&self) -> Result<Option<Frame>, DesktopError> {
+        self.slot.take()
+    }
+
+    /// Waits up to `timeout` for a frame: `Ok(None)` on timeout, an error
+    /// once capture stopped or failed.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Frame>, DesktopError> {
+        self.slot.wait(timeout)
+    }
+
+    /// Ends capture at once: when this returns, no further frame is
+    /// produced or delivered, and a frame not yet taken is discarded.
+    pub fn stop(&mut self) {
+        self.slot.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The capture loop: grab, compare, deliver what changed, wait.
+fn run(
+    config: &CaptureConfig,
+    mut grabber: Grabber,
+    first: Vec<u8>,
+    slot: &Slot,
+    frames: &AtomicU64,
+) -> Result<(), DesktopError> {
+    let interval = Duration::from_secs(1) / config.max_fps.clamp(1, MAX_FPS);
+    let (width, height) = (grabber.monitor.width, grabber.monitor.height);
+    let mut previous = first;
+    let mut damage = vec![Rect::new(0, 0, width, height)];
+    loop {
+        let started = Instant::now();
+        if !damage.is_empty() {
+            let number = frames.fetch_add(1, Ordering::Relaxed) + 1;
+            let frame = Frame {
+                number,
+                width,
+                height,
+                stride: width as usize * 4,
+                origin: (grabber.monitor.x, grabber.monitor.y),
+                data: previous.clone(),
+                damage: simplify_damage(std::mem::take(&mut damage)),
+            };
+            if !slot.deliver(frame) {
+                return Ok(());
+            }
+            if let Some(notify) = &config.notify {
+                notify();
+            }
+        }
+        if !slot.sleep(interval.saturating_sub(started.elapsed())) {
+            return Ok(());
+        }
+        let now = grabber.grab()?;
+        damage = changed_tiles(&previous, &now, width, height);
+        previous = now;
+    }
+}
+
+/// The tiles in which two grabs differ, in frame coordinates.
+pub(crate) fn changed_tiles(before: &[u8], after: &[u8], width: u32, height: u32) -> Vec<Rect> {
+    let stride = width as usize * 4;
+    let mut out = Vec::new();
+    for ty in (0..height).step_by(TILE as usize) {
+        let th = TILE.min(height - ty);
+        for tx in (0..width).step_by(TILE as usize) {
+            let tw = TILE.min(width - tx);
+            let row_bytes = tw as usize * 4;
+            let differs = (ty..ty + th).any(|y| {
+                let i = y as usize * stride + tx as usize * 4;
+                before.get(i..i + row_bytes) != after.get(i..i + row_bytes)
+            });
+            if differs {
+                out.push(Rect::new(tx as i32, ty as i32, tw, th));
+            }
+        }
+    }
+    out
+}
+
+/// GDI objects for grabbing one monitor, kept between grabs.
+struct Grabber {
+    monitor: MonitorInfo,
+    screen: HDC,
+    memory: HDC,
+    bitmap: HBITMAP,
+    old: HGDIOBJ,
+}
+
+// SAFETY: the GDI handles are used only by the thread that owns the
+// Grabber (it moves to the capture thread once, before any use there).
+unsafe impl Send for Grabber {}
+
+impl Grabber {
+    fn new(monitor: MonitorInfo) -> Result<Grabber, DesktopError> {
+        let fail = |what: &str| DesktopError::Capture(format!("GDI: {what} failed"));
+        // SAFETY: plain GDI calls; every handle made here is released in
+        // Drop (or right here when a later step fails).
+        unsafe {
+            let screen = GetDC(None);
+            if screen.is_invalid() {
+                return Err(fail("GetDC of the screen"));
+            }
+            let memory = CreateCompatibleDC(Some(screen));
+            if memory.is_invalid() {
+                ReleaseDC(None, screen);
+                return Err(fail("CreateCompatibleDC"));
+            }
+            let bitmap =
+                CreateCompatibleBitmap(screen, monitor.width as i32, monitor.height as i32);
+            if bitmap.is_invalid() {
+                let _ = DeleteDC(memory);
+                ReleaseDC(None, screen);
+                return Err(fail("CreateCompatibleBitmap"));
+            }
+            let old = SelectObject(memory, bitmap.into());
+            Ok(Grabber {
+                monitor,
+                screen,
+                memory,
+                bitmap,
+                old,
+            })
+        }
+    }
+
+    /// The monitor's pixels now: BGRX, top row first.
+    fn grab(&mut self) -> Result<Vec<u8>, DesktopError> {
+        let (w, h) = (self.monitor.width as i32, self.monitor.height as i32);
+        let mut data = vec![0u8; w as usize * h as usize * 4];
+        let mut info = BITMAPINFO {
+            bmiHeader: BITMAPINFOHEADER {
+                biSize: std::mem::size_of::<BITMAPINFOHEADER>() as u32,
+                biWidth: w,
+                // Negative: top-down rows.
+                biHeight: -h,
+                biPlanes: 1,
+                biBitCount: 32,
+                biCompression: BI_RGB.0,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        // SAFETY: the DCs and bitmap are valid (made in `new`); `data` has
+        // room for `h` rows of `w` 32-bit pixels, as `info` describes.
+        unsafe {
+            BitBlt(
+                self.memory,
+                0,
+                0,
+                w,
+                h,
+                Some(self.screen),
+                self.monitor.x,
+                self.monitor.y,
+                SRCCOPY | CAPTUREBLT,
+            )
+            .map_err(|e| DesktopError::Capture(format!("GDI: BitBlt failed: {e}")))?;
+            let lines = GetDIBits(
+                self.memory,
+                self.bitmap,
+                0,
+                h as u32,
+                Some(data.as_mut_ptr().cast()),
+                &mut info,
+                DIB_RGB_COLORS,
+            );
+            if lines != h {
+                return Err(DesktopError::Capture(format!(
+                    "GDI: GetDIBits gave {lines} of {h} rows"
+                )));
+            }
+        }
+        Ok(data)
+    }
+}
+
+impl Drop for Grabber {
+    fn drop(&mut self) {
+        // SAFETY: the handles were made in `new` and are released once.
+        unsafe {
+            SelectObject(self.memory, self.old);
+            let _ = DeleteObject(self.bitmap.into());
+            let _ = DeleteDC(self.memory);
+            ReleaseDC(None, self.screen);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_changed_tiles_are_damage() {
+        let (w, h) = (150, 70);
+        let before = vec![0u8; w * h * 4];
+        let mut after = before.clone();
+        assert!(changed_tiles(&before, &after, w as u32, h as u32).is_empty());
+        // One pixel in the second tile of the second row (x 64..128, y 64..70).
+        let i = (66 * w + 100) * 4;
+        after[i] = 9;
+        assert_eq!(
+            changed_tiles(&before, &after, w as u32, h as u32),
+            vec![Rect::new(64, 64, 64, 6)]
+        );
+        // The last, narrow column (x 128..150).
+        after[(3 * w + 149) * 4 + 2] = 1;
+        assert_eq!(
+            changed_tiles(&before, &after, w as u32, h as u32),
+            vec![Rect::new(128, 0, 22, 64), Rect::new(64, 64, 64, 6)]
+        );
+    }
+}
