@@ -5,7 +5,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::DesktopError;
-use crate::geom::Rect;
+use crate::geom::{Rect, Region};
 
 /// More damage rectangles than this are sent as their bounding box.
 pub(crate) const MAX_DAMAGE_RECTS: usize = 128;
@@ -188,4 +188,39 @@ pub(crate) fn bounding_box(rects: &[Rect]) -> Rect {
         (x1 - i64::from(x0)).clamp(0, i64::from(u32::MAX)) as u32,
         (y1 - i64::from(y0)).clamp(0, i64::from(u32::MAX)) as u32,
     )
+}
+
+/// Sets every pixel of `frame` outside `visible` (desktop coordinates) to
+/// black (all four bytes zero).
+pub fn black_out_outside(frame: &mut Frame, visible: &Region) {
+    let (w, h) = (frame.width, frame.height);
+    let local = visible
+        .translate(-frame.origin.0, -frame.origin.1)
+        .clip(&Rect::new(0, 0, w, h));
+    let rects = local.rects();
+    let stride = frame.stride;
+    let row_bytes = (w as usize) * 4;
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for y in 0..h as usize {
+        let Some(row) = frame.data.get_mut(y * stride..y * stride + row_bytes) else {
+            break;
+        };
+        spans.clear();
+        for r in rects {
+            if (r.y as usize) <= y && y < r.bottom() as usize {
+                spans.push((r.x as usize, r.right() as usize));
+            }
+        }
+        spans.sort_unstable();
+        let mut x = 0usize;
+        for &(a, b) in &spans {
+            if a > x {
+                row[x * 4..a * 4].fill(0);
+            }
+            x = x.max(b);
+        }
+        if x < w as usize {
+            row[x * 4..].fill(0);
+        }
+    }
 }

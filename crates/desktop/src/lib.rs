@@ -70,6 +70,8 @@
 //! names.
 
 // The platform-independent core.
+pub mod apps;
+mod chosen;
 mod error;
 pub mod frame;
 pub mod geom;
@@ -87,7 +89,7 @@ use x11::xutil;
 #[cfg(windows)]
 mod win32;
 #[cfg(windows)]
-pub use win32::capture;
+pub use win32::{capture, mask, windows};
 #[cfg(target_os = "linux")]
 pub use x11::{capture, cursor, mask, watermark, windows};
 
@@ -102,11 +104,11 @@ pub use sound::{play_alarm, play_alarm_blocking};
 pub use capture::{Capture, CaptureConfig, monitors};
 #[cfg(target_os = "linux")]
 pub use cursor::{CursorImage, CursorTracker};
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 pub use mask::Mask;
 #[cfg(target_os = "linux")]
 pub use watermark::Watermark;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 pub use windows::{AppGroup, Icon, WindowInfo, list_apps};
 
 #[cfg(all(test, target_os = "linux"))]

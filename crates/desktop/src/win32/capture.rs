@@ -21,9 +21,10 @@ use windows::Win32::Graphics::Gdi::{
 };
 use windows::core::BOOL;
 
+use super::mask::Mask;
 use crate::DesktopError;
 pub use crate::frame::{Frame, FrameNotify};
-use crate::frame::{Slot, simplify_damage};
+use crate::frame::{Slot, black_out_outside, simplify_damage};
 use crate::geom::Rect;
 pub use crate::monitor::MonitorInfo;
 
@@ -82,6 +83,8 @@ pub struct CaptureConfig {
     pub monitor: usize,
     /// Frame rate cap, 1..=60 (values outside are clamped); default 30.
     pub max_fps: u32,
+    /// App-selective sharing: black out everything outside these apps.
+    pub mask: Option<Arc<Mask>>,
     /// Called after each new frame was put into the mailbox.
     pub notify: Option<FrameNotify>,
 }
@@ -91,6 +94,7 @@ impl Default for CaptureConfig {
         CaptureConfig {
             monitor: 0,
             max_fps: 30,
+            mask: None,
             notify: None,
         }
     }
@@ -101,6 +105,7 @@ impl std::fmt::Debug for CaptureConfig {
         f.debug_struct("CaptureConfig")
             .field("monitor", &self.monitor)
             .field("max_fps", &self.max_fps)
+            .field("mask", &self.mask.as_ref().map(|m| m.apps().to_vec()))
             .field("notify", &self.notify.is_some())
             .finish()
     }
@@ -203,13 +208,25 @@ fn run(
 ) -> Result<(), DesktopError> {
     let interval = Duration::from_secs(1) / config.max_fps.clamp(1, MAX_FPS);
     let (width, height) = (grabber.monitor.width, grabber.monitor.height);
+    let whole = Rect::new(0, 0, width, height);
     let mut previous = first;
-    let mut damage = vec![Rect::new(0, 0, width, height)];
+    let mut damage = vec![whole];
+    let mut shown = None;
     loop {
         let started = Instant::now();
+        // The mask follows the windows: where they moved, the frame shows
+        // other pixels even if the screen did not change there.
+        let region = match &config.mask {
+            Some(mask) => Some(mask.refresh()?),
+            None => None,
+        };
+        if region != shown {
+            damage = vec![whole];
+            shown = region;
+        }
         if !damage.is_empty() {
             let number = frames.fetch_add(1, Ordering::Relaxed) + 1;
-            let frame = Frame {
+            let mut frame = Frame {
                 number,
                 width,
                 height,
@@ -218,6 +235,9 @@ fn run(
                 data: previous.clone(),
                 damage: simplify_damage(std::mem::take(&mut damage)),
             };
+            if let Some(region) = &shown {
+                black_out_outside(&mut frame, region);
+            }
             if !slot.deliver(frame) {
                 return Ok(());
             }

@@ -14,28 +14,26 @@
 //! [`crate::capture`]); [`Mask::refresh`] does the same on demand for input
 //! filtering.
 
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError};
 
 use x11rb::protocol::xproto::{ConnectionExt as _, InputFocus};
 
 use crate::DesktopError;
 use crate::capture::Frame;
-use crate::geom::{Rect, Region};
+use crate::chosen::Chosen;
+pub use crate::frame::black_out_outside;
+use crate::geom::Region;
 use crate::xutil::{AppCache, StackEntry, WATERMARK_CLASS, Xconn};
 
 /// The chosen applications and the screen region they currently show.
 pub struct Mask {
-    apps: Vec<String>,
+    chosen: Chosen,
     x: Mutex<(Xconn, AppCache)>,
-    visible: RwLock<Region>,
 }
 
 impl std::fmt::Debug for Mask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mask")
-            .field("apps", &self.apps)
-            .field("visible", &self.region())
-            .finish()
+        self.chosen.fmt(f)
     }
 }
 
@@ -49,9 +47,8 @@ impl Mask {
     {
         let x = Xconn::connect()?;
         let mask = Mask {
-            apps: apps.into_iter().map(Into::into).collect(),
+            chosen: Chosen::new(apps),
             x: Mutex::new((x, AppCache::default())),
-            visible: RwLock::new(Region::new()),
         };
         mask.refresh()?;
         Ok(mask)
@@ -59,12 +56,12 @@ impl Mask {
 
     /// The chosen application ids.
     pub fn apps(&self) -> &[String] {
-        &self.apps
+        self.chosen.apps()
     }
 
     /// Whether `app` is one of the chosen applications.
     pub fn is_chosen(&self, app: &str) -> bool {
-        self.apps.iter().any(|a| a == app)
+        self.chosen.is_chosen(app)
     }
 
     /// Recomputes the visible region from the current window stack, stores
@@ -73,31 +70,25 @@ impl Mask {
         let mut g = self.x.lock().unwrap_or_else(PoisonError::into_inner);
         let (x, cache) = &mut *g;
         let stack = cache.stack(x)?;
-        let region = visible_region(&stack, &self.apps);
-        self.set_region(region.clone());
+        let region = visible_region(&stack, self.chosen.apps());
+        self.chosen.set_region(region.clone());
         Ok(region)
     }
 
     /// The last computed visible region (root-window coordinates).
     pub fn region(&self) -> Region {
-        self.visible
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.chosen.region()
     }
 
     pub(crate) fn set_region(&self, r: Region) {
-        *self.visible.write().unwrap_or_else(PoisonError::into_inner) = r;
+        self.chosen.set_region(r);
     }
 
     /// Whether the root-window pixel (`x`, `y`) shows a chosen application,
     /// as of the last computation (every captured frame, or
     /// [`Mask::refresh`]).
     pub fn contains(&self, x: i32, y: i32) -> bool {
-        self.visible
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(x, y)
+        self.chosen.contains(x, y)
     }
 
     /// Whether the window that has the keyboard focus belongs to one of the
@@ -126,8 +117,7 @@ impl Mask {
 
     /// Blacks out every pixel of `frame` outside the last computed region.
     pub fn apply(&self, frame: &mut Frame) {
-        let region = self.region();
-        black_out_outside(frame, &region);
+        self.chosen.apply(frame);
     }
 }
 
@@ -145,41 +135,6 @@ pub fn visible_region(stack: &[StackEntry], apps: &[String]) -> Region {
     region
 }
 
-/// Sets every pixel of `frame` outside `visible` (root coordinates) to
-/// black (all four bytes zero).
-pub fn black_out_outside(frame: &mut Frame, visible: &Region) {
-    let (w, h) = (frame.width, frame.height);
-    let local = visible
-        .translate(-frame.origin.0, -frame.origin.1)
-        .clip(&Rect::new(0, 0, w, h));
-    let rects = local.rects();
-    let stride = frame.stride;
-    let row_bytes = (w as usize) * 4;
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    for y in 0..h as usize {
-        let Some(row) = frame.data.get_mut(y * stride..y * stride + row_bytes) else {
-            break;
-        };
-        spans.clear();
-        for r in rects {
-            if (r.y as usize) <= y && y < r.bottom() as usize {
-                spans.push((r.x as usize, r.right() as usize));
-            }
-        }
-        spans.sort_unstable();
-        let mut x = 0usize;
-        for &(a, b) in &spans {
-            if a > x {
-                row[x * 4..a * 4].fill(0);
-            }
-            x = x.max(b);
-        }
-        if x < w as usize {
-            row[x * 4..].fill(0);
-        }
-    }
-}
-
 impl crate::input::ChosenApps for Mask {
     fn visible_now(&self) -> Result<Region, DesktopError> {
         self.refresh()
@@ -192,6 +147,7 @@ impl crate::input::ChosenApps for Mask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geom::Rect;
 
     fn entry(app: &str, r: Rect) -> StackEntry {
         StackEntry {

@@ -6,48 +6,7 @@ use x11rb::protocol::xproto::{ConnectionExt as _, MapState, Window};
 use crate::DesktopError;
 use crate::xutil::{WATERMARK_CLASS, Xconn};
 
-/// Side length of [`Icon`]s.
-pub const ICON_SIZE: u32 = 32;
-
-/// A 32×32 RGBA (non-premultiplied) application icon.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Icon {
-    pub width: u32,
-    pub height: u32,
-    /// `width * height * 4` bytes: red, green, blue, alpha.
-    pub rgba: Vec<u8>,
-}
-
-/// One top-level window.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WindowInfo {
-    /// X window id (the client window, not the window manager's frame).
-    pub id: u32,
-    /// Application id: WM_CLASS class name (e.g. `"XTerm"`).
-    pub app_id: String,
-    pub title: String,
-    /// Position of the client area in root-window pixels.
-    pub x: i32,
-    pub y: i32,
-    pub width: u32,
-    pub height: u32,
-    /// 0 = bottom-most; higher is nearer the top.
-    pub stacking: usize,
-    pub icon: Option<Icon>,
-}
-
-/// All windows of one application.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppGroup {
-    /// What [`crate::mask::Mask::new`] takes: the WM_CLASS class name.
-    pub id: String,
-    /// A name to show: the title of its top-most window, else the id.
-    pub name: String,
-    /// Top-most first.
-    pub windows: Vec<WindowInfo>,
-    /// The icon of the first window that has one.
-    pub icon: Option<Icon>,
-}
+pub use crate::apps::{AppGroup, ICON_SIZE, Icon, WindowInfo};
 
 /// Lists the open top-level windows grouped by application, the
 /// application with the top-most window first.

@@ -1,11 +1,14 @@
-//! The Windows backend's GDI capture: a window of a known colour on the
-//! desktop is in the captured frame, pixel for pixel, and its closing is
-//! reported as damage. Runs under Wine in CI (scripts/windows.sh test).
+//! The Windows backend: GDI capture shows a window of a known colour pixel
+//! for pixel and reports its closing as damage; the application list shows
+//! another program (Wine's notepad) and never our own windows; the app
+//! mask shows that program and blacks out everything else, our own window
+//! over it included. Runs under Wine in CI (scripts/windows.sh test).
 
-use std::sync::mpsc;
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
-use lotse_desktop::{Capture, CaptureConfig, Frame, monitors};
+use lotse_desktop::{Capture, CaptureConfig, Frame, Mask, list_apps, monitors};
 use windows::Win32::Foundation::{COLORREF, HWND, LPARAM, LRESULT, WPARAM};
 use windows::Win32::Graphics::Gdi::CreateSolidBrush;
 use windows::Win32::System::LibraryLoader::GetModuleHandleW;
@@ -44,9 +47,12 @@ unsafe extern "system" fn window_proc(
     }
 }
 
-/// A borderless topmost window filled with `BLUE` (its class brush), with
-/// its own message loop on its own thread; sends its handle.
-fn blue_window(created: mpsc::Sender<isize>) {
+/// The tests share one desktop: one at a time.
+static DESKTOP: Mutex<()> = Mutex::new(());
+
+/// A borderless topmost window filled with `BLUE` (its class brush) at
+/// `at`, with its own message loop on its own thread; sends its handle.
+fn blue_window(at: (i32, i32), created: mpsc::Sender<isize>) {
     // SAFETY: plain window creation; the loop runs until WM_DESTROY.
     unsafe {
         let instance = GetModuleHandleW(None).expect("module handle");
@@ -59,14 +65,15 @@ fn blue_window(created: mpsc::Sender<isize>) {
             )),
             ..Default::default()
         };
-        assert_ne!(RegisterClassW(&class), 0, "RegisterClassW");
+        // Registered once per process; a second test finds it there.
+        RegisterClassW(&class);
         let hwnd = CreateWindowExW(
             WS_EX_TOPMOST,
             w!("LotseBlue"),
             w!("Lotse test window"),
             WS_POPUP | WS_VISIBLE,
-            AT.0,
-            AT.1,
+            at.0,
+            at.1,
             SIZE.0,
             SIZE.1,
             None,
@@ -98,8 +105,25 @@ fn frame_where(capture: &Capture, what: &str, done: impl Fn(&Frame) -> bool) -> 
     }
 }
 
+/// Start the blue window at `at`; its handle and thread.
+fn show_blue(at: (i32, i32)) -> (HWND, std::thread::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("blue-window".into())
+        .spawn(move || blue_window(at, tx))
+        .expect("window thread");
+    (HWND(rx.recv().expect("the window") as *mut _), thread)
+}
+
+fn close_blue((hwnd, thread): (HWND, std::thread::JoinHandle<()>)) {
+    // SAFETY: posting to a window of this process.
+    unsafe { PostMessageW(Some(hwnd), WM_CLOSE, WPARAM(0), LPARAM(0)) }.expect("WM_CLOSE");
+    thread.join().expect("window thread");
+}
+
 #[test]
 fn gdi_capture_shows_a_window_pixel_for_pixel_and_reports_its_closing() {
+    let _one = DESKTOP.lock().unwrap_or_else(PoisonError::into_inner);
     let all = monitors().expect("monitors");
     assert_eq!(all.len(), 1, "{all:?}");
     let monitor = all[0];
@@ -114,12 +138,7 @@ fn gdi_capture_shows_a_window_pixel_for_pixel_and_reports_its_closing() {
     assert_eq!((first.width, first.height), (monitor.width, monitor.height));
     assert_eq!(first.damage.len(), 1, "the first frame is damaged whole");
 
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::Builder::new()
-        .name("blue-window".into())
-        .spawn(move || blue_window(tx))
-        .expect("window thread");
-    let hwnd = HWND(rx.recv().expect("the window") as *mut _);
+    let blue = show_blue(AT);
 
     // Every pixel of the window is blue in a frame, and nothing around it.
     let inside = |f: &Frame| {
@@ -136,9 +155,7 @@ fn gdi_capture_shows_a_window_pixel_for_pixel_and_reports_its_closing() {
     );
 
     // Closed: a later frame has its area damaged and no blue there.
-    // SAFETY: posting to a window of this process.
-    unsafe { PostMessageW(Some(hwnd), WM_CLOSE, WPARAM(0), LPARAM(0)) }.expect("WM_CLOSE");
-    thread.join().expect("window thread");
+    close_blue(blue);
     let gone = frame_where(&capture, "the window gone", |f| {
         f.rgb((AT.0 + 10) as u32, (AT.1 + 10) as u32) != Some(BLUE)
     });
@@ -150,4 +167,93 @@ fn gdi_capture_shows_a_window_pixel_for_pixel_and_reports_its_closing() {
 
     capture.stop();
     assert!(capture.try_recv().is_err(), "nothing after stop");
+}
+
+/// Wine's notepad, killed on drop.
+struct Notepad(Child);
+
+impl Drop for Notepad {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether any pixel of `frame` has the colour `rgb`.
+fn has_colour(frame: &Frame, rgb: (u8, u8, u8)) -> bool {
+    (0..frame.height).any(|y| (0..frame.width).any(|x| frame.rgb(x, y) == Some(rgb)))
+}
+
+#[test]
+fn another_program_is_listed_and_masked_and_our_own_window_never_shows() {
+    let _one = DESKTOP.lock().unwrap_or_else(PoisonError::into_inner);
+    let _notepad = Notepad(Command::new("notepad.exe").spawn().expect("start notepad"));
+    let deadline = Instant::now() + LONG;
+    let notepad = loop {
+        let apps = list_apps().expect("list_apps");
+        if let Some(app) = apps
+            .into_iter()
+            .find(|a| a.id.eq_ignore_ascii_case("notepad"))
+        {
+            break app;
+        }
+        assert!(Instant::now() < deadline, "notepad never listed");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let w = &notepad.windows[0];
+    assert!(w.title.contains("Notepad"), "{w:?}");
+    let centre = (w.x + w.width as i32 / 2, w.y + w.height as i32 / 2);
+    // Inside notepad's text area (its frame is not drawn under Wine
+    // without a window manager: black there is right).
+    let probe = (w.x + 30, w.y + 60);
+
+    // Our own window, over the middle of notepad: never listed.
+    let blue = show_blue((centre.0 - SIZE.0 / 2, centre.1 - SIZE.1 / 2));
+    let own = std::env::current_exe().expect("own exe");
+    let own = own
+        .file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        list_apps()
+            .expect("list_apps")
+            .iter()
+            .all(|a| a.id != own && a.windows.iter().all(|w| w.title != "Lotse test window")),
+        "our own window is listed"
+    );
+
+    // Masked to notepad: its window shows (not black), everything else —
+    // the desktop around it and our blue window over it — is black.
+    let mask = Arc::new(Mask::new(["notepad"]).expect("mask"));
+    assert!(mask.contains(probe.0, probe.1), "{:?}", mask.region());
+    assert!(
+        !mask.contains(centre.0, centre.1),
+        "our window covers the centre"
+    );
+    let mut capture = Capture::start(CaptureConfig {
+        mask: Some(mask.clone()),
+        ..CaptureConfig::default()
+    })
+    .expect("start");
+    let frame = frame_where(&capture, "notepad around our window", |f| {
+        f.rgb(centre.0 as u32, centre.1 as u32) == Some((0, 0, 0))
+            && f.rgb(probe.0 as u32, probe.1 as u32) != Some((0, 0, 0))
+    });
+    assert!(
+        !has_colour(&frame, BLUE),
+        "our window shows in a masked frame"
+    );
+    let outside = (0..frame.height)
+        .flat_map(|y| (0..frame.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| !mask.contains(x as i32, y as i32))
+        .find(|&(x, y)| frame.rgb(x, y) != Some((0, 0, 0)));
+    assert_eq!(outside, None, "a pixel outside notepad is not black");
+
+    // Our window goes: notepad's middle shows.
+    close_blue(blue);
+    frame_where(&capture, "notepad's middle", |f| {
+        f.rgb(centre.0 as u32, centre.1 as u32) != Some((0, 0, 0))
+    });
+    capture.stop();
 }
