@@ -37,6 +37,9 @@ const ALLOWED: &[(&str, &str)] = &[
         "stress_windows",
         "tests/src/bin (scripts/stress-windows.sh)",
     ),
+    // Inside the Wine prefix (the Windows backend's tests run under Wine,
+    // whose package provides it as C:\windows\system32\notepad.exe).
+    ("notepad.exe", "Wine's own notepad, from the wine package"),
     // The toolchain, installed outside apt (README: rustup, cargo-nextest,
     // Node.js 20).
     ("cargo", "rustup"),

@@ -1,16 +1,17 @@
-//! SIGTERM, SIGHUP and SIGINT (logout, shutdown, Ctrl+C in a terminal):
-//! the client ends the session on the relay and removes itself, as after a
-//! normal close. The watcher thread sets the quit flag the window acts on
+//! SIGTERM, SIGHUP and SIGINT (logout, shutdown, Ctrl+C in a terminal) —
+//! on Windows the console's Ctrl+C, Ctrl+Break, close, logoff and shutdown
+//! events —: the client ends the session on the relay and removes itself,
+//! as after a normal close. The watcher thread sets the quit flag the window acts on
 //! (end without the survey, wait for the relay's acknowledgement, close;
 //! then `main` cleans up). Should the window not get there within
 //! [`GRACE`] (no display any more, a hung frame), the watcher removes what
 //! the client wrote itself and exits.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cleanup::{Cleanup, Removal};
 
@@ -70,22 +71,12 @@ pub fn watch(shutdown: Arc<Shutdown>) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (mut term, mut hup, mut int) = runtime.block_on(async {
-        Ok::<_, std::io::Error>((
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::hangup())?,
-            signal(SignalKind::interrupt())?,
-        ))
-    })?;
+    let stop = runtime.block_on(stop_signals())?;
     std::thread::Builder::new()
         .name("lotse-signals".into())
         .spawn(move || {
             runtime.block_on(async {
-                let name = tokio::select! {
-                    _ = term.recv() => "SIGTERM",
-                    _ = hup.recv() => "SIGHUP",
-                    _ = int.recv() => "SIGINT",
-                };
+                let name = stop.await;
                 tracing::info!("{name}: ending the session and removing the program");
                 shutdown.request();
                 tokio::time::sleep(GRACE).await;
@@ -98,4 +89,45 @@ pub fn watch(shutdown: Arc<Shutdown>) -> std::io::Result<()> {
             });
         })?;
     Ok(())
+}
+
+/// The first of the signals that end the session; its name.
+type StopSignal = Pin<Box<dyn Future<Output = &'static str> + Send>>;
+
+/// Registers the signals that end the session (before it returns).
+#[cfg(unix)]
+async fn stop_signals() -> std::io::Result<StopSignal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(Box::pin(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = hup.recv() => "SIGHUP",
+            _ = int.recv() => "SIGINT",
+        }
+    }))
+}
+
+/// Registers the console events that end the session (before it returns).
+/// A program started without a console gets logoff and shutdown as window
+/// messages instead, which these do not see.
+#[cfg(windows)]
+async fn stop_signals() -> std::io::Result<StopSignal> {
+    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close, ctrl_logoff, ctrl_shutdown};
+    let mut c = ctrl_c()?;
+    let mut brk = ctrl_break()?;
+    let mut close = ctrl_close()?;
+    let mut logoff = ctrl_logoff()?;
+    let mut shutdown = ctrl_shutdown()?;
+    Ok(Box::pin(async move {
+        tokio::select! {
+            _ = c.recv() => "Ctrl+C",
+            _ = brk.recv() => "Ctrl+Break",
+            _ = close.recv() => "console close",
+            _ = logoff.recv() => "logoff",
+            _ = shutdown.recv() => "shutdown",
+        }
+    }))
 }

@@ -77,8 +77,10 @@ pub mod frame;
 pub mod geom;
 pub mod input;
 pub mod monitor;
+pub mod pointer;
 pub mod shortcuts;
 pub mod sound;
+mod watermark_text;
 
 // One backend per platform, chosen at compile time; its modules appear
 // under the same names on every platform.
@@ -89,7 +91,7 @@ use x11::xutil;
 #[cfg(windows)]
 mod win32;
 #[cfg(windows)]
-pub use win32::{capture, mask, windows};
+pub use win32::{capture, cursor, mask, watermark, windows};
 #[cfg(target_os = "linux")]
 pub use x11::{capture, cursor, mask, watermark, windows};
 
@@ -102,11 +104,11 @@ pub use sound::{play_alarm, play_alarm_blocking};
 
 #[cfg(any(target_os = "linux", windows))]
 pub use capture::{Capture, CaptureConfig, monitors};
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 pub use cursor::{CursorImage, CursorTracker};
 #[cfg(any(target_os = "linux", windows))]
 pub use mask::Mask;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 pub use watermark::Watermark;
 #[cfg(any(target_os = "linux", windows))]
 pub use windows::{AppGroup, Icon, WindowInfo, list_apps};

@@ -1,8 +1,9 @@
 //! The Windows backend (Win32): monitors and GDI screen capture, the
-//! application list and the app mask. DXGI Desktop Duplication (the fast
-//! path on real Windows), the cursor and the watermark follow (issue 12);
-//! until then the client does not build for Windows.
+//! pointer, the application list, the app mask and the watermark. DXGI
+//! Desktop Duplication (the fast path on real Windows) follows (issue 12).
 
 pub mod capture;
+pub mod cursor;
 pub mod mask;
+pub mod watermark;
 pub mod windows;

@@ -13,20 +13,7 @@ use x11rb::protocol::xproto::ConnectionExt as _;
 use crate::DesktopError;
 use crate::xutil::Xconn;
 
-/// A pointer image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CursorImage {
-    /// Changes whenever the pointer's image changes.
-    pub serial: u32,
-    pub width: u32,
-    pub height: u32,
-    /// The pixel of the image that sits at the pointer position.
-    pub hot_x: u32,
-    pub hot_y: u32,
-    /// `width * height * 4` bytes: red, green, blue, alpha (not
-    /// premultiplied).
-    pub rgba: Vec<u8>,
-}
+pub use crate::pointer::CursorImage;
 
 /// Where the pointer is and what it looks like; one X connection.
 pub struct CursorTracker {

@@ -20,7 +20,6 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
 use x11rb::connection::{Connection, RequestConnection};
 use x11rb::protocol::Event;
 use x11rb::protocol::shape::{self, ConnectionExt as _};
@@ -33,14 +32,8 @@ use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
 
 use crate::DesktopError;
+use crate::watermark_text::{ALPHA, GREY, render_line, tile};
 use crate::xutil::{WATERMARK_CLASS, Xconn};
-
-/// Text height in pixels.
-const TEXT_PX: f32 = 30.0;
-/// Text colour (grey works on light and dark desktops).
-const GREY: u8 = 0x90;
-/// Opacity of the text with a compositor.
-const ALPHA: f32 = 0.35;
 
 /// A shown watermark; dropping it removes it from the screen.
 pub struct Watermark {
@@ -56,113 +49,6 @@ impl std::fmt::Debug for Watermark {
             .field("window", &self.window)
             .field("translucent", &self.translucent)
             .finish_non_exhaustive()
-    }
-}
-
-/// An 8-bit coverage image.
-struct Alpha {
-    width: usize,
-    height: usize,
-    data: Vec<u8>,
-}
-
-/// Renders `text` once, one line, slightly emboldened (1 px dilation: the
-/// light font would be too thin to read as a shape).
-fn render_line(text: &str) -> Result<Alpha, DesktopError> {
-    let font = FontRef::try_from_slice(epaint_default_fonts::UBUNTU_LIGHT)
-        .map_err(|e| DesktopError::Render(e.to_string()))?;
-    let scale = PxScale::from(TEXT_PX);
-    let sf = font.as_scaled(scale);
-    let ascent = sf.ascent();
-    let height = (sf.ascent() - sf.descent()).ceil().max(1.0) as usize + 2;
-    let mut glyphs = Vec::new();
-    let mut caret = 1.0f32;
-    let mut prev = None;
-    for c in text.chars().filter(|c| !c.is_control()).take(200) {
-        let id = font.glyph_id(c);
-        if let Some(p) = prev {
-            caret += sf.kern(p, id);
-        }
-        glyphs.push(id.with_scale_and_position(scale, point(caret, ascent + 1.0)));
-        caret += sf.h_advance(id);
-        prev = Some(id);
-    }
-    let width = (caret.ceil() as usize + 2).max(1);
-    let mut data = vec![0u8; width * height];
-    for g in glyphs {
-        let Some(outline) = font.outline_glyph(g) else {
-            continue;
-        };
-        let b = outline.px_bounds();
-        outline.draw(|x, y, c| {
-            let px = b.min.x as i64 + i64::from(x);
-            let py = b.min.y as i64 + i64::from(y);
-            if px >= 0 && py >= 0 && (px as usize) < width && (py as usize) < height {
-                let i = py as usize * width + px as usize;
-                data[i] = data[i].max((c.clamp(0.0, 1.0) * 255.0) as u8);
-            }
-        });
-    }
-    // Embolden: max with the right and lower neighbour.
-    let mut bold = data.clone();
-    for y in 0..height {
-        for x in 0..width {
-            let mut v = data[y * width + x];
-            if x > 0 {
-                v = v.max(data[y * width + x - 1]);
-            }
-            if y > 0 {
-                v = v.max(data[(y - 1) * width + x]);
-            }
-            bold[y * width + x] = v;
-        }
-    }
-    Ok(Alpha {
-        width,
-        height,
-        data: bold,
-    })
-}
-
-/// Repeats the line over a `w`×`h` screen in staggered rows.
-fn tile(line: &Alpha, w: usize, h: usize) -> Alpha {
-    let mut data = vec![0u8; w * h];
-    let step_x = line.width + 160;
-    let step_y = line.height * 4;
-    let mut row = 0usize;
-    let mut y0 = line.height;
-    while y0 < h {
-        let mut x0 = if row.is_multiple_of(2) {
-            40
-        } else {
-            40 + step_x / 2
-        };
-        while x0 < w {
-            for ly in 0..line.height {
-                let y = y0 + ly;
-                if y >= h {
-                    break;
-                }
-                for lx in 0..line.width {
-                    let x = x0 + lx;
-                    if x >= w {
-                        break;
-                    }
-                    let a = line.data[ly * line.width + lx];
-                    if a > 0 {
-                        data[y * w + x] = a;
-                    }
-                }
-            }
-            x0 += step_x;
-        }
-        y0 += step_y;
-        row += 1;
-    }
-    Alpha {
-        width: w,
-        height: h,
-        data,
     }
 }
 
