@@ -8,14 +8,18 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
-use lotse_desktop::{Capture, CaptureConfig, Frame, Mask, list_apps, monitors};
+use lotse_desktop::{
+    Capture, CaptureConfig, CursorTracker, Frame, Mask, Watermark, list_apps, monitors,
+};
+use windows::Win32::Foundation::RECT;
 use windows::Win32::Foundation::{COLORREF, HWND, LPARAM, LRESULT, WPARAM};
 use windows::Win32::Graphics::Gdi::CreateSolidBrush;
 use windows::Win32::System::LibraryLoader::GetModuleHandleW;
 use windows::Win32::UI::WindowsAndMessaging::{
-    CreateWindowExW, DefWindowProcW, DestroyWindow, DispatchMessageW, GetMessageW, MSG,
-    PostMessageW, PostQuitMessage, RegisterClassW, WM_CLOSE, WM_DESTROY, WNDCLASSW, WS_EX_TOPMOST,
-    WS_POPUP, WS_VISIBLE,
+    CreateWindowExW, DefWindowProcW, DestroyWindow, DispatchMessageW, FindWindowW, GWL_EXSTYLE,
+    GetMessageW, GetWindowLongW, GetWindowRect, IDC_ARROW, LoadCursorW, MSG, PostMessageW,
+    PostQuitMessage, RegisterClassW, SetCursorPos, WM_CLOSE, WM_DESTROY, WNDCLASSW, WS_EX_LAYERED,
+    WS_EX_NOACTIVATE, WS_EX_TOPMOST, WS_EX_TRANSPARENT, WS_POPUP, WS_VISIBLE,
 };
 use windows::core::w;
 
@@ -60,6 +64,7 @@ fn blue_window(at: (i32, i32), created: mpsc::Sender<isize>) {
             lpfnWndProc: Some(window_proc),
             hInstance: instance.into(),
             lpszClassName: w!("LotseBlue"),
+            hCursor: LoadCursorW(None, IDC_ARROW).expect("the arrow"),
             hbrBackground: CreateSolidBrush(COLORREF(
                 u32::from(BLUE.0) | u32::from(BLUE.1) << 8 | u32::from(BLUE.2) << 16,
             )),
@@ -256,4 +261,80 @@ fn another_program_is_listed_and_masked_and_our_own_window_never_shows() {
         f.rgb(centre.0 as u32, centre.1 as u32) != Some((0, 0, 0))
     });
     capture.stop();
+}
+
+#[test]
+fn the_pointer_is_where_it_was_put_and_has_an_image() {
+    let _one = DESKTOP.lock().unwrap_or_else(PoisonError::into_inner);
+    let blue = show_blue(AT);
+    let tracker = CursorTracker::new().expect("tracker");
+    let at = (AT.0 + 40, AT.1 + 30);
+    // SAFETY: moves the pointer; no memory involved.
+    unsafe { SetCursorPos(at.0, at.1) }.expect("SetCursorPos");
+    assert_eq!(tracker.position().expect("position"), at);
+    // Over our window, whose class cursor is the arrow.
+    let deadline = Instant::now() + LONG;
+    let image = loop {
+        match tracker.image() {
+            Ok(image) => break image,
+            Err(e) => assert!(Instant::now() < deadline, "no pointer image: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        image.width >= 8 && image.height >= 8,
+        "{}x{}",
+        image.width,
+        image.height
+    );
+    assert!(image.hot_x < image.width && image.hot_y < image.height);
+    assert_eq!(image.rgba.len(), (image.width * image.height * 4) as usize);
+    let opaque = image.rgba.chunks_exact(4).filter(|p| p[3] > 0).count();
+    let clear = image.rgba.chunks_exact(4).filter(|p| p[3] == 0).count();
+    assert!(
+        opaque > 10 && clear > 10,
+        "an arrow has shape: {opaque} opaque, {clear} clear"
+    );
+    close_blue(blue);
+}
+
+#[test]
+fn the_watermark_covers_the_monitor_click_through_and_goes_when_dropped() {
+    let _one = DESKTOP.lock().unwrap_or_else(PoisonError::into_inner);
+    let find = || {
+        // SAFETY: a lookup by class name.
+        unsafe { FindWindowW(w!("LotseWatermark"), None) }
+            .ok()
+            .filter(|h| !h.is_invalid())
+    };
+    assert!(find().is_none());
+    let mark = Watermark::show("Fernwartung läuft").expect("show");
+    let hwnd = find().expect("the watermark window");
+    assert_eq!(mark.window_id(), hwnd.0 as usize as u32);
+    // SAFETY: queries of a window of this process.
+    let (style, rect) = unsafe {
+        let mut r = RECT::default();
+        GetWindowRect(hwnd, &mut r).expect("rect");
+        (GetWindowLongW(hwnd, GWL_EXSTYLE) as u32, r)
+    };
+    for (flag, name) in [
+        (WS_EX_LAYERED, "layered"),
+        (WS_EX_TRANSPARENT, "click-through"),
+        (WS_EX_TOPMOST, "topmost"),
+        (WS_EX_NOACTIVATE, "never focused"),
+    ] {
+        assert_ne!(style & flag.0, 0, "not {name}: {style:#x}");
+    }
+    let m = monitors().expect("monitors")[0];
+    assert_eq!(
+        (
+            rect.left,
+            rect.top,
+            rect.right - rect.left,
+            rect.bottom - rect.top
+        ),
+        (m.x, m.y, m.width as i32, m.height as i32)
+    );
+    drop(mark);
+    assert!(find().is_none(), "the watermark stayed");
 }
