@@ -4,7 +4,10 @@
 # `-Zbuild-std` + Debian's mingw-w64) and runs the results under Wine.
 #
 #   ./scripts/windows.sh setup   # cross toolchain + Wine prefix (cached)
-#   ./scripts/windows.sh test    # unit tests of the portable crates under Wine
+#   ./scripts/windows.sh test    # tests of the portable crates and the Windows
+#                                # desktop backend under Wine
+#   ./scripts/windows.sh build   # lotse.exe and lotse-console.exe (release)
+#   ./scripts/windows.sh e2e     # the stamped lotse.exe under Wine, end to end
 #   ./scripts/windows.sh env     # print the environment the other steps use
 #
 # Nothing comes from outside the Debian archive and crates.io: Debian 12
@@ -184,12 +187,40 @@ test)
     # shellcheck disable=SC2046 # one -p per crate
     cargo_windows test --locked $(printf -- '-p %s ' $PORTABLE) --lib --tests
     ;;
+build)
+    windows_env
+    echo "==> lotse.exe and lotse-console.exe for $TARGET (release)"
+    cargo_windows build --locked --release -p lotse-client -p lotse-console
+    out="${CARGO_TARGET_DIR:-target}/$TARGET/release"
+    for exe in lotse.exe lotse-console.exe; do
+        echo "    $exe: $(($(stat -c %s "$out/$exe") / 1024)) KiB"
+    done
+    ;;
+e2e)
+    # The host-side test (relay, Xvfb, xdotool) drives the built lotse.exe
+    # under Wine; a host build, so without the cross environment.
+    lotse_need test
+    exe="$(realpath -m "${CARGO_TARGET_DIR:-target}/$TARGET/release/lotse.exe")"
+    if [ ! -f "$exe" ]; then
+        echo "no $exe: run $0 build first" >&2
+        exit 1
+    fi
+    export LOTSE_WINDOWS_CLIENT="$exe" WINEPREFIX="$prefix"
+    trap 'WINEPREFIX="$prefix" wineserver -k 2>/dev/null || true' EXIT
+    echo "==> end to end: the stamped lotse.exe under Wine"
+    cargo build --locked -p lotse-relay
+    if cargo nextest --version >/dev/null 2>&1; then
+        cargo nextest run --locked -p lotse-e2e --test windows_client --run-ignored only
+    else
+        cargo test --locked -p lotse-e2e --test windows_client -- --ignored
+    fi
+    ;;
 env)
     windows_env
     env | grep -E '^(RUSTC_BOOTSTRAP|__CARGO_TESTS_ONLY_SRC_ROOT|CARGO_TARGET_X86_64_PC_WINDOWS_GNU_|WINE|CC_x86|AR_x86)' | sort
     ;;
 *)
-    echo "usage: $0 setup|test|env" >&2
+    echo "usage: $0 setup|test|build|e2e|env" >&2
     exit 2
     ;;
 esac

@@ -32,7 +32,7 @@ mod stamp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use clap::Parser;
 use lotse_protocol::Lang;
@@ -86,7 +86,7 @@ fn main() -> ExitCode {
         .tempdir()
         .map(tempfile::TempDir::keep)
         .ok();
-    init_logging(owned_dir.as_deref());
+    let log = init_logging(owned_dir.as_deref());
     if let Some(dir) = &owned_dir {
         tracing::info!("client files in {}", dir.display());
     }
@@ -138,6 +138,7 @@ fn main() -> ExitCode {
     let cleanup = cleanup::Cleanup {
         exe: exe.filter(|_| stamped && !installed && args.relay.is_none()),
         dir: owned_dir,
+        log,
     };
     // SIGTERM/SIGHUP/SIGINT (logout, shutdown, Ctrl+C): the window ends
     // the session and closes as if the customer closed it; the watcher
@@ -242,19 +243,23 @@ fn os_user_name() -> String {
         .unwrap_or_default()
 }
 
-/// Logs to stderr and to `client.log` in the owned directory.
-fn init_logging(dir: Option<&std::path::Path>) {
+/// Logs to stderr and to `client.log` in the owned directory (returned,
+/// so the cleanup can close it).
+fn init_logging(dir: Option<&std::path::Path>) -> Option<cleanup::LogFile> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lotse=debug"));
-    let file = dir.and_then(|d| std::fs::File::create(d.join("client.log")).ok());
+    let file = dir
+        .and_then(|d| std::fs::File::create(d.join("client.log")).ok())
+        .map(cleanup::LogFile::new);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
         .with_target(false);
-    match file {
+    match file.clone() {
         Some(file) => builder
-            .with_writer(std::io::stderr.and(Mutex::new(file)))
+            .with_writer(std::io::stderr.and(move || file.clone()))
             .init(),
         None => builder.with_writer(std::io::stderr).init(),
     }
+    file
 }

@@ -9,7 +9,7 @@
 use std::process::Command;
 use std::sync::Arc;
 
-use lotse_desktop::{EnigoInjector, GuardedInjector, Mask, monitors};
+use lotse_desktop::{EnigoInjector, GuardedInjector, Mask, list_apps, monitors};
 use lotse_protocol::{InputEvent, MouseButton};
 use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _};
 
@@ -159,10 +159,20 @@ fn desktop_shortcuts_do_not_fire_from_the_technicians_side_in_app_sharing() {
     let file = x.path("typed.txt");
     let _term = xterm_cat(&x, &file);
     let mask = Arc::new(Mask::new(["XTerm"]).expect("mask"));
+    // Focused for the guard (the X input focus) and for openbox (its
+    // _NET_ACTIVE_WINDOW, which it sets a moment later and which names the
+    // window the fence below reads: before, it may still name a window of
+    // openbox's that is gone by then).
     let term = wait_for("the xterm to have the focus", || {
-        (mask.chosen_app_has_focus().ok()? && file.exists())
-            .then(|| active_window(&x))
-            .flatten()
+        let xterm = list_apps()
+            .ok()?
+            .into_iter()
+            .find(|a| a.id == "XTerm")?
+            .windows
+            .first()?
+            .id;
+        (mask.chosen_app_has_focus().ok()? && file.exists() && active_window(&x) == Some(xterm))
+            .then_some(xterm)
     });
     let monitor = monitors().expect("monitors")[0];
     let mut g = GuardedInjector::new(EnigoInjector::new().expect("enigo"), monitor, Some(mask));
