@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use lotse_e2e::customer::{Customer, CustomerOptions, Sandbox, download};
 use lotse_e2e::display::Display;
 use lotse_e2e::relay::{Incoming, Peer, Relay};
+use lotse_e2e::wait_for;
 use lotse_protocol::{EndReason, Envelope, InputEvent, Message, MouseButton, ShareScope};
 
 const CONFIG: &str = lotse_e2e::relay::STRAIGHT_TO_NAME;
@@ -41,18 +42,6 @@ const LONG: Duration = Duration::from_secs(60);
 
 fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("control-e2e-{name}.png"))
-}
-
-/// Poll `f` until it gives `Some` (an event: a file, a window, a position).
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A helper program on the display, killed on drop.

@@ -11,23 +11,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lotse_e2e::display::Display;
 use lotse_e2e::relay::{Relay, STRAIGHT_TO_NAME};
+use lotse_e2e::wait_for;
 
 const LONG: Duration = Duration::from_secs(60);
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + LONG;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// `C:\a\b` in the Wine prefix `prefix` as a path of this machine.
 fn on_wine_drive(prefix: &Path, windows_path: &str) -> PathBuf {
@@ -81,17 +71,17 @@ fn the_stamped_windows_download_connects_under_wine_and_removes_itself_on_close(
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
     // Its own folder on the Wine drive, and the relay reached over TLS.
-    let own = wait_for("the client's folder", || {
+    let own = wait_for("the client's folder", LONG, || {
         log().lines().find_map(|l| {
             l.split_once("client files in ")
                 .map(|(_, p)| on_wine_drive(&prefix, p.trim()))
         })
     });
     assert!(own.is_dir(), "{own:?}");
-    wait_for("the connection to the relay", || {
+    wait_for("the connection to the relay", LONG, || {
         log().contains("connected to the relay").then_some(())
     });
-    let window = wait_for("the client window", || {
+    let window = wait_for("the client window", LONG, || {
         let out = display
             .command("xdotool")
             .args(["search", "--onlyvisible", "--name", "remote support"])
@@ -111,9 +101,13 @@ fn the_stamped_windows_download_connects_under_wine_and_removes_itself_on_close(
     // The customer closes the window: the program ends and is gone, with
     // its folder.
     display.close_window(&window).expect("close the window");
-    let status = wait_for("the program to end", || child.try_wait().expect("try_wait"));
+    let status = wait_for("the program to end", LONG, || {
+        child.try_wait().expect("try_wait")
+    });
     assert!(status.success(), "{status:?}; log:\n{}", log());
-    wait_for("lotse.exe removed", || (!saved.exists()).then_some(()));
+    wait_for("lotse.exe removed", LONG, || {
+        (!saved.exists()).then_some(())
+    });
     assert!(!own.exists(), "its folder stayed: {own:?}; log:\n{}", log());
     let _ = Command::new("wineserver").arg("-k").status();
 }
