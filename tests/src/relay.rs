@@ -198,8 +198,30 @@ impl Relay {
         self.cli_with_stdin(args, "")
     }
 
+    /// Like [`Relay::cli`], but a failing command gives its stderr: e.g.
+    /// `sessions show N` before the relay's writer has recorded session N
+    /// (polling loops wait through that).
+    pub fn try_cli(&self, args: &[&str]) -> Result<String, String> {
+        let out = self.run_cli(args, "");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
     /// Like [`Relay::cli`] with `input` on stdin.
     pub fn cli_with_stdin(&self, args: &[&str], input: &str) -> String {
+        let out = self.run_cli(args, input);
+        assert!(
+            out.status.success(),
+            "lotse-relay {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn run_cli(&self, args: &[&str], input: &str) -> std::process::Output {
         let mut child = Command::new(relay_binary())
             .arg("--data-dir")
             .arg(&self.data_dir)
@@ -212,13 +234,7 @@ impl Relay {
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(input.as_bytes());
         }
-        let out = child.wait_with_output().expect("lotse-relay output");
-        assert!(
-            out.status.success(),
-            "lotse-relay {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        child.wait_with_output().expect("lotse-relay output")
     }
 
     /// Add a technician account.

@@ -107,7 +107,9 @@ fn stopped_by(signal: i32, name: &str) {
     );
     let deadline = std::time::Instant::now() + LONG;
     loop {
-        let record = relay.cli(&["sessions", "show", &sid.to_string()]);
+        let record = relay
+            .try_cli(&["sessions", "show", &sid.to_string()])
+            .unwrap_or_default();
         if record.contains("(ended_by_customer)") {
             break;
         }

@@ -1066,7 +1066,9 @@ survey = "How satisfied were you?"
 /// The relay's record of session `sid` once `pred` holds for it.
 fn record_when(relay: &Relay, sid: u64, what: &str, pred: impl Fn(&str) -> bool) -> String {
     wait_for(what, LONG, || {
-        let record = relay.cli(&["sessions", "show", &sid.to_string()]);
+        let record = relay
+            .try_cli(&["sessions", "show", &sid.to_string()])
+            .unwrap_or_default();
         pred(&record).then_some(record)
     })
 }

@@ -262,7 +262,9 @@ async fn session_record_holds_transcript_consents_and_end() {
 async fn wait_for_report(relay: &Relay, sid: u64, needle: &str) -> String {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let report = relay.cli(&["sessions", "show", &sid.to_string()]);
+        let report = relay
+            .try_cli(&["sessions", "show", &sid.to_string()])
+            .unwrap_or_default();
         if report.contains(needle) || tokio::time::Instant::now() > deadline {
             return report;
         }
