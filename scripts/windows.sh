@@ -208,13 +208,13 @@ e2e)
     export LOTSE_WINDOWS_CLIENT="$exe" WINEPREFIX="$prefix"
     trap 'WINEPREFIX="$prefix" wineserver -k 2>/dev/null || true' EXIT
     echo "==> end to end: the stamped lotse.exe under Wine"
-    # The same package sets as scripts/test.sh, so nothing is rebuilt with
-    # other features when both run.
+    # The binaries with the same package set as scripts/test.sh, so none is
+    # rebuilt; the feature only adds this test target.
     cargo build --locked -p lotse-relay -p lotse-client -p lotse-console
     if cargo nextest --version >/dev/null 2>&1; then
-        cargo nextest run --locked --workspace --run-ignored only -E 'binary(windows_client)'
+        cargo nextest run --locked -p lotse-e2e --features windows-e2e --test windows_client
     else
-        cargo test --locked --workspace --test windows_client -- --ignored
+        cargo test --locked -p lotse-e2e --features windows-e2e --test windows_client
     fi
     ;;
 env)

@@ -5,8 +5,8 @@
 //! when the customer closes the window it ends and removes itself and its
 //! folder from the Wine drive.
 //!
-//! Ignored in the ordinary test run (it needs the Windows build and a
-//! Wine prefix): `scripts/windows.sh e2e` runs it with
+//! Built only with the feature `windows-e2e` (it needs the Windows build
+//! and a Wine prefix): `scripts/windows.sh e2e` runs it with
 //! `LOTSE_WINDOWS_CLIENT` (the .exe) and `WINEPREFIX` set.
 
 use std::path::{Path, PathBuf};
@@ -30,7 +30,6 @@ fn on_wine_drive(prefix: &Path, windows_path: &str) -> PathBuf {
 }
 
 #[test]
-#[ignore = "needs the Windows build and Wine: scripts/windows.sh e2e"]
 fn the_stamped_windows_download_connects_under_wine_and_removes_itself_on_close() {
     let exe = std::env::var("LOTSE_WINDOWS_CLIENT")
         .expect("LOTSE_WINDOWS_CLIENT names lotse.exe (scripts/windows.sh e2e sets it)");

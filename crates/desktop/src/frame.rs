@@ -98,17 +98,7 @@ impl Slot {
     /// Takes the newest frame if there is one; an error once capture
     /// stopped or failed.
     pub(crate) fn take(&self) -> Result<Option<Frame>, DesktopError> {
-        let mut s = self.lock();
-        if let Some(f) = s.frame.take() {
-            return Ok(Some(f));
-        }
-        if s.stopped {
-            return Err(DesktopError::Capture("capture stopped".into()));
-        }
-        if let Some(why) = &s.failed {
-            return Err(DesktopError::Capture(why.clone()));
-        }
-        Ok(None)
+        self.wait(Duration::ZERO)
     }
 
     /// Waits up to `timeout` for a frame: `Ok(None)` on timeout.

@@ -71,6 +71,8 @@
 
 // The platform-independent core.
 pub mod apps;
+#[cfg(any(target_os = "linux", windows))]
+mod capture_config;
 mod chosen;
 mod error;
 pub mod frame;

@@ -14,22 +14,19 @@ use std::time::{Duration, Instant};
 
 use windows::Win32::Foundation::{LPARAM, RECT};
 use windows::Win32::Graphics::Gdi::{
-    BI_RGB, BITMAPINFO, BITMAPINFOHEADER, BitBlt, CAPTUREBLT, CreateCompatibleBitmap,
-    CreateCompatibleDC, DIB_RGB_COLORS, DeleteDC, DeleteObject, EnumDisplayMonitors, GetDC,
-    GetDIBits, GetMonitorInfoW, HBITMAP, HDC, HGDIOBJ, HMONITOR, MONITORINFO, ReleaseDC, SRCCOPY,
-    SelectObject,
+    BitBlt, CAPTUREBLT, CreateCompatibleBitmap, CreateCompatibleDC, DIB_RGB_COLORS, DeleteDC,
+    DeleteObject, EnumDisplayMonitors, GetDC, GetDIBits, GetMonitorInfoW, HBITMAP, HDC, HGDIOBJ,
+    HMONITOR, MONITORINFO, ReleaseDC, SRCCOPY, SelectObject,
 };
 use windows::core::BOOL;
 
-use super::mask::Mask;
 use crate::DesktopError;
+pub use crate::capture_config::{CaptureConfig, MAX_FPS};
 pub use crate::frame::{Frame, FrameNotify};
 use crate::frame::{Slot, black_out_outside, simplify_damage};
 use crate::geom::Rect;
 pub use crate::monitor::MonitorInfo;
 
-/// Highest frame rate [`CaptureConfig::max_fps`] accepts.
-pub const MAX_FPS: u32 = 60;
 /// Side of the square tiles two grabs are compared in.
 const TILE: u32 = 64;
 /// `MONITORINFOF_PRIMARY`.
@@ -74,41 +71,6 @@ pub fn monitors() -> Result<Vec<MonitorInfo>, DesktopError> {
         return Err(DesktopError::Capture("Windows lists no monitor".into()));
     }
     Ok(found)
-}
-
-/// What to capture.
-#[derive(Clone)]
-pub struct CaptureConfig {
-    /// Index into [`monitors()`].
-    pub monitor: usize,
-    /// Frame rate cap, 1..=60 (values outside are clamped); default 30.
-    pub max_fps: u32,
-    /// App-selective sharing: black out everything outside these apps.
-    pub mask: Option<Arc<Mask>>,
-    /// Called after each new frame was put into the mailbox.
-    pub notify: Option<FrameNotify>,
-}
-
-impl Default for CaptureConfig {
-    fn default() -> Self {
-        CaptureConfig {
-            monitor: 0,
-            max_fps: 30,
-            mask: None,
-            notify: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for CaptureConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaptureConfig")
-            .field("monitor", &self.monitor)
-            .field("max_fps", &self.max_fps)
-            .field("mask", &self.mask.as_ref().map(|m| m.apps().to_vec()))
-            .field("notify", &self.notify.is_some())
-            .finish()
-    }
 }
 
 /// A running screen capture. Dropping it stops it.
@@ -325,19 +287,7 @@ impl Grabber {
     fn grab(&mut self) -> Result<Vec<u8>, DesktopError> {
         let (w, h) = (self.monitor.width as i32, self.monitor.height as i32);
         let mut data = vec![0u8; w as usize * h as usize * 4];
-        let mut info = BITMAPINFO {
-            bmiHeader: BITMAPINFOHEADER {
-                biSize: std::mem::size_of::<BITMAPINFOHEADER>() as u32,
-                biWidth: w,
-                // Negative: top-down rows.
-                biHeight: -h,
-                biPlanes: 1,
-                biBitCount: 32,
-                biCompression: BI_RGB.0,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let mut info = super::top_down_bgra(w, h);
         // SAFETY: the DCs and bitmap are valid (made in `new`); `data` has
         // room for `h` rows of `w` 32-bit pixels, as `info` describes.
         unsafe {

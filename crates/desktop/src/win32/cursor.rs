@@ -4,8 +4,8 @@
 
 use windows::Win32::Foundation::POINT;
 use windows::Win32::Graphics::Gdi::{
-    BI_RGB, BITMAP, BITMAPINFO, BITMAPINFOHEADER, CreateCompatibleDC, DIB_RGB_COLORS, DeleteDC,
-    DeleteObject, GetDIBits, GetObjectW, HBITMAP,
+    BITMAP, CreateCompatibleDC, DIB_RGB_COLORS, DeleteDC, DeleteObject, GetDIBits, GetObjectW,
+    HBITMAP,
 };
 use windows::Win32::UI::WindowsAndMessaging::{
     CURSORINFO, GetCursorInfo, GetCursorPos, GetIconInfo, HICON, ICONINFO,
@@ -90,18 +90,7 @@ unsafe fn pixels(bitmap: HBITMAP) -> Option<(u32, u32, Vec<u8>)> {
     }
     let (w, h) = (bm.bmWidth, bm.bmHeight);
     let mut data = vec![0u8; w as usize * h as usize * 4];
-    let mut info = BITMAPINFO {
-        bmiHeader: BITMAPINFOHEADER {
-            biSize: std::mem::size_of::<BITMAPINFOHEADER>() as u32,
-            biWidth: w,
-            biHeight: -h,
-            biPlanes: 1,
-            biBitCount: 32,
-            biCompression: BI_RGB.0,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let mut info = super::top_down_bgra(w, h);
     // SAFETY: a memory DC for the call; `data` holds `h` rows of `w`
     // 32-bit pixels, as `info` says.
     let lines = unsafe {

@@ -7,3 +7,23 @@ pub mod cursor;
 pub mod mask;
 pub mod watermark;
 pub mod windows;
+
+use ::windows::Win32::Graphics::Gdi::{BI_RGB, BITMAPINFO, BITMAPINFOHEADER};
+
+/// How a `w`×`h` picture of 32-bit BGRA pixels, top row first, is laid
+/// out for GDI (`GetDIBits`, `CreateDIBSection`).
+pub(crate) fn top_down_bgra(w: i32, h: i32) -> BITMAPINFO {
+    BITMAPINFO {
+        bmiHeader: BITMAPINFOHEADER {
+            biSize: std::mem::size_of::<BITMAPINFOHEADER>() as u32,
+            biWidth: w,
+            // Negative: top-down rows.
+            biHeight: -h,
+            biPlanes: 1,
+            biBitCount: 32,
+            biCompression: BI_RGB.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}

@@ -9,9 +9,8 @@ use std::thread::JoinHandle;
 
 use windows::Win32::Foundation::{HWND, LPARAM, POINT, SIZE, WPARAM};
 use windows::Win32::Graphics::Gdi::{
-    AC_SRC_ALPHA, AC_SRC_OVER, BI_RGB, BITMAPINFO, BITMAPINFOHEADER, BLENDFUNCTION,
-    CreateCompatibleDC, CreateDIBSection, DIB_RGB_COLORS, DeleteDC, DeleteObject, GetDC, ReleaseDC,
-    SelectObject,
+    AC_SRC_ALPHA, AC_SRC_OVER, BLENDFUNCTION, CreateCompatibleDC, CreateDIBSection, DIB_RGB_COLORS,
+    DeleteDC, DeleteObject, GetDC, ReleaseDC, SelectObject,
 };
 use windows::Win32::System::LibraryLoader::GetModuleHandleW;
 use windows::Win32::System::Threading::GetCurrentThreadId;
@@ -174,18 +173,7 @@ unsafe fn overlay(m: &MonitorInfo, alpha: &Alpha) -> Result<HWND, DesktopError> 
         }
         // Premultiplied BGRA, top row first.
         let (w, h) = (alpha.width as i32, alpha.height as i32);
-        let info = BITMAPINFO {
-            bmiHeader: BITMAPINFOHEADER {
-                biSize: std::mem::size_of::<BITMAPINFOHEADER>() as u32,
-                biWidth: w,
-                biHeight: -h,
-                biPlanes: 1,
-                biBitCount: 32,
-                biCompression: BI_RGB.0,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let info = super::top_down_bgra(w, h);
         let screen = GetDC(None);
         let memory = CreateCompatibleDC(Some(screen));
         let mut bits = std::ptr::null_mut();

@@ -48,14 +48,13 @@ use x11rb::protocol::xproto::{
 };
 
 use crate::DesktopError;
+pub use crate::capture_config::{CaptureConfig, MAX_FPS};
 pub use crate::frame::{Frame, FrameNotify};
 use crate::frame::{MAX_DAMAGE_RECTS, Slot, bounding_box, simplify_damage};
 use crate::geom::{Rect, Region};
-use crate::mask::{Mask, black_out_outside, visible_region};
+use crate::mask::{black_out_outside, visible_region};
 use crate::xutil::{AppCache, WATERMARK_CLASS, Xconn};
 
-/// Highest frame rate [`CaptureConfig::max_fps`] accepts.
-pub const MAX_FPS: u32 = 60;
 /// How long window changes are distrusted while a compositor runs.
 const COMPOSITOR_SETTLE: Duration = Duration::from_millis(300);
 /// Give up on one grab after this many window changes in a row.
@@ -107,41 +106,6 @@ pub(crate) fn monitors_on(x: &Xconn) -> Result<Vec<MonitorInfo>, DesktopError> {
         out[0].primary = true;
     }
     Ok(out)
-}
-
-/// What to capture.
-#[derive(Clone)]
-pub struct CaptureConfig {
-    /// Index into [`monitors()`].
-    pub monitor: usize,
-    /// Frame rate cap, 1..=60 (values outside are clamped); default 30.
-    pub max_fps: u32,
-    /// App-selective sharing: black out everything outside these apps.
-    pub mask: Option<Arc<Mask>>,
-    /// Called after each new frame was put into the mailbox.
-    pub notify: Option<FrameNotify>,
-}
-
-impl Default for CaptureConfig {
-    fn default() -> Self {
-        CaptureConfig {
-            monitor: 0,
-            max_fps: 30,
-            mask: None,
-            notify: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for CaptureConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaptureConfig")
-            .field("monitor", &self.monitor)
-            .field("max_fps", &self.max_fps)
-            .field("mask", &self.mask.as_ref().map(|m| m.apps().to_vec()))
-            .field("notify", &self.notify.is_some())
-            .finish()
-    }
 }
 
 /// A running screen capture. Dropping it stops it.
