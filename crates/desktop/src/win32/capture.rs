@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 
 use windows::Win32::Foundation::{LPARAM, RECT};
 use windows::Win32::Graphics::Gdi::{
-    BitBlt, CAPTUREBLT, CreateCompatibleBitmap, CreateCompatibleDC, DIB_RGB_COLORS, DeleteDC,
-    DeleteObject, EnumDisplayMonitors, GetDC, GetDIBits, GetMonitorInfoW, HBITMAP, HDC, HGDIOBJ,
-    HMONITOR, MONITORINFO, ReleaseDC, SRCCOPY, SelectObject,
+    BitBlt, CAPTUREBLT, CreateCompatibleBitmap, DIB_RGB_COLORS, EnumDisplayMonitors, GetDC,
+    GetDIBits, GetMonitorInfoW, HDC, HMONITOR, MONITORINFO, ReleaseDC, SRCCOPY,
 };
 use windows::core::BOOL;
 
+use super::MemoryBitmap;
 use crate::DesktopError;
 pub use crate::capture_config::{CaptureConfig, MAX_FPS};
 pub use crate::frame::{Frame, FrameNotify};
@@ -241,9 +241,7 @@ pub(crate) fn changed_tiles(before: &[u8], after: &[u8], width: u32, height: u32
 struct Grabber {
     monitor: MonitorInfo,
     screen: HDC,
-    memory: HDC,
-    bitmap: HBITMAP,
-    old: HGDIOBJ,
+    memory: MemoryBitmap,
 }
 
 // SAFETY: the GDI handles are used only by the thread that owns the
@@ -253,32 +251,27 @@ unsafe impl Send for Grabber {}
 impl Grabber {
     fn new(monitor: MonitorInfo) -> Result<Grabber, DesktopError> {
         let fail = |what: &str| DesktopError::Capture(format!("GDI: {what} failed"));
-        // SAFETY: plain GDI calls; every handle made here is released in
-        // Drop (or right here when a later step fails).
+        // SAFETY: plain GDI calls; the screen DC is released in Drop (or
+        // right here when the memory bitmap cannot be made).
         unsafe {
             let screen = GetDC(None);
             if screen.is_invalid() {
                 return Err(fail("GetDC of the screen"));
             }
-            let memory = CreateCompatibleDC(Some(screen));
-            if memory.is_invalid() {
+            let Some(memory) = MemoryBitmap::new(Some(screen), |_| {
+                Some(CreateCompatibleBitmap(
+                    screen,
+                    monitor.width as i32,
+                    monitor.height as i32,
+                ))
+            }) else {
                 ReleaseDC(None, screen);
-                return Err(fail("CreateCompatibleDC"));
-            }
-            let bitmap =
-                CreateCompatibleBitmap(screen, monitor.width as i32, monitor.height as i32);
-            if bitmap.is_invalid() {
-                let _ = DeleteDC(memory);
-                ReleaseDC(None, screen);
-                return Err(fail("CreateCompatibleBitmap"));
-            }
-            let old = SelectObject(memory, bitmap.into());
+                return Err(fail("a bitmap compatible with the screen"));
+            };
             Ok(Grabber {
                 monitor,
                 screen,
                 memory,
-                bitmap,
-                old,
             })
         }
     }
@@ -292,7 +285,7 @@ impl Grabber {
         // room for `h` rows of `w` 32-bit pixels, as `info` describes.
         unsafe {
             BitBlt(
-                self.memory,
+                self.memory.dc,
                 0,
                 0,
                 w,
@@ -304,8 +297,8 @@ impl Grabber {
             )
             .map_err(|e| DesktopError::Capture(format!("GDI: BitBlt failed: {e}")))?;
             let lines = GetDIBits(
-                self.memory,
-                self.bitmap,
+                self.memory.dc,
+                self.memory.bitmap,
                 0,
                 h as u32,
                 Some(data.as_mut_ptr().cast()),
@@ -324,13 +317,8 @@ impl Grabber {
 
 impl Drop for Grabber {
     fn drop(&mut self) {
-        // SAFETY: the handles were made in `new` and are released once.
-        unsafe {
-            SelectObject(self.memory, self.old);
-            let _ = DeleteObject(self.bitmap.into());
-            let _ = DeleteDC(self.memory);
-            ReleaseDC(None, self.screen);
-        }
+        // SAFETY: the screen DC was got in `new` and is released once.
+        unsafe { ReleaseDC(None, self.screen) };
     }
 }
 

@@ -5,7 +5,8 @@
 //! A window counts when it is visible, not minimized, has a title, no
 //! owner and is not a tool window (what the task bar shows). Our own
 //! process's windows (the chat window, the watermark) are never listed.
-//! Icons are not read yet (`icon: None`).
+//! Each window's icon is read as `super::icon` says, without waiting
+//! long for any program.
 
 use windows::Win32::Foundation::{CloseHandle, HWND, LPARAM, RECT};
 use windows::Win32::System::Threading::{
@@ -19,6 +20,7 @@ use windows::Win32::UI::WindowsAndMessaging::{
 };
 use windows::core::{BOOL, PWSTR};
 
+use super::icon::IconReader;
 use crate::DesktopError;
 pub use crate::apps::{AppGroup, ICON_SIZE, Icon, WindowInfo};
 use crate::geom::Rect;
@@ -80,9 +82,9 @@ pub(crate) fn stack() -> Result<Vec<TopLevel>, DesktopError> {
     Ok(found)
 }
 
-/// The application id of process `pid`: its program's file name without
-/// `.exe` (`None` when the process cannot be asked, e.g. it ended).
-pub(crate) fn app_id(pid: u32) -> Option<String> {
+/// The full path of process `pid`'s program file (`None` when the
+/// process cannot be asked, e.g. it ended).
+fn program(pid: u32) -> Option<String> {
     // SAFETY: the handle is closed below; the buffer outlives the call.
     unsafe {
         let process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, false, pid).ok()?;
@@ -96,14 +98,23 @@ pub(crate) fn app_id(pid: u32) -> Option<String> {
         );
         let _ = CloseHandle(process);
         named.ok()?;
-        let path = String::from_utf16_lossy(&buf[..len as usize]);
-        let file = path.rsplit(['\\', '/']).next().unwrap_or(&path);
-        let stem = file
-            .strip_suffix(".exe")
-            .or_else(|| file.strip_suffix(".EXE"))
-            .unwrap_or(file);
-        Some(stem.to_owned())
+        Some(String::from_utf16_lossy(&buf[..len as usize]))
     }
+}
+
+/// The application id of a program file: its file name without `.exe`.
+fn app_of(path: &str) -> String {
+    let file = path.rsplit(['\\', '/']).next().unwrap_or(path);
+    file.strip_suffix(".exe")
+        .or_else(|| file.strip_suffix(".EXE"))
+        .unwrap_or(file)
+        .to_owned()
+}
+
+/// The application id of process `pid` (`None` when the process cannot
+/// be asked, e.g. it ended).
+pub(crate) fn app_id(pid: u32) -> Option<String> {
+    program(pid).as_deref().map(app_of)
 }
 
 /// The id of this process (whose windows are never listed or shared).
@@ -125,12 +136,17 @@ pub fn list_apps() -> Result<Vec<AppGroup>, DesktopError> {
     let own = own_pid();
     let stack = stack()?;
     let count = stack.len();
+    let mut icons = IconReader::new();
     let mut groups: Vec<AppGroup> = Vec::new();
     for (i, w) in stack.into_iter().enumerate() {
         if !w.listed || w.pid == own {
             continue;
         }
-        let Some(app) = app_id(w.pid) else { continue };
+        let Some(path) = program(w.pid) else { continue };
+        let app = app_of(&path);
+        let icon = icons
+            .as_mut()
+            .and_then(|r| r.window_icon(w.hwnd, Some(&path)));
         let info = WindowInfo {
             id: w.hwnd as u32,
             app_id: app.clone(),
@@ -140,10 +156,15 @@ pub fn list_apps() -> Result<Vec<AppGroup>, DesktopError> {
             width: w.rect.width,
             height: w.rect.height,
             stacking: count - 1 - i,
-            icon: None,
+            icon,
         };
         match groups.iter_mut().find(|g| g.id == app) {
-            Some(g) => g.windows.push(info),
+            Some(g) => {
+                if g.icon.is_none() {
+                    g.icon = info.icon.clone();
+                }
+                g.windows.push(info);
+            }
             None => groups.push(AppGroup {
                 id: app.clone(),
                 name: if info.title.is_empty() {
@@ -151,8 +172,8 @@ pub fn list_apps() -> Result<Vec<AppGroup>, DesktopError> {
                 } else {
                     info.title.clone()
                 },
+                icon: info.icon.clone(),
                 windows: vec![info],
-                icon: None,
             }),
         }
     }

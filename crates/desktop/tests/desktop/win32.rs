@@ -1,15 +1,16 @@
 //! The Windows backend: GDI capture shows a window of a known colour pixel
 //! for pixel and reports its closing as damage; the application list shows
-//! another program (Wine's notepad) and never our own windows; the app
-//! mask shows that program and blacks out everything else, our own window
-//! over it included. Runs under Wine in CI (scripts/windows.sh test).
+//! another program (Wine's notepad) with its icon and never our own
+//! windows; the app mask shows that program and blacks out everything
+//! else, our own window over it included. Runs under Wine in CI
+//! (scripts/windows.sh test).
 
 use std::process::{Child, Command};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use lotse_desktop::{
-    Capture, CaptureConfig, CursorTracker, Frame, Mask, Watermark, list_apps, monitors,
+    Capture, CaptureConfig, CursorTracker, Frame, Icon, Mask, Watermark, list_apps, monitors,
 };
 use windows::Win32::Foundation::RECT;
 use windows::Win32::Foundation::{COLORREF, HWND, LPARAM, LRESULT, WPARAM};
@@ -207,6 +208,7 @@ fn another_program_is_listed_and_masked_and_our_own_window_never_shows() {
     };
     let w = &notepad.windows[0];
     assert!(w.title.contains("Notepad"), "{w:?}");
+    assert_is_a_picture(notepad.icon.as_ref().expect("notepad has an icon"));
     let centre = (w.x + w.width as i32 / 2, w.y + w.height as i32 / 2);
     // Inside notepad's text area (its frame is not drawn under Wine
     // without a window manager: black there is right).
@@ -261,6 +263,20 @@ fn another_program_is_listed_and_masked_and_our_own_window_never_shows() {
         f.rgb(centre.0 as u32, centre.1 as u32) != Some((0, 0, 0))
     });
     capture.stop();
+}
+
+/// A 32×32 RGBA icon that shows something: some pixels opaque, not all in
+/// one colour.
+fn assert_is_a_picture(icon: &Icon) {
+    assert_eq!((icon.width, icon.height), (32, 32));
+    assert_eq!(icon.rgba.len(), 32 * 32 * 4);
+    let opaque: Vec<&[u8]> = icon.rgba.chunks_exact(4).filter(|p| p[3] > 0).collect();
+    assert!(opaque.len() > 32, "{} opaque pixels", opaque.len());
+    assert!(
+        opaque.iter().any(|p| p[..3] != opaque[0][..3]),
+        "one flat colour: {:?}",
+        opaque[0]
+    );
 }
 
 #[test]
