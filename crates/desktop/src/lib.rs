@@ -1,13 +1,13 @@
 //! Lotse's access to the customer's desktop — everything the customer
 //! client does to the screen, keyboard, mouse and speakers except drawing
 //! its own window. A platform-independent core and one backend per
-//! platform (`src/x11` today; Windows, Wayland and macOS later behind the
-//! same API, see ARCHITECTURE.md for the contract each keeps), whose
-//! modules appear under the same names here. It knows nothing about the
-//! network or the UI and depends only on
-//! `lotse-protocol` (for [`lotse_protocol::InputEvent`]). Nothing here
-//! blocks for long except where a name says so; none of it belongs on an
-//! egui UI thread except [`Capture::try_recv`].
+//! platform (`src/x11` and `src/win32` today; Wayland and macOS later
+//! behind the same API, see ARCHITECTURE.md for the contract each keeps),
+//! whose modules appear under the same names here. It knows nothing about
+//! the network or the UI and depends only on `lotse-protocol` (for
+//! [`lotse_protocol::InputEvent`]). Nothing here blocks for long except
+//! where a name says so; none of it belongs on an egui UI thread except
+//! [`Capture::try_recv`].
 //!
 //! **Architecture invariant:** with a [`Mask`], no frame leaves the capture
 //! thread with a pixel outside the chosen applications' visible region
@@ -27,9 +27,11 @@
 //!     returns, no further frame is produced or delivered.
 //!   - [`Frame`]` { number, width, height, stride, origin, data /* BGRA */,
 //!     damage: Vec<Rect> }`: a one-slot mailbox, a newer frame replaces one
-//!     not taken yet and inherits its damage. Frames only come when X
-//!     DAMAGE reports a change (none at all while idle); `notify` is called
-//!     on the capture thread after each frame (keep it cheap).
+//!     not taken yet and inherits its damage. Frames only come when the
+//!     screen changed (X11: X DAMAGE; Windows: DXGI Desktop Duplication's
+//!     dirty and move rectangles, or GDI grabs compared in tiles where
+//!     duplication is unavailable), none at all while idle; `notify` is
+//!     called on the capture thread after each frame (keep it cheap).
 //! * [`cursor`] — the pointer, which captured frames do not contain:
 //!   [`CursorTracker::new`]`()`, `position() -> (x, y)` (root pixels),
 //!   `image() -> CursorImage { serial, width, height, hot_x, hot_y, rgba }`

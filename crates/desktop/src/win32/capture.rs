@@ -1,14 +1,30 @@
-//! Screen capture on Windows with GDI: `BitBlt` of the monitor from the
-//! screen DC into a top-down 32-bit DIB, read with `GetDIBits`, at most
-//! `max_fps` times a second on the thread `lotse-capture`. GDI reports no
-//! damage, so each grab is compared with the previous one in tiles and
-//! only changed tiles count as damage; an unchanged screen produces no
-//! frame. GDI works everywhere, also in remote sessions and under Wine
-//! (where CI runs it); DXGI Desktop Duplication will be the fast path on
-//! real Windows, with this as its fallback.
+//! Screen capture on Windows, one monitor on the thread `lotse-capture`,
+//! at most `max_fps` frames a second, from one of two sources:
+//!
+//! * **DXGI Desktop Duplication** (`super::dxgi`), the fast path: Windows
+//!   says which rectangles changed (dirty and moved) and only those are
+//!   read back; an unchanged screen costs nothing and produces no frame.
+//! * **GDI** `BitBlt` of the monitor from the screen DC into a top-down
+//!   32-bit DIB, read with `GetDIBits`; GDI reports no damage, so each
+//!   grab is compared with the previous one in tiles and only changed
+//!   tiles count as damage. It works everywhere, also in remote sessions
+//!   and under Wine (where CI runs it).
+//!
+//! [`Capture::start`] tries DXGI and falls back to GDI when duplication is
+//! unavailable, logging one info line with the source and why; while
+//! capture runs, a duplication Windows takes away is opened anew, and
+//! where that fails capture switches to GDI (logged too).
+//! `Capture::method` tells which source runs. Both hand their pixels to
+//! the same loop, which applies the mask before a frame leaves the thread.
+//!
+//! Coordinates are physical pixels: the client's process is per-monitor
+//! DPI aware (winit makes it so), so `EnumDisplayMonitors`, DXGI's output
+//! rectangles and the window rectangles the mask is made of all speak
+//! physical pixels. The DXGI output is chosen by its desktop rectangle
+//! being exactly the monitor's, so both sources capture the same rect.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -20,6 +36,7 @@ use windows::Win32::Graphics::Gdi::{
 use windows::core::BOOL;
 
 use super::MemoryBitmap;
+use super::dxgi::{Duplication, Stop};
 use crate::DesktopError;
 pub use crate::capture_config::{CaptureConfig, MAX_FPS};
 pub use crate::frame::{Frame, FrameNotify};
@@ -31,6 +48,11 @@ pub use crate::monitor::MonitorInfo;
 const TILE: u32 = 64;
 /// `MONITORINFOF_PRIMARY`.
 const PRIMARY: u32 = 1;
+/// Longest a DXGI capture waits for a change at once (so `stop` is quick
+/// also at a low frame rate).
+const MAX_WAIT: Duration = Duration::from_millis(100);
+/// How long a new duplication may take for its first desktop image.
+const FIRST_WAIT: Duration = Duration::from_millis(200);
 
 /// The monitors of the desktop, in the order Windows enumerates them, in
 /// virtual-screen pixels.
@@ -44,13 +66,13 @@ pub fn monitors() -> Result<Vec<MonitorInfo>, DesktopError> {
         };
         // SAFETY: `info` is a MONITORINFO with its size set.
         if unsafe { GetMonitorInfoW(monitor, &mut info) }.as_bool() {
-            let r = info.rcMonitor;
+            let r = super::rect(info.rcMonitor);
             found.push(MonitorInfo {
                 index: found.len(),
-                x: r.left,
-                y: r.top,
-                width: (r.right - r.left).max(0) as u32,
-                height: (r.bottom - r.top).max(0) as u32,
+                x: r.x,
+                y: r.y,
+                width: r.width,
+                height: r.height,
                 primary: info.dwFlags & PRIMARY != 0,
             });
         }
@@ -79,6 +101,8 @@ pub struct Capture {
     thread: Option<JoinHandle<()>>,
     monitor: MonitorInfo,
     frames: Arc<AtomicU64>,
+    /// Whether the source is DXGI (else GDI) right now.
+    dxgi: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Capture {
@@ -91,24 +115,26 @@ impl std::fmt::Debug for Capture {
 
 impl Capture {
     /// Starts capturing; returns once the first grab worked (errors such
-    /// as "no such monitor" or a failing GDI come back here).
+    /// as "no such monitor" or a failing GDI come back here). Uses DXGI
+    /// Desktop Duplication where it works, else GDI (see the module docs).
     pub fn start(config: CaptureConfig) -> Result<Capture, DesktopError> {
         let all = monitors()?;
         let monitor = *all.get(config.monitor).ok_or(DesktopError::NoSuchMonitor {
             index: config.monitor,
             count: all.len(),
         })?;
-        let mut grabber = Grabber::new(monitor)?;
-        let first = grabber.grab()?;
+        let (source, first) = Source::open(monitor)?;
         let slot = Arc::new(Slot::default());
         let frames = Arc::new(AtomicU64::new(0));
+        let dxgi = Arc::new(AtomicBool::new(source.is_dxgi()));
         let thread = {
             let slot = slot.clone();
             let frames = frames.clone();
+            let dxgi = dxgi.clone();
             std::thread::Builder::new()
                 .name("lotse-capture".into())
                 .spawn(move || {
-                    if let Err(e) = run(&config, grabber, first, &slot, &frames) {
+                    if let Err(e) = run(&config, source, first, &slot, &frames, &dxgi) {
                         tracing::warn!("screen capture ended: {e}");
                         slot.fail(e.to_string());
                     }
@@ -120,7 +146,19 @@ impl Capture {
             thread: Some(thread),
             monitor,
             frames,
+            dxgi,
         })
+    }
+
+    /// The source frames come from now: `"dxgi"` or `"gdi"` (what the log
+    /// says; for tests).
+    #[doc(hidden)]
+    pub fn method(&self) -> &'static str {
+        if self.dxgi.load(Ordering::Relaxed) {
+            "dxgi"
+        } else {
+            "gdi"
+        }
     }
 
     /// The monitor being captured.
@@ -160,18 +198,22 @@ impl Drop for Capture {
     }
 }
 
-/// The capture loop: grab, compare, deliver what changed, wait.
+/// The capture loop: deliver what changed (masked), wait, take the
+/// source's changes.
 fn run(
     config: &CaptureConfig,
-    mut grabber: Grabber,
+    mut source: Source,
     first: Vec<u8>,
     slot: &Slot,
     frames: &AtomicU64,
+    dxgi: &AtomicBool,
 ) -> Result<(), DesktopError> {
     let interval = Duration::from_secs(1) / config.max_fps.clamp(1, MAX_FPS);
-    let (width, height) = (grabber.monitor.width, grabber.monitor.height);
+    let wait = interval.min(MAX_WAIT);
+    let monitor = source.monitor();
+    let (width, height) = (monitor.width, monitor.height);
     let whole = Rect::new(0, 0, width, height);
-    let mut previous = first;
+    let mut pixels = first;
     let mut damage = vec![whole];
     let mut shown = None;
     loop {
@@ -193,8 +235,8 @@ fn run(
                 width,
                 height,
                 stride: width as usize * 4,
-                origin: (grabber.monitor.x, grabber.monitor.y),
-                data: previous.clone(),
+                origin: (monitor.x, monitor.y),
+                data: pixels.clone(),
                 damage: simplify_damage(std::mem::take(&mut damage)),
             };
             if let Some(region) = &shown {
@@ -210,10 +252,112 @@ fn run(
         if !slot.sleep(interval.saturating_sub(started.elapsed())) {
             return Ok(());
         }
-        let now = grabber.grab()?;
-        damage = changed_tiles(&previous, &now, width, height);
-        previous = now;
+        damage = source.next(&mut pixels, wait)?;
+        dxgi.store(source.is_dxgi(), Ordering::Relaxed);
     }
+}
+
+/// Where the pixels come from.
+enum Source {
+    Dxgi(Duplication),
+    Gdi(Grabber),
+}
+
+impl Source {
+    /// DXGI for `monitor` where it works, else GDI, and the first picture.
+    fn open(monitor: MonitorInfo) -> Result<(Source, Vec<u8>), DesktopError> {
+        let why = match dxgi_with_picture(&monitor) {
+            Ok((duplication, first)) => {
+                tracing::info!(
+                    "screen capture of monitor {} ({}×{} at {},{}): DXGI Desktop Duplication",
+                    monitor.index,
+                    monitor.width,
+                    monitor.height,
+                    monitor.x,
+                    monitor.y
+                );
+                return Ok((Source::Dxgi(duplication), first));
+            }
+            Err(why) => why,
+        };
+        tracing::info!(
+            "screen capture of monitor {} ({}×{} at {},{}): GDI BitBlt, as DXGI Desktop \
+             Duplication is unavailable: {why}",
+            monitor.index,
+            monitor.width,
+            monitor.height,
+            monitor.x,
+            monitor.y
+        );
+        let mut grabber = Grabber::new(monitor)?;
+        let first = grabber.grab()?;
+        Ok((Source::Gdi(grabber), first))
+    }
+
+    fn is_dxgi(&self) -> bool {
+        matches!(self, Source::Dxgi(_))
+    }
+
+    fn monitor(&self) -> MonitorInfo {
+        match self {
+            Source::Dxgi(d) => d.monitor(),
+            Source::Gdi(g) => g.monitor,
+        }
+    }
+
+    /// Brings `pixels` up to date (DXGI waits up to `wait` for a change,
+    /// GDI grabs at once): the damage, empty when nothing changed.
+    fn next(&mut self, pixels: &mut Vec<u8>, wait: Duration) -> Result<Vec<Rect>, DesktopError> {
+        let monitor = self.monitor();
+        let whole = Rect::new(0, 0, monitor.width, monitor.height);
+        let why = match self {
+            Source::Gdi(grabber) => {
+                let now = grabber.grab()?;
+                let damage = changed_tiles(pixels, &now, monitor.width, monitor.height);
+                *pixels = now;
+                return Ok(damage);
+            }
+            Source::Dxgi(duplication) => match duplication.next(pixels, wait) {
+                Ok(damage) => return Ok(damage),
+                Err(Stop::AccessLost) => match dxgi_with_picture(&monitor) {
+                    Ok((again, picture)) => {
+                        tracing::debug!("DXGI access lost; the duplication is open again");
+                        *duplication = again;
+                        *pixels = picture;
+                        return Ok(vec![whole]);
+                    }
+                    Err(why) => format!("access lost, and {why}"),
+                },
+                Err(Stop::Failed(why)) => why,
+            },
+        };
+        tracing::info!(
+            "screen capture of monitor {}: switching to GDI BitBlt, as DXGI Desktop \
+             Duplication failed: {why}",
+            monitor.index
+        );
+        let mut grabber = Grabber::new(monitor)?;
+        *pixels = grabber.grab()?;
+        *self = Source::Gdi(grabber);
+        Ok(vec![whole])
+    }
+}
+
+/// A new duplication of `monitor` and its first picture. A still screen
+/// may give no desktop image for a while: a GDI grab stands in until the
+/// first one comes (read whole then).
+fn dxgi_with_picture(monitor: &MonitorInfo) -> Result<(Duplication, Vec<u8>), String> {
+    let mut duplication = Duplication::open(monitor)?;
+    let mut picture = vec![0u8; monitor.width as usize * monitor.height as usize * 4];
+    let damage = duplication
+        .next(&mut picture, FIRST_WAIT)
+        .map_err(|stop| stop.to_string())?;
+    if damage.is_empty() {
+        picture = Grabber::new(*monitor)
+            .and_then(|mut g| g.grab())
+            .map_err(|e| format!("no first desktop image, and {e}"))?;
+    }
+    Ok((duplication, picture))
 }
 
 /// The tiles in which two grabs differ, in frame coordinates.

@@ -1,19 +1,33 @@
-//! The Windows backend (Win32): monitors and GDI screen capture, the
-//! pointer, the application list with icons, the app mask and the
-//! watermark. DXGI
-//! Desktop Duplication (the fast path on real Windows) follows (issue 12).
+//! The Windows backend (Win32): monitors and screen capture (DXGI Desktop
+//! Duplication, GDI where that is unavailable), the pointer, the
+//! application list with icons, the app mask and the watermark. All
+//! coordinates are physical desktop pixels (see `capture`).
 
 pub mod capture;
 pub mod cursor;
+mod dxgi;
 mod icon;
 pub mod mask;
 pub mod watermark;
 pub mod windows;
 
+use ::windows::Win32::Foundation::RECT;
 use ::windows::Win32::Graphics::Gdi::{
     BI_RGB, BITMAPINFO, BITMAPINFOHEADER, CreateCompatibleDC, DeleteDC, DeleteObject, HBITMAP, HDC,
     HGDIOBJ, SelectObject,
 };
+
+use crate::geom::Rect;
+
+/// A Win32 rectangle (edges) as a [`Rect`] (empty when inverted).
+pub(crate) fn rect(r: RECT) -> Rect {
+    Rect::new(
+        r.left,
+        r.top,
+        (r.right - r.left).max(0) as u32,
+        (r.bottom - r.top).max(0) as u32,
+    )
+}
 
 /// How a `w`×`h` picture of 32-bit BGRA pixels, top row first, is laid
 /// out for GDI (`GetDIBits`, `CreateDIBSection`).

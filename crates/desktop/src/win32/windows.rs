@@ -58,12 +58,7 @@ pub(crate) fn stack() -> Result<Vec<TopLevel>, DesktopError> {
             found.push(TopLevel {
                 hwnd: hwnd.0 as isize,
                 pid,
-                rect: Rect::new(
-                    r.left,
-                    r.top,
-                    (r.right - r.left) as u32,
-                    (r.bottom - r.top) as u32,
-                ),
+                rect: super::rect(r),
                 listed: titled && !tool && !owned,
             });
         }

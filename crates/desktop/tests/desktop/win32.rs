@@ -1,6 +1,7 @@
-//! The Windows backend: GDI capture shows a window of a known colour pixel
-//! for pixel and reports its closing as damage; the application list shows
-//! another program (Wine's notepad) with its icon and never our own
+//! The Windows backend: capture falls back to GDI where DXGI Desktop
+//! Duplication is unavailable (Wine) and shows a window of a known colour
+//! pixel for pixel and reports its closing as damage; the application list
+//! shows another program (Wine's notepad) with its icon and never our own
 //! windows; the app mask shows that program and blacks out everything
 //! else, our own window over it included. Runs under Wine in CI
 //! (scripts/windows.sh test).
@@ -137,6 +138,9 @@ fn gdi_capture_shows_a_window_pixel_for_pixel_and_reports_its_closing() {
     assert!(monitor.width >= 640 && monitor.height >= 480, "{monitor:?}");
 
     let mut capture = Capture::start(CaptureConfig::default()).expect("start");
+    // Wine has no Desktop Duplication (`DuplicateOutput` is a stub): the
+    // capture fell back to GDI, as its log line says.
+    assert_eq!(capture.method(), "gdi");
     let first = capture
         .recv_timeout(LONG)
         .expect("capture")
