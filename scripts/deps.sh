@@ -12,7 +12,7 @@ LOTSE_PKGS_run="libgl1 libglx-mesa0 libgl1-mesa-dri libx11-6 libx11-xcb1 libxran
 # xwininfo; x11-xserver-utils: xrandr), xdg-utils (xdg-open, xdg-mime: the installed client's
 # lotse:// links), python3 for the foreign client. tests/tests/tidy.rs checks that this covers
 # every program the tests and scripts start.
-LOTSE_PKGS_test="xvfb openbox xcompmgr xdotool x11-utils x11-xserver-utils xdg-utils xterm python3 python3-xlib imagemagick fonts-dejavu-core"
+LOTSE_PKGS_test="xvfb openbox xcompmgr xdotool x11-utils x11-xkb-utils x11-xserver-utils xdg-utils xterm python3 python3-xlib imagemagick fonts-dejavu-core"
 # The Windows build and its tests (scripts/windows.sh): the mingw-w64 linker and C
 # compiler (ring's C code), Wine to run the .exe files.
 LOTSE_PKGS_windows="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64"

@@ -108,9 +108,14 @@ fetch_rust_src() {
 # Rust >= 1.78 std calls ProcessPrng from bcryptprimitives.dll, which
 # Debian 12's Wine 8 lacks (real Windows 10+ has it): a stand-in built
 # from tests/windows/bcryptprimitives.c goes into the prefix, for tests.
+# Wine draws the window frames itself (`Decorated` = N), as Windows does:
+# then a window's Windows rectangle is its X window, and what Lotse's app
+# mask shows can be checked against the X screen. The end-to-end tests run
+# Wine without a window manager; a window given the X focus becomes the
+# active one (`UseTakeFocus` = N), as a click on it would make it.
 wine_prefix() {
     local system32="$prefix/drive_c/windows/system32"
-    if [ -f "$system32/bcryptprimitives.dll" ] && [ -f "$prefix/.lotse-ready" ]; then
+    if [ -f "$system32/bcryptprimitives.dll" ] && [ -f "$prefix/.lotse-ready-3" ]; then
         return 0
     fi
     echo "==> Wine prefix $prefix"
@@ -120,7 +125,12 @@ wine_prefix() {
     WINEPREFIX="$prefix" wineserver -w
     x86_64-w64-mingw32-gcc -O2 -shared -o "$system32/bcryptprimitives.dll" \
         tests/windows/bcryptprimitives.c tests/windows/bcryptprimitives.def -ladvapi32
-    touch "$prefix/.lotse-ready"
+    WINEPREFIX="$prefix" WINEDEBUG=-all \
+        wine reg add 'HKCU\Software\Wine\X11 Driver' /v Decorated /d N /f >/dev/null
+    WINEPREFIX="$prefix" WINEDEBUG=-all \
+        wine reg add 'HKCU\Software\Wine\X11 Driver' /v UseTakeFocus /d N /f >/dev/null
+    WINEPREFIX="$prefix" wineserver -w
+    touch "$prefix/.lotse-ready-3"
 }
 
 # Start Xvfb 1280x800 on the first free display from :90; prints its number.
@@ -205,7 +215,10 @@ e2e)
         echo "no $exe: run $0 build first" >&2
         exit 1
     fi
-    export LOTSE_WINDOWS_CLIENT="$exe" WINEPREFIX="$prefix"
+    # The test windows (tests/windows/testwin.c), a Windows program too.
+    testwin="$cache/testwin.exe"
+    x86_64-w64-mingw32-gcc -O2 -municode -o "$testwin" tests/windows/testwin.c -lgdi32
+    export LOTSE_WINDOWS_CLIENT="$exe" LOTSE_WINDOWS_TESTWIN="$testwin" WINEPREFIX="$prefix"
     trap 'WINEPREFIX="$prefix" wineserver -k 2>/dev/null || true' EXIT
     echo "==> end to end: the stamped lotse.exe under Wine"
     # The binaries with the same package set as scripts/test.sh, so none is

@@ -40,6 +40,10 @@ pub struct CustomerOptions {
     pub args: Vec<String>,
     /// More environment variables (`LOTSE_DEBUG_SEND_FILE`, ALSA, …).
     pub env: Vec<(String, String)>,
+    /// Run the Windows download (`/download/windows`, `lotse.exe`) under
+    /// Wine with this prefix instead of the Linux one; the program is
+    /// saved on the prefix's drive C:.
+    pub wine: Option<PathBuf>,
 }
 
 impl Default for CustomerOptions {
@@ -51,6 +55,7 @@ impl Default for CustomerOptions {
             download: "/download/linux".into(),
             args: Vec::new(),
             env: Vec::new(),
+            wine: None,
         }
     }
 }
@@ -70,7 +75,20 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Self {
-        let root = tempfile::tempdir().expect("temp dir");
+        Self::with_root(tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// The directories under a new folder in `parent` (a Wine drive).
+    pub fn new_in(parent: &Path) -> Self {
+        Self::with_root(
+            tempfile::Builder::new()
+                .prefix("lotse-e2e-")
+                .tempdir_in(parent)
+                .expect("temp dir"),
+        )
+    }
+
+    fn with_root(root: tempfile::TempDir) -> Self {
         let make = |name: &str| {
             let p = root.path().join(name);
             std::fs::create_dir(&p).expect("mkdir");
@@ -108,15 +126,22 @@ impl Default for Sandbox {
     }
 }
 
-/// `GET path` (a download) over pinned HTTPS, saved as `dir/lotse`, chmod +x.
+/// `GET path` (a download) over pinned HTTPS, saved as `dir/lotse`
+/// (`dir/lotse.exe` for `/download/windows`), chmod +x.
 pub async fn download(relay: &Relay, path: &str, dir: &Path) -> PathBuf {
+    let name = if path.starts_with("/download/windows") {
+        "lotse.exe"
+    } else {
+        "lotse"
+    };
     let (status, head, body) = relay.http_get(path).await;
     assert_eq!(status, 200, "download of {path} failed: {head}");
     assert!(
-        head.to_ascii_lowercase().contains("filename=\"lotse\""),
+        head.to_ascii_lowercase()
+            .contains(&format!("filename=\"{name}\"")),
         "{head}"
     );
-    let exe = dir.join("lotse");
+    let exe = dir.join(name);
     std::fs::write(&exe, &body).expect("save the download");
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod +x");
     exe
@@ -131,24 +156,45 @@ pub struct Customer {
     child: Child,
     screen: Screen,
     window: Option<String>,
+    /// Under Wine (its prefix): the window is found by its class, as the
+    /// program runs in a process of its own.
+    wine: Option<PathBuf>,
 }
 
 impl Customer {
     /// Download the client from `relay` and start it on `display`.
     pub async fn start(relay: &Relay, display: &Display, opts: CustomerOptions) -> Self {
-        let sandbox = Sandbox::new();
+        let sandbox = match &opts.wine {
+            Some(prefix) => Sandbox::new_in(&prefix.join("drive_c")),
+            None => Sandbox::new(),
+        };
         let exe = download(relay, &opts.download, &sandbox.downloads).await;
         Self::run(sandbox, exe, display, &opts)
     }
 
     /// Start the program `exe` (already in `sandbox.downloads` or anywhere).
     pub fn run(sandbox: Sandbox, exe: PathBuf, display: &Display, opts: &CustomerOptions) -> Self {
-        let mut cmd = Command::new(&exe);
+        let mut cmd = match &opts.wine {
+            // HOME and TMPDIR stay: Wine finds its server (one per prefix)
+            // under TMPDIR, and a program with another one would run on
+            // a desktop of its own; its Windows folders are in the prefix.
+            Some(prefix) => {
+                let mut cmd = Command::new("wine");
+                cmd.arg(&exe)
+                    .env("WINEPREFIX", prefix)
+                    .env("WINEDEBUG", "-all")
+                    .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+                cmd
+            }
+            None => {
+                let mut cmd = Command::new(&exe);
+                cmd.env("HOME", &sandbox.home).env("TMPDIR", &sandbox.tmp);
+                cmd
+            }
+        };
         display.apply(&mut cmd);
         cmd.args(&opts.args)
             .current_dir(&sandbox.downloads)
-            .env("HOME", &sandbox.home)
-            .env("TMPDIR", &sandbox.tmp)
             .env("USER", &opts.user)
             .env("LANG", &opts.lang)
             .env(
@@ -172,7 +218,13 @@ impl Customer {
             child,
             screen: (**display).clone(),
             window: None,
+            wine: opts.wine.clone(),
         }
+    }
+
+    /// The display the client runs on.
+    pub fn screen(&self) -> &Screen {
+        &self.screen
     }
 
     /// The client's process id.
@@ -213,9 +265,11 @@ impl Customer {
         if let Some(w) = &self.window {
             return w.clone();
         }
-        let w = self
-            .screen
-            .wait_for_window(self.child.id(), LONG)
+        let found = match &self.wine {
+            Some(_) => self.screen.wait_for_class("^lotse\\.exe$", LONG),
+            None => self.screen.wait_for_window(self.child.id(), LONG),
+        };
+        let w = found
             .unwrap_or_else(|e| {
                 panic!(
                     "the client window never appeared ({e}); log:\n{}",
@@ -239,10 +293,21 @@ impl Customer {
     }
 
     /// Give the client window the keyboard focus, as a click on it would.
+    /// Under Wine the display has no window manager: Wine makes the window
+    /// that gets the X focus the active one (`UseTakeFocus` = N, set by
+    /// scripts/windows.sh), as a click on it would on Windows. Another
+    /// program Wine made active may have left the X focus here: it goes
+    /// to the root window first, so the window sees it come in.
     pub fn focus(&mut self) {
         let w = self.window();
-        self.xdotool(&["windowactivate", "--sync", &w]);
-        self.xdotool(&["windowfocus", "--sync", &w]);
+        if self.wine.is_some() {
+            let root = self.screen.root_window().expect("the root window");
+            self.xdotool(&["windowfocus", &root]);
+            self.xdotool(&["windowfocus", &w]);
+        } else {
+            self.xdotool(&["windowactivate", "--sync", &w]);
+            self.xdotool(&["windowfocus", "--sync", &w]);
+        }
     }
 
     /// Press keys (xdotool key names, space separated) in the client window.

@@ -174,13 +174,28 @@ impl Screen {
     /// Windows (ids) owned by process `pid`, waiting up to `timeout` for
     /// at least one that is mapped.
     pub fn wait_for_window(&self, pid: u32, timeout: Duration) -> std::io::Result<Vec<String>> {
+        self.wait_for_search(&["--pid", &pid.to_string(), "--name", ""], timeout)
+    }
+
+    /// Mapped windows whose WM_CLASS instance matches `regex` (a Windows
+    /// program under Wine: `lotse.exe`), waiting up to `timeout`.
+    pub fn wait_for_class(&self, regex: &str, timeout: Duration) -> std::io::Result<Vec<String>> {
+        self.wait_for_search(&["--classname", regex], timeout)
+    }
+
+    /// `xdotool search --all --onlyvisible {criteria}` until it finds a
+    /// window (`criteria` ends with the pattern: `--name ""`).
+    fn wait_for_search(
+        &self,
+        criteria: &[&str],
+        timeout: Duration,
+    ) -> std::io::Result<Vec<String>> {
         let deadline = Instant::now() + timeout;
         loop {
             let out = self
                 .command("xdotool")
-                .args(["search", "--all", "--onlyvisible", "--pid"])
-                .arg(pid.to_string())
-                .args(["--name", ""])
+                .args(["search", "--all", "--onlyvisible"])
+                .args(criteria)
                 .output()?;
             let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
                 .lines()
@@ -194,6 +209,17 @@ impl Screen {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The root window's id (`0x…`).
+    pub fn root_window(&self) -> std::io::Result<String> {
+        let out = self.command("xwininfo").arg("-root").output()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.split_once("Window id: ").map(|(_, rest)| rest))
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
+            .ok_or_else(|| other("xwininfo -root names no window"))
     }
 
     /// The title of window `id`.

@@ -5,6 +5,7 @@ pub mod console;
 pub mod customer;
 pub mod display;
 pub mod relay;
+pub mod scene;
 
 /// A tokio runtime for a test that also drives blocking things (windows,
 /// processes) from its own thread.

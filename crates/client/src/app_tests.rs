@@ -319,6 +319,15 @@ fn german_texts() {
 }
 
 #[test]
+fn the_chooser_opens_with_the_keyboard_in_its_path_field() {
+    let mut ui = start(Lang::En);
+    ui.chatting();
+    ui.click("Send file…");
+    ui.frames();
+    assert!(ui.harness.get_by_label("File to send").is_focused());
+}
+
+#[test]
 fn send_a_file_through_the_chooser_with_progress_and_cancel() {
     let mut ui = start(Lang::En);
     ui.chatting();

@@ -126,6 +126,7 @@ impl<I: Injector> Control<I> {
         };
         match g.apply(ev) {
             Ok(true) => {
+                tracing::debug!(?ev, "input applied");
                 self.applied += 1;
                 self.last_drop = None;
                 true

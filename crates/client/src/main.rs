@@ -30,7 +30,6 @@ mod share_picker;
 mod signals;
 mod stamp;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -221,8 +220,8 @@ fn run_window(
 /// soon as a technician serves (the end-to-end test cannot click a
 /// desktop portal's file dialog). Release builds ignore it.
 #[cfg(debug_assertions)]
-fn debug_offer() -> Option<PathBuf> {
-    std::env::var_os("LOTSE_DEBUG_SEND_FILE").map(PathBuf::from)
+fn debug_offer() -> Option<std::path::PathBuf> {
+    std::env::var_os("LOTSE_DEBUG_SEND_FILE").map(std::path::PathBuf::from)
 }
 
 fn failure_of(e: &TargetError) -> Failure {

@@ -29,6 +29,9 @@ pub struct Picker {
     pub entries: Vec<Entry>,
     pub error: Option<String>,
     listing: Option<Receiver<Listing>>,
+    /// The path field takes the keyboard once, when the chooser opens: a
+    /// path can be typed (or pasted) at once.
+    focus_path: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,7 @@ impl Picker {
             entries: Vec::new(),
             error: None,
             listing: None,
+            focus_path: true,
         };
         picker.list(start, ctx);
         picker
@@ -154,6 +158,13 @@ impl Picker {
         let field = ui
             .add(TextEdit::singleline(&mut self.path_text).desired_width(f32::INFINITY))
             .labelled_by(label.id);
+        if self.focus_path {
+            crate::app::take_focus(&field);
+            if field.has_focus() {
+                self.focus_path = false;
+                tracing::info!("keyboard ready: file path");
+            }
+        }
         let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         ui.horizontal(|ui| {
             let ready = !self.path_text.trim().is_empty();

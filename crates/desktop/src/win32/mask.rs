@@ -1,8 +1,10 @@
 //! App-selective sharing on Windows: the part of the desktop the chosen
 //! programs' windows show, from the top-level window stack (`EnumWindows`
 //! order). A chosen window counts minus every window above it — any other
-//! program's and our own (the chat window, the watermark) — so a masked
-//! frame never shows a pixel of a window that was not chosen.
+//! program's and our own chat window — so a masked frame never shows a
+//! pixel of a window that was not chosen. Our own watermark is the one
+//! exception: it only lays our text over the apps (and is kept out of
+//! capture where Windows can, `WDA_EXCLUDEFROMCAPTURE`), as on X11.
 
 use std::collections::HashMap;
 
@@ -68,7 +70,11 @@ impl Mask {
         let mut programs = HashMap::new();
         let mut region = Region::new();
         // Bottom to top: a chosen window adds, any other covers.
+        let own = own_pid();
         for w in stack()?.iter().rev() {
+            if w.overlay && w.pid == own {
+                continue;
+            }
             if self.chosen_pid(w.pid, &mut programs) {
                 region.add(w.rect);
             } else {

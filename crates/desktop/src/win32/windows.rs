@@ -16,7 +16,7 @@ use windows::Win32::System::Threading::{
 use windows::Win32::UI::WindowsAndMessaging::{
     EnumWindows, GW_OWNER, GWL_EXSTYLE, GetWindow, GetWindowLongW, GetWindowRect,
     GetWindowTextLengthW, GetWindowTextW, GetWindowThreadProcessId, IsIconic, IsWindowVisible,
-    WS_EX_TOOLWINDOW,
+    WS_EX_LAYERED, WS_EX_TOOLWINDOW, WS_EX_TRANSPARENT,
 };
 use windows::core::{BOOL, PWSTR};
 
@@ -33,6 +33,9 @@ pub(crate) struct TopLevel {
     pub rect: Rect,
     /// Whether the task bar would show it (see the module docs).
     pub listed: bool,
+    /// A layered click-through overlay (like our watermark): it shows
+    /// over windows without taking their input.
+    pub overlay: bool,
 }
 
 /// The visible, not minimized top-level windows, top-most first.
@@ -52,7 +55,9 @@ pub(crate) fn stack() -> Result<Vec<TopLevel>, DesktopError> {
             }
             let mut pid = 0u32;
             GetWindowThreadProcessId(hwnd, Some(&mut pid));
-            let tool = GetWindowLongW(hwnd, GWL_EXSTYLE) as u32 & WS_EX_TOOLWINDOW.0 != 0;
+            let ex = GetWindowLongW(hwnd, GWL_EXSTYLE) as u32;
+            let tool = ex & WS_EX_TOOLWINDOW.0 != 0;
+            let click_through = WS_EX_LAYERED.0 | WS_EX_TRANSPARENT.0;
             let owned = GetWindow(hwnd, GW_OWNER).is_ok_and(|o| !o.is_invalid());
             let titled = GetWindowTextLengthW(hwnd) > 0;
             found.push(TopLevel {
@@ -60,6 +65,7 @@ pub(crate) fn stack() -> Result<Vec<TopLevel>, DesktopError> {
                 pid,
                 rect: super::rect(r),
                 listed: titled && !tool && !owned,
+                overlay: ex & click_through == click_through,
             });
         }
         BOOL(1)
