@@ -28,7 +28,7 @@ use std::process::{Command, Stdio};
 use lotse_e2e::console::Console;
 use lotse_e2e::customer::{Customer, CustomerOptions, LONG};
 use lotse_e2e::display::Display;
-use lotse_e2e::relay::Relay;
+use lotse_e2e::relay::{Relay, STRAIGHT_TO_NAME};
 use lotse_e2e::scene::{
     Artifacts, PICKER_READY, SECRET_HEX, SECRET_RGB, Scene, TECH, choose_application, click_at,
     client_rect, masked, move_window, request_share_and_allow, say, serve, stop_screen_sharing,
@@ -161,6 +161,18 @@ fn click_send_file(display: &Display, customer: &mut Customer) {
         .collect();
     let y = (rows[0] + rows[rows.len() - 1]) / 2;
     click_at(display, right - 8, y);
+}
+
+/// The downloaded program and its folder leave the Wine drive.
+fn assert_gone(customer: &Customer, saved: &Path, own: &Path) {
+    wait_for("lotse.exe removed", LONG, || {
+        (!saved.exists()).then_some(())
+    });
+    assert!(
+        !own.exists(),
+        "its folder stayed: {own:?}; log:\n{}",
+        customer.log()
+    );
 }
 
 /// Wait until `done`; fails with the client's log after `LONG`.
@@ -406,15 +418,60 @@ async fn a_windows_customer_chats_shares_is_helped_and_leaves_nothing_behind() {
     customer.close();
     let status = customer.wait_exit(LONG);
     assert!(status.success(), "{status:?}; log:\n{}", customer.log());
-    wait_for("lotse.exe removed", LONG, || {
-        (!saved.exists()).then_some(())
-    });
-    assert!(
-        !own.exists(),
-        "its folder stayed: {own:?}; log:\n{}",
-        customer.log()
-    );
+    assert_gone(&customer, &saved, &own);
     step("gone");
     drop(scene);
+    end_wine(&prefix);
+}
+
+/// Logoff while the client runs (Wine's `wineboot --end-session` asks
+/// every window, as Windows does): the client ends the session and
+/// nothing of it stays on the drive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_windows_logoff_ends_the_session_and_leaves_nothing_behind() {
+    let exe = std::env::var("LOTSE_WINDOWS_CLIENT")
+        .expect("LOTSE_WINDOWS_CLIENT names lotse.exe (scripts/windows.sh e2e sets it)");
+    let prefix = PathBuf::from(std::env::var("WINEPREFIX").expect("WINEPREFIX"));
+    end_wine(&prefix);
+    let relay = Relay::start_with_config(&format!(
+        "{STRAIGHT_TO_NAME}\n[downloads]\nwindows = \"{exe}\"\n"
+    ));
+    let display = Display::start_bare().expect("Xvfb");
+    let opts = CustomerOptions {
+        download: "/download/windows".into(),
+        wine: Some(prefix.clone()),
+        ..CustomerOptions::default()
+    };
+    let mut customer = Customer::start(&relay, &display, opts).await;
+    let saved = customer.exe.clone();
+    customer.join("Erika Muster");
+    let own = customer
+        .log()
+        .lines()
+        .find_map(|l| {
+            l.split_once("client files in ")
+                .map(|(_, p)| on_wine_drive(&prefix, p.trim()))
+        })
+        .expect("the client's folder");
+    assert!(own.is_dir(), "{own:?}");
+
+    let status = display
+        .command("wineboot")
+        .arg("--end-session")
+        .env("WINEPREFIX", &prefix)
+        .env("WINEDEBUG", "-all")
+        .status()
+        .expect("wineboot");
+    assert!(status.success(), "wineboot --end-session: {status:?}");
+    customer.wait_log("Windows ends the session", LONG);
+    customer.wait_exit(LONG);
+    assert_gone(&customer, &saved, &own);
+    // The relay recorded the customer's end, not a lost connection.
+    wait_for("the relay's record of the customer's end", LONG, || {
+        relay
+            .try_cli(&["sessions", "show", "1"])
+            .ok()
+            .filter(|r| r.contains("(ended_by_customer)"))
+    });
     end_wine(&prefix);
 }

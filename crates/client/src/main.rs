@@ -25,6 +25,8 @@ mod net;
 mod nudge;
 mod picker;
 mod session;
+#[cfg(windows)]
+mod session_end;
 mod share;
 mod share_picker;
 mod signals;
@@ -145,6 +147,11 @@ fn main() -> ExitCode {
     let shutdown = signals::Shutdown::new(cleanup);
     if let Err(e) = signals::watch(shutdown.clone()) {
         tracing::warn!("signals are not watched: {e}");
+    }
+    // Windows: logoff and shutdown come as window messages.
+    #[cfg(windows)]
+    if let Err(e) = session_end::watch(shutdown.clone()) {
+        tracing::warn!("the end of the Windows session is not watched: {e}");
     }
 
     let result = run_window(target, lang, tr, &shutdown);

@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ pub struct Shutdown {
     requested: Arc<AtomicBool>,
     ctx: OnceLock<egui::Context>,
     cleanup: Mutex<Option<Cleanup>>,
+    cleaned: AtomicBool,
 }
 
 impl Shutdown {
@@ -33,6 +34,7 @@ impl Shutdown {
             requested: Arc::new(AtomicBool::new(false)),
             ctx: OnceLock::new(),
             cleanup: Mutex::new(Some(cleanup)),
+            cleaned: AtomicBool::new(false),
         })
     }
 
@@ -54,12 +56,22 @@ impl Shutdown {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        cleanup.map(|c| c.run())
+        let removed = cleanup.map(|c| c.run());
+        if removed.is_some() {
+            self.cleaned.store(true, Ordering::SeqCst);
+        }
+        removed
     }
 
-    fn request(&self) {
-        self.requested
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+    /// Whether the cleanup has run to its end.
+    #[cfg(windows)]
+    pub fn is_cleaned_up(&self) -> bool {
+        self.cleaned.load(Ordering::SeqCst)
+    }
+
+    /// Ask the window to end the session and close (and wake it).
+    pub(crate) fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
         if let Some(ctx) = self.ctx.get() {
             ctx.request_repaint();
         }
@@ -112,7 +124,7 @@ async fn stop_signals() -> std::io::Result<StopSignal> {
 
 /// Registers the console events that end the session (before it returns).
 /// A program started without a console gets logoff and shutdown as window
-/// messages instead, which these do not see.
+/// messages instead: `session_end.rs` answers those.
 #[cfg(windows)]
 async fn stop_signals() -> std::io::Result<StopSignal> {
     use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close, ctrl_logoff, ctrl_shutdown};
