@@ -6,6 +6,7 @@ pub mod customer;
 pub mod display;
 pub mod relay;
 pub mod scene;
+pub mod web;
 
 /// A tokio runtime for a test that also drives blocking things (windows,
 /// processes) from its own thread.

@@ -26,15 +26,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use lotse_e2e::console::Console;
-use lotse_e2e::customer::{Customer, CustomerOptions, LONG};
+use lotse_e2e::customer::{Customer, CustomerOptions, LONG, download};
 use lotse_e2e::display::Display;
-use lotse_e2e::relay::{Relay, STRAIGHT_TO_NAME};
+use lotse_e2e::relay::{Peer, Relay, STRAIGHT_TO_NAME};
 use lotse_e2e::scene::{
     Artifacts, PICKER_READY, SECRET_HEX, SECRET_RGB, Scene, TECH, choose_application, click_at,
     client_rect, masked, move_window, request_share_and_allow, say, serve, stop_screen_sharing,
     wait_console_shows, x_screen,
 };
 use lotse_e2e::wait_for;
+use lotse_e2e::web::{continues_in_the_client, elevated_web_chat};
+use lotse_protocol::Message;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -473,5 +475,147 @@ async fn a_windows_logoff_ends_the_session_and_leaves_nothing_behind() {
             .ok()
             .filter(|r| r.contains("(ended_by_customer)"))
     });
+    end_wine(&prefix);
+}
+
+/// `installer/windows/<name>` as Wine's cmd sees it (drive Z: is `/`).
+fn installer_script(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../installer/windows")
+        .join(name)
+        .canonicalize()
+        .expect("the installer script");
+    format!("Z:{}", path.display()).replace('/', "\\")
+}
+
+/// `wine cmd /c <script> <args>` in the prefix, on `display` (Wine's
+/// desktop starts with the first program and stays on its display); its
+/// output.
+fn run_cmd(display: &Display, prefix: &Path, script: &str, args: &[&str]) -> std::process::Output {
+    display
+        .command("wine")
+        .args(["cmd", "/c", script])
+        .args(args)
+        .env("WINEPREFIX", prefix)
+        .env("WINEDEBUG", "-all")
+        .output()
+        .expect("wine cmd")
+}
+
+/// The `lotse://` handler this user's registry names (`None`: none).
+fn lotse_handler(display: &Display, prefix: &Path) -> Option<String> {
+    let out = display
+        .command("wine")
+        .args([
+            "reg",
+            "query",
+            r"HKCU\Software\Classes\lotse\shell\open\command",
+            "/ve",
+        ])
+        .env("WINEPREFIX", prefix)
+        .env("WINEDEBUG", "-all")
+        .output()
+        .expect("wine reg");
+    let text = String::from_utf8_lossy(&out.stdout);
+    (out.status.success())
+        .then(|| {
+            text.lines()
+                .find(|l| l.contains("REG_SZ"))
+                .map(str::to_owned)
+        })
+        .flatten()
+}
+
+/// `installer/windows/install.cmd` installs the downloaded client for this
+/// user and registers `lotse://` in HKCU only; the web chat's "continue in
+/// the app" link, run through the registered command, starts the
+/// installed client, which takes the web chat's session over and stays
+/// after it; `uninstall.cmd` removes the program, its marker and the
+/// handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_windows_installer_registers_lotse_links_for_this_user_and_the_client_stays() {
+    let exe = std::env::var("LOTSE_WINDOWS_CLIENT")
+        .expect("LOTSE_WINDOWS_CLIENT names lotse.exe (scripts/windows.sh e2e sets it)");
+    let prefix = PathBuf::from(std::env::var("WINEPREFIX").expect("WINEPREFIX"));
+    end_wine(&prefix);
+    let relay = Relay::start_with_config(&format!("{CONFIG}\n[downloads]\nwindows = \"{exe}\"\n"));
+    relay.add_user(TECH.0, TECH.1);
+    let mut tech = Peer::technician(&relay, TECH.0, TECH.1).await;
+    let (mut web, sid, url, _) = elevated_web_chat(&relay, &mut tech).await;
+
+    // Downloaded to a folder on the Wine drive, then installed.
+    let folder = tempfile::Builder::new()
+        .prefix("lotse-e2e-install-")
+        .tempdir_in(prefix.join("drive_c"))
+        .expect("a folder on the Wine drive");
+    let downloaded = download(&relay, "/download/windows", folder.path()).await;
+    let display = Display::start_bare().expect("Xvfb");
+    let out = run_cmd(
+        &display,
+        &prefix,
+        &installer_script("install.cmd"),
+        &[&windows_path(&prefix, &downloaded)],
+    );
+    assert!(out.status.success(), "install.cmd: {out:?}");
+    let handler = lotse_handler(&display, &prefix).expect("a lotse:// handler");
+    assert!(
+        handler.ends_with(r#"\Programs\Lotse\lotse.exe" "%1""#),
+        "{handler}"
+    );
+    let installed = handler
+        .split('"')
+        .nth(1)
+        .map(|p| on_wine_drive(&prefix, p))
+        .expect("the handler's program");
+    assert_eq!(
+        std::fs::read(&installed).expect("the installed client"),
+        std::fs::read(&downloaded).expect("the download")
+    );
+
+    // The browser hands the link on and Windows runs the registered
+    // command with the link for `%1`. (Wine 8's shell does not look up
+    // per-user classes, so the test runs that command itself.)
+    let program = handler.split('"').nth(1).expect("the handler's program");
+    let mut client = display
+        .command("wine")
+        .args([program, &url])
+        .env("WINEPREFIX", &prefix)
+        .env("WINEDEBUG", "-all")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run the registered command");
+    continues_in_the_client(&mut web, &mut tech, sid).await;
+    let window = display
+        .wait_for_class("^lotse\\.exe$", LONG)
+        .expect("the installed client's window")
+        .remove(0);
+    display
+        .screenshot(&SHOTS.path("installed"))
+        .expect("screenshot");
+    display.close_window(&window).expect("close the window");
+    let end = tech
+        .recv_until(|e| matches!(e.msg, Message::End { .. }), LONG)
+        .await;
+    assert_eq!(end.session, Some(sid));
+    wait_for("the installed client to end", LONG, || {
+        client.try_wait().expect("try_wait")
+    });
+    assert!(installed.exists(), "the installed client stays");
+
+    // Uninstalled: program, marker and handler are gone.
+    let out = run_cmd(&display, &prefix, &installer_script("uninstall.cmd"), &[]);
+    assert!(out.status.success(), "uninstall.cmd: {out:?}");
+    assert_eq!(lotse_handler(&display, &prefix), None);
+    assert!(!installed.exists(), "{installed:?}");
+    let programs = installed.parent().expect("Programs\\Lotse");
+    assert!(!programs.exists(), "{programs:?}");
+    let marker = programs
+        .parent()
+        .and_then(Path::parent)
+        .expect("AppData\\Local")
+        .join("Lotse");
+    assert!(!marker.exists(), "{marker:?}");
     end_wine(&prefix);
 }

@@ -100,12 +100,23 @@ fn shorten(text: &str) -> String {
 
 /// Where `installer/linux/install.sh` records the installed client's
 /// path: `$XDG_DATA_HOME/lotse/installed` (default `~/.local/share`).
+#[cfg(not(windows))]
 pub fn install_marker() -> Option<PathBuf> {
     let data = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
     Some(data.join("lotse").join("installed"))
+}
+
+/// Where `installer/windows/install.cmd` records the installed client's
+/// path: `%LOCALAPPDATA%\Lotse\installed`.
+#[cfg(windows)]
+pub fn install_marker() -> Option<PathBuf> {
+    std::env::var_os("LOCALAPPDATA")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .map(|data| data.join("Lotse").join("installed"))
 }
 
 /// Whether `exe` is the installed client: the install marker names
