@@ -221,6 +221,10 @@ async fn a_windows_customer_chats_shares_is_helped_and_leaves_nothing_behind() {
     let original = std::fs::read(&exe).expect("read lotse.exe");
     assert!(body.len() > original.len(), "the download carries a stamp");
     assert_eq!(&body[..2], b"MZ", "a Windows program");
+    // Its manifest: never a UAC prompt, scaled per monitor by itself.
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains(r#"requestedExecutionLevel level="asInvoker""#));
+    assert!(text.contains(">permonitorv2<"), "per-monitor DPI awareness");
 
     // Downloaded to a folder on the Wine drive and double-clicked.
     let display = Display::start_bare().expect("Xvfb");
