@@ -197,6 +197,8 @@ fn run_window(
         "lotse",
         options,
         Box::new(move |cc| {
+            #[cfg(windows)]
+            session_end::keep_out_of_capture(cc);
             app::setup_context(&cc.egui_ctx);
             shutdown.set_context(cc.egui_ctx.clone());
             let ctx = cc.egui_ctx.clone();

@@ -1,3 +1,6 @@
+//! Windows specifics of the client's own window: logoff and shutdown,
+//! and keeping the window out of screen capture.
+//!
 //! Logoff and shutdown on Windows. A program without a console (ours: a
 //! double-clicked download) gets no console events then; Windows asks
 //! every top-level window instead: `WM_QUERYENDSESSION`, then
@@ -20,6 +23,26 @@ use windows::Win32::UI::WindowsAndMessaging::{
 use windows::core::w;
 
 use crate::signals::{GRACE, Shutdown};
+
+/// Our chat window is left out of screen capture (Windows 10 2004+,
+/// `WDA_EXCLUDEFROMCAPTURE`, as the watermark): a whole-screen share shows
+/// the customer's desktop, not our own window over it.
+pub fn keep_out_of_capture(cc: &eframe::CreationContext<'_>) {
+    use raw_window_handle::{HasWindowHandle, RawWindowHandle};
+    use windows::Win32::UI::WindowsAndMessaging::{
+        SetWindowDisplayAffinity, WDA_EXCLUDEFROMCAPTURE,
+    };
+    let Ok(handle) = cc.window_handle() else {
+        return;
+    };
+    if let RawWindowHandle::Win32(window) = handle.as_raw() {
+        let hwnd = HWND(window.hwnd.get() as *mut _);
+        // SAFETY: the handle of our own window, alive while eframe runs.
+        if let Err(e) = unsafe { SetWindowDisplayAffinity(hwnd, WDA_EXCLUDEFROMCAPTURE) } {
+            tracing::warn!("the chat window is not kept out of capture: {e}");
+        }
+    }
+}
 
 /// The one shutdown the window procedure acts on.
 static SHUTDOWN: OnceLock<Arc<Shutdown>> = OnceLock::new();
