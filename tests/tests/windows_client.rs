@@ -3,7 +3,7 @@
 //! (Linux) and the real headless technician console: the relay stamps and
 //! hands out `/download/windows`; the downloaded program, saved on the
 //! Wine drive, shows the site's agreement, joins the queue, chats both
-//! ways, sends a file (SHA-256 checked), shares the whole screen (the
+//! ways, is nudged, sends a file (SHA-256 checked), shares the whole screen (the
 //! console's picture equals the screen pixel for pixel), is controlled (the technician types `Grüße, 123 €`
 //! into a Windows edit field, read back from the program's file), stops
 //! sharing with its red button, shares only a chosen program (everything
@@ -283,6 +283,10 @@ async fn a_windows_customer_chats_shares_is_helped_and_leaves_nothing_behind() {
     assert_eq!(line["from"], "Jürgen Weiß");
     assert_eq!(line["session"].as_u64(), Some(session));
     display.screenshot(&SHOTS.path("chat")).expect("screenshot");
+    // A nudge: the window comes to the front, shakes and is back.
+    console.cmd("nudge");
+    customer.wait_log("Nudged", LONG);
+    customer.wait_log("nudge shake over, window back", LONG);
 
     // A file from the customer, chosen in the client's chooser by typing
     // its Windows path; the technician accepts it into a folder, intact.
