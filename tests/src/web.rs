@@ -66,6 +66,14 @@ pub async fn elevated_web_chat(relay: &Relay, tech: &mut Peer) -> (Peer, u64, St
     )
     .await;
 
+    let (url, download) = elevate(&mut web, tech, sid).await;
+    (web, sid, url, download)
+}
+
+/// The technician asks the web chat `web` of session `sid` to continue in
+/// the app and the customer agrees; the relay's `elevate_ready`: (`url`,
+/// `download`).
+pub async fn elevate(web: &mut Peer, tech: &mut Peer, sid: u64) -> (String, String) {
     tech.send_for(sid, Message::ElevateRequest).await;
     web.recv_until(|e| matches!(e.msg, Message::ElevateRequest), LONG)
         .await;
@@ -80,7 +88,7 @@ pub async fn elevated_web_chat(relay: &Relay, tech: &mut Peer) -> (Peer, u64, St
     let Message::ElevateReady { url, download } = ready.msg else {
         unreachable!()
     };
-    (web, sid, url, download)
+    (url, download)
 }
 
 /// The session continues: the web chat is told, the technician gets the

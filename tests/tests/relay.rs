@@ -711,20 +711,7 @@ async fn web_chat_checks_origin_and_elevates_to_the_full_client() {
     ));
     chat_reaches(&mut web, &mut tech, None, "aus dem Browser").await;
 
-    tech.send_for(sid, Message::ElevateRequest).await;
-    web.recv_until(|e| matches!(e.msg, Message::ElevateRequest), WAIT)
-        .await;
-    web.send(Message::Consent {
-        topic: ConsentTopic::Elevation,
-        granted: true,
-    })
-    .await;
-    let ready = web
-        .recv_until(|e| matches!(e.msg, Message::ElevateReady { .. }), WAIT)
-        .await;
-    let Message::ElevateReady { download, url } = ready.msg else {
-        unreachable!()
-    };
+    let (url, download) = lotse_e2e::web::elevate(&mut web, &mut tech, sid).await;
     assert!(url.starts_with("lotse://"));
     let key = download
         .split("key=")

@@ -193,8 +193,40 @@ fn until(customer: &Customer, what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// Wine's processes on this prefix end (none from an earlier run may hold
-/// its desktop on another display).
+/// The Windows client and the Wine prefix `scripts/windows.sh e2e` names.
+/// Wine's processes on the prefix end when a test starts (none from an
+/// earlier run may hold its desktop on another display) and when it ends,
+/// also when it fails.
+struct Wine {
+    exe: String,
+    prefix: PathBuf,
+}
+
+impl Wine {
+    fn start() -> Wine {
+        let exe = std::env::var("LOTSE_WINDOWS_CLIENT")
+            .expect("LOTSE_WINDOWS_CLIENT names lotse.exe (scripts/windows.sh e2e sets it)");
+        let prefix = PathBuf::from(std::env::var("WINEPREFIX").expect("WINEPREFIX"));
+        end_wine(&prefix);
+        Wine { exe, prefix }
+    }
+
+    /// The relay with `config`, handing out this client as
+    /// `/download/windows`.
+    fn relay(&self, config: &str) -> Relay {
+        Relay::start_with_config(&format!(
+            "{config}\n[downloads]\nwindows = \"{}\"\n",
+            self.exe
+        ))
+    }
+}
+
+impl Drop for Wine {
+    fn drop(&mut self) {
+        end_wine(&self.prefix);
+    }
+}
+
 fn end_wine(prefix: &Path) {
     let _ = Command::new("wineserver")
         .arg("-k")
@@ -206,19 +238,17 @@ fn end_wine(prefix: &Path) {
 /// be helped, share one program, close — nothing is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_windows_customer_chats_shares_is_helped_and_leaves_nothing_behind() {
-    let exe = std::env::var("LOTSE_WINDOWS_CLIENT")
-        .expect("LOTSE_WINDOWS_CLIENT names lotse.exe (scripts/windows.sh e2e sets it)");
-    let prefix = PathBuf::from(std::env::var("WINEPREFIX").expect("WINEPREFIX"));
-    end_wine(&prefix);
+    let wine = Wine::start();
+    let prefix = wine.prefix.clone();
     let started = std::time::Instant::now();
     let step = |what: &str| eprintln!("[{:>6.1} s] {what}", started.elapsed().as_secs_f64());
-    let relay = Relay::start_with_config(&format!("{CONFIG}\n[downloads]\nwindows = \"{exe}\"\n"));
+    let relay = wine.relay(CONFIG);
     relay.add_user(TECH.0, TECH.1);
 
     // The portal's Windows download: the program, stamped for this relay.
     let (status, head, body) = relay.http_get("/download/windows").await;
     assert_eq!(status, 200, "{head}");
-    let original = std::fs::read(&exe).expect("read lotse.exe");
+    let original = std::fs::read(&wine.exe).expect("read lotse.exe");
     assert!(body.len() > original.len(), "the download carries a stamp");
     assert_eq!(&body[..2], b"MZ", "a Windows program");
     // Its manifest: never a UAC prompt, scaled per monitor by itself.
@@ -430,8 +460,6 @@ async fn a_windows_customer_chats_shares_is_helped_and_leaves_nothing_behind() {
     assert!(status.success(), "{status:?}; log:\n{}", customer.log());
     assert_gone(&customer, &saved, &own);
     step("gone");
-    drop(scene);
-    end_wine(&prefix);
 }
 
 /// Logoff while the client runs (Wine's `wineboot --end-session` asks
@@ -439,13 +467,9 @@ async fn a_windows_customer_chats_shares_is_helped_and_leaves_nothing_behind() {
 /// nothing of it stays on the drive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_windows_logoff_ends_the_session_and_leaves_nothing_behind() {
-    let exe = std::env::var("LOTSE_WINDOWS_CLIENT")
-        .expect("LOTSE_WINDOWS_CLIENT names lotse.exe (scripts/windows.sh e2e sets it)");
-    let prefix = PathBuf::from(std::env::var("WINEPREFIX").expect("WINEPREFIX"));
-    end_wine(&prefix);
-    let relay = Relay::start_with_config(&format!(
-        "{STRAIGHT_TO_NAME}\n[downloads]\nwindows = \"{exe}\"\n"
-    ));
+    let wine = Wine::start();
+    let prefix = wine.prefix.clone();
+    let relay = wine.relay(STRAIGHT_TO_NAME);
     let display = Display::start_bare().expect("Xvfb");
     let opts = CustomerOptions {
         download: "/download/windows".into(),
@@ -483,7 +507,6 @@ async fn a_windows_logoff_ends_the_session_and_leaves_nothing_behind() {
             .ok()
             .filter(|r| r.contains("(ended_by_customer)"))
     });
-    end_wine(&prefix);
 }
 
 /// `installer/windows/<name>` as Wine's cmd sees it (drive Z: is `/`).
@@ -542,11 +565,9 @@ fn lotse_handler(display: &Display, prefix: &Path) -> Option<String> {
 /// handler.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_windows_installer_registers_lotse_links_for_this_user_and_the_client_stays() {
-    let exe = std::env::var("LOTSE_WINDOWS_CLIENT")
-        .expect("LOTSE_WINDOWS_CLIENT names lotse.exe (scripts/windows.sh e2e sets it)");
-    let prefix = PathBuf::from(std::env::var("WINEPREFIX").expect("WINEPREFIX"));
-    end_wine(&prefix);
-    let relay = Relay::start_with_config(&format!("{CONFIG}\n[downloads]\nwindows = \"{exe}\"\n"));
+    let wine = Wine::start();
+    let prefix = wine.prefix.clone();
+    let relay = wine.relay(CONFIG);
     relay.add_user(TECH.0, TECH.1);
     let mut tech = Peer::technician(&relay, TECH.0, TECH.1).await;
     let (mut web, sid, url, _) = elevated_web_chat(&relay, &mut tech).await;
@@ -625,5 +646,4 @@ async fn the_windows_installer_registers_lotse_links_for_this_user_and_the_clien
         .expect("AppData\\Local")
         .join("Lotse");
     assert!(!marker.exists(), "{marker:?}");
-    end_wine(&prefix);
 }
