@@ -92,6 +92,8 @@ mod watermark_text;
 mod x11;
 #[cfg(target_os = "linux")]
 use x11::xutil;
+#[cfg(target_os = "linux")]
+pub mod wayland;
 #[cfg(windows)]
 mod win32;
 #[cfg(windows)]
