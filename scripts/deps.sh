@@ -5,7 +5,8 @@
 #
 #   lotse_need build run test web   # install what is missing (root) or name it
 
-LOTSE_PKGS_build="gcc libc6-dev pkg-config libasound2-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev"
+# libpipewire-0.3-dev, libspa-0.2-dev and clang (bindgen): the Wayland backend's PipeWire frames.
+LOTSE_PKGS_build="gcc libc6-dev pkg-config libasound2-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev libpipewire-0.3-dev libspa-0.2-dev clang"
 # What the client and console need to open a window (under Xvfb or a real X server).
 LOTSE_PKGS_run="libgl1 libglx-mesa0 libgl1-mesa-dri libx11-6 libx11-xcb1 libxrandr2 libxcursor1 libxi6 libxkbcommon-x11-0"
 # End-to-end tests: a virtual X server, window manager, compositor, X tools (x11-utils: xprop,
