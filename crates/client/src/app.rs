@@ -445,7 +445,7 @@ impl App {
                             self.command(ui.ctx(), Command::StopSharing);
                         }
                     }
-                    ShareState::Active(ShareChoice::Apps { .. }) => {
+                    ShareState::Active(ShareChoice::Apps { .. } | ShareChoice::Windows) => {
                         ui.label(RichText::new(self.tr.t("sharing-apps")).color(red));
                         let change = egui::Button::new(
                             RichText::new(self.tr.t("button-change-sharing"))

@@ -11,16 +11,12 @@
 use std::sync::Arc;
 
 use lotse_desktop::{
-    ChosenApps, DesktopError, EnigoInjector, GuardedInjector, Injector, Mask, MonitorInfo,
+    ChosenApps, DesktopError, DesktopInjector, GuardedInjector, Injector, Mask, MonitorInfo,
 };
 use lotse_protocol::InputEvent;
 
-/// Makes the real injector when a share starts (enigo needs the display).
-pub type MakeInjector<I> = Box<dyn FnMut() -> Result<I, DesktopError> + Send>;
-
 /// The control permission and the injector behind it.
-pub struct Control<I: Injector = EnigoInjector> {
-    make: MakeInjector<I>,
+pub struct Control<I: Injector = DesktopInjector> {
     /// Present while a share runs.
     guard: Option<GuardedInjector<I>>,
     /// Dropped while no share ran (the guard counts its own).
@@ -42,17 +38,22 @@ impl<I: Injector> std::fmt::Debug for Control<I> {
     }
 }
 
-impl Control<EnigoInjector> {
-    /// Real input through enigo (XTEST).
-    pub fn enigo() -> Self {
-        Self::new(Box::new(EnigoInjector::new))
+impl<I: Injector> Default for Control<I> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Control<DesktopInjector> {
+    /// Real input: the injector comes with each share's capture.
+    pub fn desktop() -> Self {
+        Self::new()
     }
 }
 
 impl<I: Injector> Control<I> {
-    pub fn new(make: MakeInjector<I>) -> Self {
+    pub fn new() -> Self {
         Self {
-            make,
             guard: None,
             dropped_unshared: 0,
             dropped_before: 0,
@@ -61,15 +62,16 @@ impl<I: Injector> Control<I> {
         }
     }
 
-    /// A share of `monitor` (with `mask` for app sharing) started. Control
-    /// starts revoked.
+    /// A share of `monitor` (with `mask` for app sharing) started, with
+    /// the injector its capture came with. Control starts revoked.
     pub fn share_started(
         &mut self,
         monitor: MonitorInfo,
         mask: Option<Arc<Mask>>,
+        inner: Result<I, DesktopError>,
     ) -> Result<(), DesktopError> {
         self.share_stopped();
-        let inner = (self.make)()?;
+        let inner = inner?;
         let mask = mask.map(|m| -> Arc<dyn ChosenApps> { m });
         self.guard = Some(GuardedInjector::new(inner, monitor, mask));
         Ok(())
@@ -197,9 +199,7 @@ mod tests {
     }
 
     fn control() -> (Control<Recorder>, Recorder) {
-        let rec = Recorder::default();
-        let make = rec.clone();
-        (Control::new(Box::new(move || Ok(make.clone()))), rec)
+        (Control::new(), Recorder::default())
     }
 
     fn text() -> InputEvent {
@@ -214,7 +214,8 @@ mod tests {
         assert!(!c.grant());
         assert!(!c.apply(&text()));
         // Share running, control not granted.
-        c.share_started(monitor(), None).expect("share");
+        c.share_started(monitor(), None, Ok(rec.clone()))
+            .expect("share");
         assert!(!c.apply(&text()));
         assert!(rec.0.lock().expect("lock").is_empty());
         assert_eq!(c.dropped(), 3);
@@ -233,7 +234,8 @@ mod tests {
     #[test]
     fn stopping_the_share_revokes_and_releases_held_keys() {
         let (mut c, rec) = control();
-        c.share_started(monitor(), None).expect("share");
+        c.share_started(monitor(), None, Ok(rec.clone()))
+            .expect("share");
         assert!(c.grant());
         let down = InputEvent::Key {
             key: "Shift".into(),
@@ -252,7 +254,8 @@ mod tests {
             })
         );
         // A new share starts without control.
-        c.share_started(monitor(), None).expect("share");
+        c.share_started(monitor(), None, Ok(rec.clone()))
+            .expect("share");
         assert!(!c.is_granted());
         assert!(!c.apply(&text()));
         assert_eq!(c.dropped(), 2);

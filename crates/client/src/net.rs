@@ -34,7 +34,7 @@ use tokio::time::Instant;
 use crate::control::Control;
 use crate::files::{self, Prepared};
 use crate::session::{Effect, Failure, FileEvent, NetEvent, ShareEvent};
-use crate::share::{ShareChoice, ShareWorker};
+use crate::share::{ShareChoice, ShareError, ShareWorker};
 use crate::stamp::Target;
 
 /// Called after every event so the UI repaints (egui's `request_repaint`).
@@ -124,10 +124,28 @@ struct Net {
     /// The relay said the session ended: no reconnects.
     over: bool,
     share: Option<ShareWorker>,
+    /// What the running share shows (to start it again with input).
+    share_choice: Option<ShareChoice>,
+    /// The share being started (its number): starting may wait for the
+    /// desktop's own dialog (Wayland), so it runs on a thread and reports
+    /// over `started_rx`; a result for another number is thrown away.
+    share_starting: Option<u64>,
+    share_number: u64,
+    started_tx: mpsc::Sender<ShareStarted>,
+    started_rx: mpsc::Receiver<ShareStarted>,
     control: Control,
     screen_tx: mpsc::Sender<Vec<u8>>,
     screen_rx: mpsc::Receiver<Vec<u8>>,
     watermark: Option<lotse_desktop::Watermark>,
+}
+
+/// A share start finished (on its thread).
+struct ShareStarted {
+    number: u64,
+    choice: ShareChoice,
+    /// Grant control as soon as it runs (it was started for input).
+    grant: bool,
+    result: Result<ShareWorker, ShareError>,
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -156,6 +174,7 @@ impl Net {
         let (frames_tx, frames_rx) = mpsc::channel(4);
         let (file_tx, file_rx) = mpsc::channel(64);
         let (screen_tx, screen_rx) = mpsc::channel(8);
+        let (started_tx, started_rx) = mpsc::channel(2);
         Self {
             target,
             lang,
@@ -174,7 +193,12 @@ impl Net {
             finish_by: None,
             over: false,
             share: None,
-            control: Control::enigo(),
+            share_choice: None,
+            share_starting: None,
+            share_number: 0,
+            started_tx,
+            started_rx,
+            control: Control::desktop(),
             screen_tx,
             screen_rx,
             watermark: None,
@@ -232,6 +256,11 @@ impl Net {
                     }
                 }
                 Some(msg) = self.file_rx.recv() => self.file_msg(msg).await,
+                Some(started) = self.started_rx.recv() => {
+                    if let Some(grant) = self.share_started(started).await {
+                        self.outbox.stamp(Envelope::new(grant));
+                    }
+                }
                 Some(frame) = self.frames_rx.recv() => {
                     // A chunk cannot cross a cut; the session cancels the upload.
                     drop(frame);
@@ -258,12 +287,6 @@ impl Net {
                     return Some(Outcome::Stop);
                 }
                 self.finish_by = Some(Instant::now() + FLUSH_TIMEOUT);
-                None
-            }
-            Effect::StartShare(choice) => {
-                if let Some(grant) = self.start_share(&choice).await {
-                    self.outbox.stamp(Envelope::new(grant));
-                }
                 None
             }
             other => {
@@ -421,15 +444,6 @@ impl Net {
                             }
                             self.finish_by = Some(Instant::now() + FLUSH_TIMEOUT);
                         }
-                        Effect::StartShare(choice) => {
-                            if let Some(grant) = self.start_share(&choice).await {
-                                // Before any frame of the new share goes out.
-                                let env = self.outbox.stamp(Envelope::new(grant));
-                                if send_text(&mut sink, &env).await.is_err() {
-                                    return Outcome::Retry;
-                                }
-                            }
-                        }
                         other => self.side_effect(other),
                     }
                 }
@@ -468,6 +482,15 @@ impl Net {
                     }
                 }
                 Some(msg) = self.file_rx.recv() => self.file_msg(msg).await,
+                Some(started) = self.started_rx.recv() => {
+                    if let Some(grant) = self.share_started(started).await {
+                        // Before any frame of the new share goes out.
+                        let env = self.outbox.stamp(Envelope::new(grant));
+                        if send_text(&mut sink, &env).await.is_err() {
+                            return Outcome::Retry;
+                        }
+                    }
+                }
                 Some(frame) = self.frames_rx.recv() => {
                     let id = frame_id(&frame);
                     if id.is_some_and(|id| self.stopped_uploads.contains(&id)) {
@@ -599,23 +622,72 @@ impl Net {
         Ok(())
     }
 
-    /// Start capturing `choice` (the customer allowed and chose it).
-    /// Returns the `share_grant` to send, or reports the failure.
-    async fn start_share(&mut self, choice: &ShareChoice) -> Option<Message> {
+    /// Start capturing `choice` (the customer allowed and chose it) on a
+    /// thread: on Wayland this waits for the desktop's dialog, which must
+    /// not stop the link. `input`: ask the desktop for input in the same
+    /// dialog; `grant`: grant control once it runs.
+    fn begin_share(&mut self, choice: ShareChoice, input: bool, grant: bool) {
         self.stop_share();
-        match ShareWorker::start(choice, self.screen_tx.clone()) {
-            Ok(worker) => {
-                if let Some(monitor) = worker.monitor()
-                    && let Err(e) = self.control.share_started(monitor, worker.mask())
-                {
-                    // Sharing works without it; control will be refused.
-                    tracing::warn!("remote control is not available: {e}");
+        self.share_number += 1;
+        let number = self.share_number;
+        self.share_starting = Some(number);
+        let tx = self.started_tx.clone();
+        let screen_tx = self.screen_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("lotse-share-start".into())
+            .spawn(move || {
+                let result = ShareWorker::start(&choice, screen_tx, input);
+                // Nobody waits any more: dropping the worker stops it.
+                let _ = tx.blocking_send(ShareStarted {
+                    number,
+                    choice,
+                    grant,
+                    result,
+                });
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("the share thread could not start: {e}");
+            self.share_starting = None;
+            let events = self.events.clone();
+            let wake = self.wake.clone();
+            tokio::spawn(async move {
+                let failed = NetEvent::Share(ShareEvent::Failed(e.to_string()));
+                if events.send(failed).await.is_ok() {
+                    wake();
+                }
+            });
+        }
+    }
+
+    /// A share start finished. Returns the `share_grant` to send, or
+    /// reports the failure.
+    async fn share_started(&mut self, started: ShareStarted) -> Option<Message> {
+        if self.share_starting != Some(started.number) {
+            // Stopped (or replaced) while the desktop's dialog was open.
+            return None;
+        }
+        self.share_starting = None;
+        let choice = started.choice;
+        match started.result {
+            Ok(mut worker) => {
+                if let Some(monitor) = worker.monitor() {
+                    let injector = worker.take_injector().unwrap_or(Err(
+                        lotse_desktop::DesktopError::Unsupported("no injector for this share"),
+                    ));
+                    if let Err(e) = self.control.share_started(monitor, worker.mask(), injector) {
+                        // Sharing works without it; control will be refused.
+                        tracing::warn!("remote control is not available: {e}");
+                    }
                 }
                 let (width, height) = worker.size();
                 tracing::info!(?choice, width, height, "screen sharing started");
                 self.share = Some(worker);
+                self.share_choice = Some(choice.clone());
                 self.emit(NetEvent::Share(ShareEvent::Started { width, height }))
                     .await;
+                if started.grant && !self.control.grant() {
+                    tracing::warn!("control could not be granted on the new share");
+                }
                 Some(Message::ShareGrant {
                     scope: choice.scope(),
                     width,
@@ -634,6 +706,8 @@ impl Net {
 
     /// Capture and control end now; queued frames of the share are dropped.
     fn stop_share(&mut self) {
+        self.share_starting = None;
+        self.share_choice = None;
         self.control.share_stopped();
         if let Some(mut share) = self.share.take() {
             share.stop();
@@ -742,7 +816,24 @@ impl Net {
                 }
             }
             Effect::StopShare => self.stop_share(),
+            Effect::StartShare(choice) => {
+                let input = self.control.is_granted();
+                self.begin_share(choice, input, input);
+            }
             Effect::GrantControl => {
+                // Wayland: the running share has no input; the desktop asks
+                // once more (screen and input in one dialog) and the share
+                // starts again with it.
+                if self
+                    .share
+                    .as_ref()
+                    .is_some_and(ShareWorker::can_ask_for_input)
+                    && let Some(choice) = self.share_choice.clone()
+                {
+                    tracing::info!("asking the desktop for input: the share starts again");
+                    self.begin_share(choice, true, true);
+                    return;
+                }
                 if !self.control.grant() {
                     tracing::warn!("control grant without a running share");
                 }
@@ -760,8 +851,7 @@ impl Net {
                     }
                 }
             }
-            Effect::StartShare(_)
-            | Effect::Send(_)
+            Effect::Send(_)
             | Effect::Finish
             | Effect::Attention
             | Effect::Close

@@ -466,6 +466,8 @@ pub struct Session {
     /// Chat text size in points, changed by the customer.
     pub font_size: f32,
     pub share: ShareState,
+    /// The capture of the active share reported that it runs.
+    share_runs: bool,
     pub control: ControlState,
     /// What the relay refused or did not answer (shown until dismissed or
     /// the next try).
@@ -515,6 +517,7 @@ impl Session {
             served: false,
             font_size: FONT_DEFAULT,
             share: ShareState::Off,
+            share_runs: false,
             control: ControlState::Off,
             trouble: None,
             returned_draft: None,
@@ -1256,6 +1259,7 @@ impl Session {
                 ShareState::Picking => {
                     tracing::info!(?choice, "the customer allowed screen sharing");
                     self.share = ShareState::Active(choice.clone());
+                    self.share_runs = false;
                     vec![Effect::StartShare(choice)]
                 }
                 ShareState::Active(old) if old != choice => {
@@ -1264,6 +1268,7 @@ impl Session {
                     tracing::info!(?choice, "the customer changed what is shared");
                     let mut effects = self.end_control(true);
                     self.share = ShareState::Active(choice.clone());
+                    self.share_runs = false;
                     effects.push(Effect::StopShare);
                     effects.push(Effect::Send(Message::ShareStop));
                     effects.push(Effect::StartShare(choice));
@@ -1354,6 +1359,7 @@ impl Session {
         match ev {
             ShareEvent::Started { width, height } => {
                 tracing::info!(width, height, "screen sharing runs");
+                self.share_runs = true;
                 Vec::new()
             }
             ShareEvent::Failed(why) => {
@@ -1365,7 +1371,14 @@ impl Session {
                 self.share = ShareState::Off;
                 self.system(SystemNote::ShareFailed(why));
                 effects.push(Effect::StopShare);
-                effects.push(Effect::Send(Message::ShareStop));
+                // Never started (e.g. declined in the desktop's own
+                // dialog): to the technician that is a declined request.
+                let msg = if std::mem::take(&mut self.share_runs) {
+                    Message::ShareStop
+                } else {
+                    Message::ShareDecline
+                };
+                effects.push(Effect::Send(msg));
                 effects
             }
         }

@@ -271,8 +271,28 @@ fn changing_what_is_shared_restarts_capture_and_drops_control() {
 #[test]
 fn a_failed_capture_ends_the_share() {
     let mut s = sharing();
+    let e = s.on_event(NetEvent::Share(ShareEvent::Started {
+        width: 800,
+        height: 600,
+    }));
+    assert!(e.is_empty());
     let e = s.on_event(NetEvent::Share(ShareEvent::Failed("no display".into())));
     assert_eq!(e, vec![Effect::StopShare, Effect::Send(Message::ShareStop)]);
+    assert_eq!(s.share, ShareState::Off);
+}
+
+/// Declined in the desktop's own dialog (Wayland), or failed before the
+/// first picture: the technician hears "declined", never "stopped".
+#[test]
+fn a_share_that_never_started_is_declined() {
+    let mut s = sharing();
+    let e = s.on_event(NetEvent::Share(ShareEvent::Failed(
+        "the sharing was declined in the system dialog".into(),
+    )));
+    assert_eq!(
+        e,
+        vec![Effect::StopShare, Effect::Send(Message::ShareDecline)]
+    );
     assert_eq!(s.share, ShareState::Off);
 }
 

@@ -34,7 +34,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use lotse_codec::{Encoder, EncoderConfig};
-use lotse_desktop::{Capture, CaptureConfig, CursorTracker, Mask, MonitorInfo};
+use lotse_desktop::{
+    Capture, CaptureConfig, CursorTracker, DesktopError, DesktopInjector, Mask, MonitorInfo,
+};
 use lotse_protocol::{BinaryHeader, BinaryKind, FLAG_LAST, ShareScope};
 use tokio::sync::mpsc;
 
@@ -54,6 +56,9 @@ pub enum ShareChoice {
     Screen { monitor: usize },
     /// Only these applications (`AppGroup::id`s); everything else black.
     Apps { apps: Vec<String> },
+    /// Wayland: the windows the customer picks in the desktop's own
+    /// dialog (no program may list them there).
+    Windows,
 }
 
 impl ShareChoice {
@@ -64,6 +69,8 @@ impl ShareChoice {
                 monitor: u32::try_from(*monitor).unwrap_or(u32::MAX),
             },
             ShareChoice::Apps { apps } => ShareScope::Apps { apps: apps.clone() },
+            // An empty list: picked in the desktop's dialog (docs/PROTOCOL.md).
+            ShareChoice::Windows => ShareScope::Apps { apps: Vec::new() },
         }
     }
 }
@@ -120,20 +127,26 @@ pub trait Source: Send + 'static {
     fn pointer_shape(&mut self) -> Option<PointerShape>;
 }
 
-/// The real desktop: `lotse_desktop` capture (with a mask for apps) and
-/// the X pointer.
+/// The real desktop: `lotse_desktop` capture (with a mask for apps), its
+/// pointer and its injector.
 pub struct DesktopSource {
     capture: Capture,
     cursor: Option<CursorTracker>,
     mask: Option<Arc<Mask>>,
     monitor: MonitorInfo,
+    injector: Option<Result<DesktopInjector, DesktopError>>,
+    can_ask_for_input: bool,
 }
 
 impl DesktopSource {
-    /// Starts capturing what `choice` says.
-    pub fn start(choice: &ShareChoice, max_fps: u32) -> Result<Self, ShareError> {
+    /// Starts capturing what `choice` says; `input`: the customer allowed
+    /// control, so a desktop that asks for it (Wayland) asks in the same
+    /// dialog. On Wayland this waits for the customer's answer to the
+    /// desktop's dialog.
+    pub fn start(choice: &ShareChoice, max_fps: u32, input: bool) -> Result<Self, ShareError> {
         let (monitor, mask) = match choice {
             ShareChoice::Screen { monitor } => (*monitor, None),
+            ShareChoice::Windows => (0, None),
             ShareChoice::Apps { apps } => {
                 if apps.is_empty() {
                     return Err(ShareError::NoApps);
@@ -144,13 +157,15 @@ impl DesktopSource {
                 (primary, Some(Arc::new(Mask::new(apps.iter().cloned())?)))
             }
         };
-        let capture = Capture::start(CaptureConfig {
+        let mut capture = Capture::start(CaptureConfig {
             monitor,
             max_fps,
             mask: mask.clone(),
             notify: None,
+            windows: *choice == ShareChoice::Windows,
+            input,
         })?;
-        let cursor = match CursorTracker::new() {
+        let cursor = match capture.cursor().map_or_else(CursorTracker::new, Ok) {
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::info!("the pointer will not be shown: {e}");
@@ -158,11 +173,15 @@ impl DesktopSource {
             }
         };
         let monitor = *capture.monitor();
+        let can_ask_for_input = capture.can_ask_for_input();
+        let injector = Some(capture.injector());
         Ok(Self {
             capture,
             cursor,
             mask,
             monitor,
+            injector,
+            can_ask_for_input,
         })
     }
 
@@ -260,6 +279,10 @@ pub struct ShareWorker {
     monitor: Option<MonitorInfo>,
     mask: Option<Arc<Mask>>,
     sent: Arc<AtomicU64>,
+    /// The capture's injector, until control takes it.
+    injector: Option<Result<DesktopInjector, DesktopError>>,
+    /// The desktop would grant input in a new dialog (Wayland).
+    can_ask_for_input: bool,
 }
 
 impl std::fmt::Debug for ShareWorker {
@@ -275,18 +298,25 @@ impl std::fmt::Debug for ShareWorker {
 static NEXT_STREAM: AtomicU32 = AtomicU32::new(1);
 
 impl ShareWorker {
-    /// Capture what `scope` says and send it to `sender` until stopped.
+    /// Capture what `scope` says and send it to `sender` until stopped;
+    /// `input` as for [`DesktopSource::start`] (this may wait for the
+    /// desktop's dialog: never call it on the UI or network task).
     pub fn start(
         scope: &ShareChoice,
         sender: mpsc::Sender<Vec<u8>>,
+        input: bool,
     ) -> Result<ShareWorker, ShareError> {
-        let source = DesktopSource::start(scope, DEFAULT_FPS)?;
+        let mut source = DesktopSource::start(scope, DEFAULT_FPS, input)?;
         let monitor = source.monitor();
         let mask = source.mask();
+        let injector = source.injector.take();
+        let can_ask_for_input = source.can_ask_for_input;
         let mut worker =
             Self::with_source(source, monitor.width, monitor.height, sender, DEFAULT_FPS)?;
         worker.monitor = Some(monitor);
         worker.mask = mask;
+        worker.injector = injector;
+        worker.can_ask_for_input = can_ask_for_input;
         Ok(worker)
     }
 
@@ -334,6 +364,8 @@ impl ShareWorker {
             monitor: None,
             mask: None,
             sent,
+            injector: None,
+            can_ask_for_input: false,
         })
     }
 
@@ -355,6 +387,17 @@ impl ShareWorker {
     /// The app mask (app sharing only).
     pub fn mask(&self) -> Option<Arc<Mask>> {
         self.mask.clone()
+    }
+
+    /// The injector that came with the capture (once).
+    pub fn take_injector(&mut self) -> Option<Result<DesktopInjector, DesktopError>> {
+        self.injector.take()
+    }
+
+    /// Input needs a new share with the desktop's dialog (Wayland's
+    /// RemoteDesktop portal, asked only once the customer allowed control).
+    pub fn can_ask_for_input(&self) -> bool {
+        self.can_ask_for_input
     }
 
     /// Updates started so far (screen and pointer).

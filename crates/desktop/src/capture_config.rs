@@ -19,6 +19,12 @@ pub struct CaptureConfig {
     pub mask: Option<Arc<Mask>>,
     /// Called after each new frame was put into the mailbox.
     pub notify: Option<FrameNotify>,
+    /// Wayland: the customer picks windows in the desktop's dialog
+    /// instead of a monitor (elsewhere a [`Mask`] does this).
+    pub windows: bool,
+    /// Wayland: ask for keyboard and pointer in the same dialog (the
+    /// technician asked for control and the customer allowed it).
+    pub input: bool,
 }
 
 impl Default for CaptureConfig {
@@ -28,6 +34,8 @@ impl Default for CaptureConfig {
             max_fps: 30,
             mask: None,
             notify: None,
+            windows: false,
+            input: false,
         }
     }
 }
@@ -39,6 +47,8 @@ impl std::fmt::Debug for CaptureConfig {
             .field("max_fps", &self.max_fps)
             .field("mask", &self.mask.as_ref().map(|m| m.apps().to_vec()))
             .field("notify", &self.notify.is_some())
+            .field("windows", &self.windows)
+            .field("input", &self.input)
             .finish()
     }
 }

@@ -35,6 +35,15 @@ pub enum DesktopError {
     /// The watermark text could not be rendered.
     #[error("cannot render the watermark: {0}")]
     Render(String),
+    /// The customer declined the desktop's own sharing dialog (Wayland).
+    #[error("the sharing was declined in the system dialog")]
+    Declined,
+    /// The desktop portal failed or is missing (Wayland).
+    #[error("the desktop portal failed: {0}")]
+    Portal(String),
+    /// This desktop does not allow it (e.g. listing windows on Wayland).
+    #[error("this desktop does not allow it: {0}")]
+    Unsupported(&'static str),
     /// A worker thread could not be started or died.
     #[error("worker thread failed: {0}")]
     Thread(String),

@@ -92,18 +92,22 @@ mod watermark_text;
 mod x11;
 #[cfg(target_os = "linux")]
 use x11::xutil;
+mod injector;
+#[cfg(target_os = "linux")]
+mod linux;
 #[cfg(target_os = "linux")]
 pub mod wayland;
 #[cfg(windows)]
 mod win32;
+#[cfg(target_os = "linux")]
+pub use linux::{capture, cursor, mask, watermark, windows};
 #[cfg(windows)]
 pub use win32::{capture, cursor, mask, watermark, windows};
-#[cfg(target_os = "linux")]
-pub use x11::{capture, cursor, mask, watermark, windows};
 
 pub use error::DesktopError;
 pub use frame::{Frame, FrameNotify};
 pub use geom::{Rect, Region};
+pub use injector::DesktopInjector;
 pub use input::{ChosenApps, ControlSwitch, EnigoInjector, GuardedInjector, Injector};
 pub use monitor::MonitorInfo;
 pub use sound::{play_alarm, play_alarm_blocking};

@@ -393,6 +393,7 @@ async fn customer(
         max_fps,
         mask: None,
         notify: Some(Arc::new(move || wake.notify_one())),
+        ..Default::default()
     })?;
     let mon = *capture.monitor();
     link.send(

@@ -16,6 +16,10 @@
 //! Chosen at run time by [`is_wayland_session`]; XWayland is not a way
 //! around the portal.
 
+pub mod capture;
+pub mod portal;
+pub mod stream;
+
 /// True when the client runs in a Wayland session (`WAYLAND_DISPLAY` or
 /// `XDG_SESSION_TYPE=wayland`): then the portal is the only way to the
 /// screen and to input.

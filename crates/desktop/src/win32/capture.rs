@@ -190,6 +190,26 @@ impl Capture {
             let _ = t.join();
         }
     }
+
+    /// Input needs no further permission on Windows.
+    pub fn input_granted(&self) -> bool {
+        true
+    }
+
+    /// Never: Windows asks no system dialog for input.
+    pub fn can_ask_for_input(&self) -> bool {
+        false
+    }
+
+    /// The pointer comes from [`crate::CursorTracker::new`].
+    pub fn cursor(&self) -> Option<crate::CursorTracker> {
+        None
+    }
+
+    /// Input through enigo (SendInput).
+    pub fn injector(&mut self) -> Result<crate::DesktopInjector, DesktopError> {
+        crate::EnigoInjector::new().map(crate::DesktopInjector::Enigo)
+    }
 }
 
 impl Drop for Capture {

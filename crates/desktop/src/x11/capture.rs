@@ -49,7 +49,7 @@ use x11rb::protocol::xproto::{
 
 use crate::DesktopError;
 pub use crate::capture_config::{CaptureConfig, MAX_FPS};
-pub use crate::frame::{Frame, FrameNotify};
+pub use crate::frame::Frame;
 use crate::frame::{MAX_DAMAGE_RECTS, Slot, bounding_box, simplify_damage};
 use crate::geom::{Rect, Region};
 use crate::mask::{black_out_outside, visible_region};
