@@ -248,13 +248,12 @@ impl EisInjector {
         Ok((dev, self.connection.serial()))
     }
 
-    /// Runs `send` on a device between start_emulating (if not already)
-    /// and a frame; stops emulating unless `keep` (something is held).
+    /// Sends one event on a device and ends it with a frame, after
+    /// start_emulating if the device is not emulating yet.
     fn batch(
         &mut self,
         dev: &reis::event::Device,
         serial: u32,
-        keep: bool,
         send: impl FnOnce(&reis::event::Device),
     ) -> Result<(), DesktopError> {
         if !self.emulating.contains(dev) {
@@ -264,9 +263,26 @@ impl EisInjector {
         }
         send(dev);
         dev.device().frame(serial, now_micros());
-        if !keep {
-            dev.device().stop_emulating(serial);
-            self.emulating.remove(dev);
+        Ok(())
+    }
+
+    /// Ends a batch (one `apply`): devices with nothing held stop
+    /// emulating; then everything is sent.
+    fn finish(&mut self) -> Result<(), DesktopError> {
+        let serial = self.connection.serial();
+        let held = |d: &reis::event::Device, s: &Self| {
+            (d.has_capability(DeviceCapability::Keyboard) && !s.keys_down.is_empty())
+                || (d.has_capability(DeviceCapability::Button) && !s.buttons_down.is_empty())
+        };
+        let idle: Vec<reis::event::Device> = self
+            .emulating
+            .iter()
+            .filter(|d| !held(d, self))
+            .cloned()
+            .collect();
+        for d in idle {
+            d.device().stop_emulating(serial);
+            self.emulating.remove(&d);
         }
         self.connection.flush().map_err(input_err)
     }
@@ -303,7 +319,6 @@ impl EisInjector {
         } else {
             self.keys_down.remove(&code);
         }
-        let keep = !self.keys_down.is_empty();
         let kbd: ei::Keyboard = dev
             .interface()
             .ok_or_else(|| input_err("the keyboard device lost its keyboard"))?;
@@ -312,7 +327,7 @@ impl EisInjector {
         } else {
             ei::keyboard::KeyState::Released
         };
-        self.batch(dev, serial, keep, |_| kbd.key(code, state))
+        self.batch(dev, serial, |_| kbd.key(code, state))
     }
 
     /// Types one stroke: its modifiers down, the key, modifiers up.
@@ -531,6 +546,20 @@ fn handle(shared: &SharedRef, ev: EiEvent) -> Option<String> {
 
 impl Injector for EisInjector {
     fn apply(&mut self, ev: &InputEvent) -> Result<(), DesktopError> {
+        let sent = self.send(ev);
+        // Also after an error: what was sent is framed and flushed.
+        let finished = self.finish();
+        sent.and(finished)
+    }
+
+    fn pointer(&mut self) -> Result<(i32, i32), DesktopError> {
+        Ok(self.pos)
+    }
+}
+
+impl EisInjector {
+    /// The events of one `apply`.
+    fn send(&mut self, ev: &InputEvent) -> Result<(), DesktopError> {
         match ev {
             InputEvent::MouseMove { x, y } => {
                 let (dev, serial) = self.device(DeviceCapability::PointerAbsolute, None)?;
@@ -538,8 +567,7 @@ impl Injector for EisInjector {
                 let abs: ei::PointerAbsolute = dev
                     .interface()
                     .ok_or_else(|| input_err("the pointer lost its absolute motion"))?;
-                let keep = !self.buttons_down.is_empty();
-                self.batch(&dev, serial, keep, |_| abs.motion_absolute(lx, ly))?;
+                self.batch(&dev, serial, |_| abs.motion_absolute(lx, ly))?;
                 self.pos = (*x, *y);
             }
             InputEvent::MouseButton { button, down } => {
@@ -562,13 +590,12 @@ impl Injector for EisInjector {
                 } else {
                     self.buttons_down.remove(&code);
                 }
-                let keep = !self.buttons_down.is_empty();
                 let state = if *down {
                     ei::button::ButtonState::Press
                 } else {
                     ei::button::ButtonState::Released
                 };
-                self.batch(&dev, serial, keep, |_| btn.button(code, state))?;
+                self.batch(&dev, serial, |_| btn.button(code, state))?;
             }
             InputEvent::Wheel { dx, dy } => {
                 let (dev, serial) = self.device(
@@ -578,10 +605,9 @@ impl Injector for EisInjector {
                 let scroll: ei::Scroll = dev
                     .interface()
                     .ok_or_else(|| input_err("the pointer lost its scroll wheel"))?;
-                let keep = !self.buttons_down.is_empty();
                 // 120 per detent (the protocol's discrete unit).
                 let (sx, sy) = (dx.saturating_mul(120), dy.saturating_mul(120));
-                self.batch(&dev, serial, keep, |_| scroll.scroll_discrete(sx, sy))?;
+                self.batch(&dev, serial, |_| scroll.scroll_discrete(sx, sy))?;
             }
             InputEvent::Key { key, down } => {
                 let (dev, serial, group) = self.keyboard()?;
@@ -632,10 +658,6 @@ impl Injector for EisInjector {
         }
         Ok(())
     }
-
-    fn pointer(&mut self) -> Result<(i32, i32), DesktopError> {
-        Ok(self.pos)
-    }
 }
 
 impl Drop for EisInjector {
@@ -652,16 +674,12 @@ impl Drop for EisInjector {
         ) && let Some(btn) = dev.interface::<ei::Button>()
         {
             for code in std::mem::take(&mut self.buttons_down) {
-                let _ = self.batch(&dev, serial, true, |_| {
+                let _ = self.batch(&dev, serial, |_| {
                     btn.button(code, ei::button::ButtonState::Released)
                 });
             }
         }
-        let serial = self.connection.serial();
-        for dev in std::mem::take(&mut self.emulating) {
-            dev.device().stop_emulating(serial);
-        }
-        let _ = self.connection.flush();
+        let _ = self.finish();
         drop(self.stop.take());
         if let Some(t) = self.reader.take() {
             let _ = t.join();
@@ -671,6 +689,215 @@ impl Drop for EisInjector {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use reis::eis;
+    use reis::request::{DeviceCapability as Cap, EisRequest, EisRequestConverter};
+    use std::sync::mpsc;
+
+    /// A minimal EIS server (what mutter is behind ConnectToEIS): one seat,
+    /// a keyboard with the German keymap and an absolute pointer whose
+    /// region is a 1280×720 logical monitor at scale 1.5 (1920×1080
+    /// physical pixels). It logs what the client sends, one line each,
+    /// until the client hangs up.
+    fn fake_server(sock: UnixStream, log: mpsc::Sender<String>) -> Result<(), String> {
+        let ctx = eis::Context::new(sock).map_err(|e| e.to_string())?;
+        let fd = ctx.as_raw_fd();
+        let keymap = crate::wayland::keymap::keymap_text_of("de", "").map_err(|e| e.to_string())?;
+        let mut bytes = keymap.into_bytes();
+        bytes.push(0);
+        let mut km_file =
+            std::fs::File::from(crate::wayland::wlr::memfd("km").map_err(|e| e.to_string())?);
+        std::io::Write::write_all(&mut km_file, &bytes).map_err(|e| e.to_string())?;
+        let mut handshaker = reis::handshake::EisHandshaker::new(&ctx, 1);
+        let (never, _keep) = UnixStream::pair().map_err(|e| e.to_string())?;
+        let mut converter: Option<EisRequestConverter> = None;
+        loop {
+            if !wait_readable(fd, &never)? {
+                return Ok(());
+            }
+            match ctx.read() {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return Ok(()), // the client hung up
+            }
+            while let Some(req) = ctx.pending_request() {
+                let reis::PendingRequestResult::Request(req) = req else {
+                    return Err("bad request".into());
+                };
+                let Some(conv) = converter.as_mut() else {
+                    if let Some(resp) = handshaker.handle_request(req).map_err(|e| e.to_string())? {
+                        let conv = EisRequestConverter::new(&ctx, resp, 1);
+                        let _ = conv.handle().add_seat(
+                            Some("seat0"),
+                            Cap::PointerAbsolute | Cap::Button | Cap::Scroll | Cap::Keyboard,
+                        );
+                        converter = Some(conv);
+                    }
+                    continue;
+                };
+                conv.handle_request(req).map_err(|e| e.to_string())?;
+                while let Some(r) = conv.next_request() {
+                    let line = match r {
+                        EisRequest::Bind(b) => {
+                            let kbd = b.seat.add_device(
+                                Some("keyboard"),
+                                eis::device::DeviceType::Virtual,
+                                Cap::Keyboard.into(),
+                                |d| {
+                                    if let Some(k) = d.interface::<eis::Keyboard>() {
+                                        k.keymap(
+                                            eis::keyboard::KeymapType::Xkb,
+                                            bytes.len() as u32,
+                                            km_file.as_fd(),
+                                        );
+                                    }
+                                },
+                            );
+                            kbd.resumed();
+                            let ptr = b.seat.add_device(
+                                Some("pointer"),
+                                eis::device::DeviceType::Virtual,
+                                Cap::PointerAbsolute | Cap::Button | Cap::Scroll,
+                                |d| d.device().region(0, 0, 1280, 720, 1.5),
+                            );
+                            ptr.resumed();
+                            format!("bind {:?}", b.capabilities)
+                        }
+                        EisRequest::DeviceStartEmulating(e) => {
+                            format!("start {}", e.device.name().unwrap_or("?"))
+                        }
+                        EisRequest::DeviceStopEmulating(e) => {
+                            format!("stop {}", e.device.name().unwrap_or("?"))
+                        }
+                        EisRequest::Frame(f) => format!("frame {}", f.device.name().unwrap_or("?")),
+                        EisRequest::KeyboardKey(k) => format!("key {} {:?}", k.key, k.state),
+                        EisRequest::PointerMotionAbsolute(m) => {
+                            format!("abs {} {}", m.dx_absolute, m.dy_absolute)
+                        }
+                        EisRequest::Button(b) => format!("button {:#x} {:?}", b.button, b.state),
+                        EisRequest::ScrollDiscrete(s) => {
+                            format!("scroll {} {}", s.discrete_dx, s.discrete_dy)
+                        }
+                        other => format!("other {other:?}"),
+                    };
+                    let _ = log.send(line);
+                }
+                let _ = conv.handle().flush();
+            }
+            let _ = ctx.flush();
+        }
+    }
+
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn speaks_ei_to_a_server_with_a_german_keyboard() {
+        let (client, server) = UnixStream::pair().expect("socketpair");
+        let (tx, rx) = mpsc::channel();
+        let srv = std::thread::Builder::new()
+            .name("fake-eis".into())
+            .spawn(move || fake_server(server, tx))
+            .expect("thread");
+        let mut inj = EisInjector::new(OwnedFd::from(client)).expect("devices resumed");
+        let info = inj.describe();
+        assert!(
+            info.contains("keyboard") && info.contains("1280x720+0+0@1.5"),
+            "{info}"
+        );
+        let ev = |e: InputEvent| e;
+        for e in [
+            // Physical (960, 540) on a scale 1.5 monitor is logical (640, 360).
+            ev(InputEvent::MouseMove { x: 960, y: 540 }),
+            ev(InputEvent::MouseButton {
+                button: MouseButton::Left,
+                down: true,
+            }),
+            ev(InputEvent::MouseMove { x: 1919, y: 1079 }),
+            ev(InputEvent::MouseButton {
+                button: MouseButton::Left,
+                down: false,
+            }),
+            ev(InputEvent::Wheel { dx: 0, dy: 2 }),
+            ev(InputEvent::Text {
+                text: "Grüße, 123 €".into(),
+            }),
+            ev(InputEvent::Key {
+                key: "Return".into(),
+                down: true,
+            }),
+            ev(InputEvent::Key {
+                key: "Return".into(),
+                down: false,
+            }),
+        ] {
+            inj.apply(&e).unwrap_or_else(|err| panic!("{e:?}: {err}"));
+        }
+        assert_eq!(inj.pointer().expect("pointer"), (1919, 1079));
+        // Not on a German keyboard: a clear error, nothing typed.
+        let err = inj
+            .apply(&InputEvent::Text {
+                text: "añb".into()
+            })
+            .expect_err("ñ is no key on de");
+        assert!(err.to_string().contains("'ñ'"), "{err}");
+        drop(inj);
+        srv.join().expect("server thread").expect("server");
+        let log: Vec<String> = rx.try_iter().collect();
+        let pos = |l: &str| {
+            log.iter()
+                .position(|x| x == l)
+                .unwrap_or_else(|| panic!("{l:?} missing in {log:#?}"))
+        };
+        // The pointer: mapped into the region, emulating while the button
+        // is held, a frame after each event.
+        // The pointer: mapped into the region, emulating while the button
+        // is held, a frame after each event.
+        let abs = pos("abs 640 360");
+        let pointer = [
+            "start pointer",
+            "abs 640 360",
+            "frame pointer",
+            "stop pointer",
+            "start pointer",
+            "button 0x110 Press",
+            "frame pointer",
+            "abs 1279 719",
+            "frame pointer",
+            "button 0x110 Released",
+            "frame pointer",
+            "stop pointer",
+            "start pointer",
+            "scroll 0 240",
+            "frame pointer",
+            "stop pointer",
+            "start keyboard",
+        ];
+        assert_eq!(log[abs - 1..abs - 1 + pointer.len()], pointer, "{log:#?}");
+        assert!(log.contains(&"scroll 0 240".to_string()), "{log:#?}");
+        // The keys: exactly the German strokes, Shift and AltGr around
+        // their keys (evdev: 42 Shift, 100 AltGr, 34 g, 26 ü, 12 ß, 18 e).
+        let keys: Vec<&str> = log.iter().filter_map(|l| l.strip_prefix("key ")).collect();
+        let p = |k: u32| format!("{k} Press");
+        let r = |k: u32| format!("{k} Released");
+        let tap = |k: u32| vec![p(k), r(k)];
+        let mut want: Vec<String> = vec![p(42), p(34), r(34), r(42)]; // G
+        for k in [19, 26, 12, 18, 51, 57, 2, 3, 4, 57] {
+            want.extend(tap(k)); // r ü ß e , space 1 2 3 space
+        }
+        want.extend([p(100), p(18), r(18), r(100)]); // €
+        want.extend(tap(28)); // Return
+        assert_eq!(keys, want);
+        // Every key is framed; the text is one batch; the keyboard stops
+        // emulating when no key is held.
+        let first = pos("key 42 Press");
+        assert_eq!(log[first + 1], "frame keyboard");
+        let starts = log.iter().filter(|l| *l == "start keyboard").count();
+        let stops = log.iter().filter(|l| *l == "stop keyboard").count();
+        assert_eq!((starts, stops), (2, 2), "text, then Return: {log:#?}");
+        assert_eq!(log.last().map(String::as_str), Some("stop keyboard"));
+    }
+
     /// The client moves injectors and the overlay between threads.
     #[test]
     fn wayland_handles_are_send() {

@@ -117,34 +117,57 @@ impl Compiled {
     }
 }
 
+/// Compiles a layout's keymap with the system's xkb data.
+fn compile_names(layout: &str, variant: &str) -> Result<Compiled, DesktopError> {
+    let bad = |_| DesktopError::Input("NUL in a layout name".into());
+    let layout_c = CString::new(layout).map_err(bad)?;
+    let variant_c = CString::new(variant).map_err(bad)?;
+    let names = xkb_rule_names {
+        rules: std::ptr::null(),
+        model: std::ptr::null(),
+        layout: layout_c.as_ptr(),
+        variant: if variant.is_empty() {
+            std::ptr::null()
+        } else {
+            variant_c.as_ptr()
+        },
+        options: std::ptr::null(),
+    };
+    let mut c = Compiled::context()?;
+    // SAFETY: `names` and its strings outlive the call.
+    c.keymap = unsafe {
+        (c.xkb.xkb_keymap_new_from_names)(
+            c.ctx,
+            &names,
+            xkb_keymap_compile_flags::XKB_KEYMAP_COMPILE_NO_FLAGS,
+        )
+    };
+    c.check(&format!("{layout}({variant})"))
+}
+
+/// The XKB text of a layout's keymap (what a compositor would send).
+pub fn keymap_text_of(layout: &str, variant: &str) -> Result<String, DesktopError> {
+    let c = compile_names(layout, variant)?;
+    // SAFETY: a valid keymap; the returned string is malloc'ed and ours.
+    unsafe {
+        let p = (c.xkb.xkb_keymap_get_as_string)(
+            c.keymap,
+            xkb_keymap_format::XKB_KEYMAP_FORMAT_TEXT_V1,
+        );
+        if p.is_null() {
+            return Err(DesktopError::Input("cannot print the keymap".into()));
+        }
+        let text = CStr::from_ptr(p).to_string_lossy().into_owned();
+        libc::free(p as *mut libc::c_void);
+        Ok(text)
+    }
+}
+
 impl Keymap {
     /// Compiles the keymap of an XKB layout and variant from the system's
     /// xkb data (`/usr/share/X11/xkb`, Debian package `xkb-data`).
     pub fn from_names(layout: &str, variant: &str) -> Result<Keymap, DesktopError> {
-        let bad = |_| DesktopError::Input("NUL in a layout name".into());
-        let layout_c = CString::new(layout).map_err(bad)?;
-        let variant_c = CString::new(variant).map_err(bad)?;
-        let names = xkb_rule_names {
-            rules: std::ptr::null(),
-            model: std::ptr::null(),
-            layout: layout_c.as_ptr(),
-            variant: if variant.is_empty() {
-                std::ptr::null()
-            } else {
-                variant_c.as_ptr()
-            },
-            options: std::ptr::null(),
-        };
-        let mut c = Compiled::context()?;
-        // SAFETY: `names` and its strings outlive the call.
-        c.keymap = unsafe {
-            (c.xkb.xkb_keymap_new_from_names)(
-                c.ctx,
-                &names,
-                xkb_keymap_compile_flags::XKB_KEYMAP_COMPILE_NO_FLAGS,
-            )
-        };
-        Ok(Keymap::index(&c.check(&format!("{layout}({variant})"))?))
+        Ok(Keymap::index(&compile_names(layout, variant)?))
     }
 
     /// Compiles a keymap in the XKB text format (what Wayland and EIS send).
