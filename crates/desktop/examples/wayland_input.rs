@@ -9,6 +9,9 @@
 //!   RemoteDesktop session with a ScreenCast source (one dialog, answered
 //!   by the session's `mutter.py answer-dialog share-with-control`), then
 //!   ConnectToEIS and [`EisInjector`].
+//!   With `--watermark` the layer-shell watermark is shown over the app
+//!   first (a grab goes next to FILE): it must take neither click nor key.
+//! * `wayland_input probe`: which of the wlroots protocols are offered.
 //! * `wayland_input watermark DIR` (sway): grabs the screen with `grim`
 //!   before, while and after a [`LayerWatermark`] is shown, writes the PNGs
 //!   to DIR and prints how many pixels changed each time.
@@ -33,10 +36,21 @@ const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(10);
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.as_slice() {
-        [mode, file] if mode == "wlr" => wlr(Path::new(file)),
+        [mode, file] if mode == "wlr" => wlr(Path::new(file), false),
+        [mode, file, flag] if mode == "wlr" && flag == "--watermark" => wlr(Path::new(file), true),
+        [mode] if mode == "probe" => {
+            println!(
+                "WlrInjector::available() = {}, LayerWatermark::available() = {}",
+                WlrInjector::available(),
+                LayerWatermark::available()
+            );
+            Ok(())
+        }
         [mode, file] if mode == "eis" => eis(Path::new(file)),
         [mode, dir] if mode == "watermark" => watermark(Path::new(dir)),
-        _ => Err("usage: wayland_input wlr FILE | eis FILE | watermark DIR".into()),
+        _ => Err(
+            "usage: wayland_input wlr FILE [--watermark] | eis FILE | watermark DIR | probe".into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -161,7 +175,7 @@ fn wait_for_content(file: &Path, expected: &str, timeout: Duration) -> Result<St
     }
 }
 
-fn wlr(file: &Path) -> Res {
+fn wlr(file: &Path, with_watermark: bool) -> Res {
     if !WlrInjector::available() {
         return Err("no wlroots virtual keyboard/pointer here".into());
     }
@@ -174,7 +188,19 @@ fn wlr(file: &Path) -> Res {
         t0.elapsed()
     );
     run(Command::new("typed-app").arg(file))?;
-    click_and_type(inj, file)
+    // Over the app: the click and the keys must still reach it.
+    let wm = if with_watermark {
+        let wm = LayerWatermark::show("Lotse · Fernwartung läuft").map_err(|e| e.to_string())?;
+        if let Some(dir) = file.parent() {
+            run(Command::new("grim").arg(dir.join("typed-under-watermark.png")))?;
+        }
+        Some(wm)
+    } else {
+        None
+    };
+    let r = click_and_type(inj, file);
+    drop(wm);
+    r
 }
 
 fn eis(file: &Path) -> Res {
@@ -235,22 +261,33 @@ async fn portal_eis() -> Result<(OwnedFd, PortalSession), String> {
     )
     .await
     .map_err(e("SelectSources"))?;
-    // The dialog comes with Start: the session's tool clicks it.
+    // The dialog comes with Start: the session's tool clicks it. If the
+    // tool fails, Start would wait for ever: stop waiting then.
     let mut answer = Command::new("mutter.py")
         .args(["answer-dialog", "share-with-control", "--timeout", "30"])
         .spawn()
         .map_err(|err| format!("mutter.py: {err}"))?;
-    let started = rd
-        .start(&session, None, StartOptions::default())
-        .await
+    let (tx, mut answered) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("answer-dialog".into())
+        .spawn(move || {
+            let _ = tx.send(answer.wait());
+        })
+        .map_err(|err| err.to_string())?;
+    let request = {
+        let mut start = std::pin::pin!(rd.start(&session, None, StartOptions::default()));
+        tokio::select! {
+            r = &mut start => r,
+            a = &mut answered => match a {
+                Ok(Ok(st)) if st.success() => start.await,
+                other => return Err(format!("answer-dialog did not answer: {other:?}")),
+            },
+        }
+    };
+    let devices = request
         .map_err(e("Start"))?
         .response()
-        .map_err(e("Start response"));
-    let answered = answer.wait().map_err(|err| format!("mutter.py: {err}"))?;
-    let devices = started?;
-    if !answered.success() {
-        return Err(format!("answer-dialog: {answered}"));
-    }
+        .map_err(e("Start response"))?;
     println!("portal granted devices {:?}", devices.devices());
     let fd = rd
         .connect_to_eis(&session, ConnectToEISOptions::default())
