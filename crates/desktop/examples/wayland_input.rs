@@ -12,6 +12,9 @@
 //!   With `--watermark` the layer-shell watermark is shown over the app
 //!   first (a grab goes next to FILE): it must take neither click nor key.
 //! * `wayland_input probe`: which of the wlroots protocols are offered.
+//! * `wayland_input click X Y` (sway): a left click at layout pixel (X, Y)
+//!   through [`WlrInjector`] (a test then asks sway which output got the
+//!   focus).
 //! * `wayland_input watermark DIR` (sway): grabs the screen with `grim`
 //!   before, while and after a [`LayerWatermark`] is shown, writes the PNGs
 //!   to DIR and prints how many pixels changed each time.
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         [mode, file] if mode == "wlr" => wlr(Path::new(file), false),
         [mode, file, flag] if mode == "wlr" && flag == "--watermark" => wlr(Path::new(file), true),
+        [mode, x, y] if mode == "click" => click(x, y),
         [mode] if mode == "probe" => {
             println!(
                 "WlrInjector::available() = {}, LayerWatermark::available() = {}",
@@ -49,7 +53,8 @@ fn main() -> ExitCode {
         [mode, file] if mode == "eis" => eis(Path::new(file)),
         [mode, dir] if mode == "watermark" => watermark(Path::new(dir)),
         _ => Err(
-            "usage: wayland_input wlr FILE [--watermark] | eis FILE | watermark DIR | probe".into(),
+            "usage: wayland_input wlr FILE [--watermark] | eis FILE | watermark DIR | probe | click X Y"
+                .into(),
         ),
     };
     match result {
@@ -173,6 +178,27 @@ fn wait_for_content(file: &Path, expected: &str, timeout: Duration) -> Result<St
         // SAFETY: drains the events into a buffer of the given size.
         unsafe { libc::read(ino.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
     }
+}
+
+fn click(x: &str, y: &str) -> Res {
+    let x: i32 = x.parse().map_err(|_| format!("bad x {x:?}"))?;
+    let y: i32 = y.parse().map_err(|_| format!("bad y {y:?}"))?;
+    let mut inj = WlrInjector::connect().map_err(|e| e.to_string())?;
+    for ev in [
+        InputEvent::MouseMove { x, y },
+        InputEvent::MouseButton {
+            button: MouseButton::Left,
+            down: true,
+        },
+        InputEvent::MouseButton {
+            button: MouseButton::Left,
+            down: false,
+        },
+    ] {
+        inj.apply(&ev).map_err(|e| format!("{ev:?}: {e}"))?;
+    }
+    println!("clicked at {:?}", inj.pointer().map_err(|e| e.to_string())?);
+    Ok(())
 }
 
 fn wlr(file: &Path, with_watermark: bool) -> Res {
@@ -340,7 +366,11 @@ fn watermark(dir: &Path) -> Res {
     let (w, h, before) = grab(dir, "before")?;
     let t0 = Instant::now();
     let wm = LayerWatermark::show("Lotse · Fernwartung läuft").map_err(|e| e.to_string())?;
-    println!("overlay shown in {:?}, size {:?}", t0.elapsed(), wm.size());
+    println!(
+        "overlay shown in {:?}, sizes {:?}",
+        t0.elapsed(),
+        wm.sizes()
+    );
     let (_, _, during) = grab(dir, "during")?;
     let t1 = Instant::now();
     drop(wm);

@@ -1,5 +1,5 @@
-//! The watermark on compositors with wlr-layer-shell (sway, KDE): a
-//! surface on the OVERLAY layer (above fullscreen windows), anchored to
+//! The watermark on compositors with wlr-layer-shell (sway, KDE): on each
+//! output a surface on the OVERLAY layer (above fullscreen windows), anchored to
 //! all edges of the output, ignoring other surfaces' exclusive zones, no
 //! keyboard focus and an empty input region, so every click goes to the
 //! window beneath. It is drawn once into a shared-memory buffer with the
@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use wayland_client::globals::{GlobalList, GlobalListContents, registry_queue_init};
 use wayland_client::protocol::wl_buffer::WlBuffer;
 use wayland_client::protocol::wl_compositor::WlCompositor;
+use wayland_client::protocol::wl_output::WlOutput;
 use wayland_client::protocol::wl_region::WlRegion;
 use wayland_client::protocol::wl_registry::WlRegistry;
 use wayland_client::protocol::wl_shm::{Format, WlShm};
@@ -43,9 +44,8 @@ fn err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> DesktopError + '_ {
     move |e| DesktopError::Render(format!("{what}: {e}"))
 }
 
-struct State {
-    line: Alpha,
-    shm: WlShm,
+/// One overlay surface, on one output.
+struct Overlay {
     surface: WlSurface,
     layer: ZwlrLayerSurfaceV1,
     /// The buffer on screen and its pool.
@@ -53,12 +53,38 @@ struct State {
     size: (u32, u32),
     configured: bool,
     closed: bool,
+}
+
+impl Overlay {
+    fn destroy(&mut self) {
+        if !self.closed {
+            self.layer.destroy();
+            self.surface.destroy();
+            self.closed = true;
+        }
+        if let Some((pool, buffer)) = self.buffer.take() {
+            buffer.destroy();
+            pool.destroy();
+        }
+    }
+}
+
+struct State {
+    line: Alpha,
+    shm: WlShm,
+    overlays: Vec<Overlay>,
     error: Option<String>,
 }
 
 impl State {
-    /// Draws the tiled text at `w`×`h` and shows it.
-    fn draw(&mut self, w: u32, h: u32, qh: &QueueHandle<State>) -> Result<(), DesktopError> {
+    /// Draws the tiled text at `w`×`h` on overlay `i` and shows it.
+    fn draw(
+        &mut self,
+        i: usize,
+        w: u32,
+        h: u32,
+        qh: &QueueHandle<State>,
+    ) -> Result<(), DesktopError> {
         let (wu, hu) = (w as usize, h as usize);
         let pixels = premultiplied_bgra(&tile(&self.line, wu, hu));
         let stride = i32::try_from(wu * 4).map_err(|_| DesktopError::Render("too wide".into()))?;
@@ -67,38 +93,46 @@ impl State {
         let mut file = std::fs::File::from(memfd("lotse-watermark")?);
         file.write_all(&pixels)
             .map_err(|e| DesktopError::Render(format!("shm buffer: {e}")))?;
+        let Some(o) = self.overlays.get_mut(i) else {
+            return Ok(());
+        };
         let pool = self.shm.create_pool(file.as_fd(), len, qh, ());
         let buffer = pool.create_buffer(0, w as i32, h as i32, stride, Format::Argb8888, qh, ());
-        self.surface.attach(Some(&buffer), 0, 0);
-        self.surface.damage_buffer(0, 0, w as i32, h as i32);
-        self.surface.commit();
-        if let Some((old_pool, old_buffer)) = self.buffer.replace((pool, buffer)) {
+        o.surface.attach(Some(&buffer), 0, 0);
+        o.surface.damage_buffer(0, 0, w as i32, h as i32);
+        o.surface.commit();
+        if let Some((old_pool, old_buffer)) = o.buffer.replace((pool, buffer)) {
             old_buffer.destroy();
             old_pool.destroy();
         }
-        self.size = (w, h);
+        o.size = (w, h);
         Ok(())
     }
 
     fn destroy(&mut self) {
-        self.layer.destroy();
-        self.surface.destroy();
-        if let Some((pool, buffer)) = self.buffer.take() {
-            buffer.destroy();
-            pool.destroy();
+        for o in &mut self.overlays {
+            o.destroy();
         }
+    }
+
+    fn all_closed(&self) -> bool {
+        self.overlays.iter().all(|o| o.closed)
     }
 }
 
-impl Dispatch<ZwlrLayerSurfaceV1, ()> for State {
+impl Dispatch<ZwlrLayerSurfaceV1, usize> for State {
     fn event(
         state: &mut Self,
         layer: &ZwlrLayerSurfaceV1,
         event: zwlr_layer_surface_v1::Event,
-        _: &(),
+        i: &usize,
         _: &Connection,
         qh: &QueueHandle<Self>,
     ) {
+        let i = *i;
+        let Some(o) = state.overlays.get_mut(i) else {
+            return;
+        };
         match event {
             zwlr_layer_surface_v1::Event::Configure {
                 serial,
@@ -106,18 +140,19 @@ impl Dispatch<ZwlrLayerSurfaceV1, ()> for State {
                 height,
             } => {
                 layer.ack_configure(serial);
-                state.configured = true;
+                o.configured = true;
                 if width == 0 || height == 0 {
                     state.error = Some("the compositor gave the overlay no size".into());
-                } else if (width, height) != state.size {
-                    if let Err(e) = state.draw(width, height, qh) {
+                } else if (width, height) != o.size {
+                    if let Err(e) = state.draw(i, width, height, qh) {
                         state.error = Some(e.to_string());
                     }
                 } else {
-                    state.surface.commit();
+                    o.surface.commit();
                 }
             }
-            zwlr_layer_surface_v1::Event::Closed => state.closed = true,
+            // Its output went away: the others stay.
+            zwlr_layer_surface_v1::Event::Closed => o.destroy(),
             _ => {}
         }
     }
@@ -142,6 +177,7 @@ delegate_noop!(State: WlShmPool);
 delegate_noop!(State: WlCompositor);
 delegate_noop!(State: WlRegion);
 delegate_noop!(State: ZwlrLayerShellV1);
+delegate_noop!(State: ignore WlOutput);
 
 fn has_layer_shell(globals: &GlobalList) -> bool {
     globals
@@ -154,13 +190,13 @@ pub struct LayerWatermark {
     /// Dropping this end wakes the thread.
     stop: Option<UnixStream>,
     thread: Option<JoinHandle<()>>,
-    size: (u32, u32),
+    sizes: Vec<(u32, u32)>,
 }
 
 impl std::fmt::Debug for LayerWatermark {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LayerWatermark")
-            .field("size", &self.size)
+            .field("sizes", &self.sizes)
             .finish_non_exhaustive()
     }
 }
@@ -175,8 +211,8 @@ impl LayerWatermark {
         registry_queue_init::<State>(&conn).is_ok_and(|(g, _q)| has_layer_shell(&g))
     }
 
-    /// Shows `text` tiled over the output the compositor chooses (the
-    /// focused one) until the returned value is dropped.
+    /// Shows `text` tiled over every output until the returned value is
+    /// dropped.
     pub fn show(text: &str) -> Result<LayerWatermark, DesktopError> {
         let line = render_line(text)?;
         let conn = Connection::connect_to_env().map_err(|e| err("no Wayland display")(&e))?;
@@ -198,32 +234,61 @@ impl LayerWatermark {
         let shell: ZwlrLayerShellV1 = globals
             .bind(&qh, 1..=4, ())
             .map_err(|e| err("zwlr_layer_shell_v1")(&e))?;
-        let surface = compositor.create_surface(&qh, ());
-        // Click-through: an empty input region.
-        let region = compositor.create_region(&qh, ());
-        surface.set_input_region(Some(&region));
-        region.destroy();
-        let layer =
-            shell.get_layer_surface(&surface, None, Layer::Overlay, NAMESPACE.into(), &qh, ());
-        layer.set_anchor(Anchor::Top | Anchor::Bottom | Anchor::Left | Anchor::Right);
-        layer.set_size(0, 0); // the whole output
-        layer.set_exclusive_zone(-1); // over panels too, moving nothing
-        layer.set_keyboard_interactivity(KeyboardInteractivity::None);
-        surface.commit(); // no buffer yet: asks for the first configure
+        // One overlay per output, like the X11 one over the whole root
+        // window; without outputs listed, the compositor picks one.
+        let outputs: Vec<Option<WlOutput>> = {
+            let names: Vec<(u32, u32)> = globals.contents().with_list(|l| {
+                l.iter()
+                    .filter(|g| g.interface == "wl_output")
+                    .map(|g| (g.name, g.version))
+                    .collect()
+            });
+            if names.is_empty() {
+                vec![None]
+            } else {
+                names
+                    .into_iter()
+                    .map(|(n, v)| Some(globals.registry().bind(n, v.min(2), &qh, ())))
+                    .collect()
+            }
+        };
         let mut state = State {
             line,
             shm,
-            surface,
-            layer,
-            buffer: None,
-            size: (0, 0),
-            configured: false,
-            closed: false,
+            overlays: Vec::new(),
             error: None,
         };
-        // First configure → drawn and committed; the second round trip makes
-        // sure the compositor has the buffer when `show` returns.
-        while !state.configured && !state.closed {
+        for (i, output) in outputs.iter().enumerate() {
+            let surface = compositor.create_surface(&qh, ());
+            // Click-through: an empty input region.
+            let region = compositor.create_region(&qh, ());
+            surface.set_input_region(Some(&region));
+            region.destroy();
+            let layer = shell.get_layer_surface(
+                &surface,
+                output.as_ref(),
+                Layer::Overlay,
+                NAMESPACE.into(),
+                &qh,
+                i,
+            );
+            layer.set_anchor(Anchor::Top | Anchor::Bottom | Anchor::Left | Anchor::Right);
+            layer.set_size(0, 0); // the whole output
+            layer.set_exclusive_zone(-1); // over panels too, moving nothing
+            layer.set_keyboard_interactivity(KeyboardInteractivity::None);
+            surface.commit(); // no buffer yet: asks for the first configure
+            state.overlays.push(Overlay {
+                surface,
+                layer,
+                buffer: None,
+                size: (0, 0),
+                configured: false,
+                closed: false,
+            });
+        }
+        // First configures → drawn and committed; the round trip after
+        // makes sure the compositor has the buffers when `show` returns.
+        while state.overlays.iter().any(|o| !o.configured && !o.closed) && state.error.is_none() {
             queue
                 .blocking_dispatch(&mut state)
                 .map_err(|e| err("overlay refused")(&e))?;
@@ -236,12 +301,12 @@ impl LayerWatermark {
             let _ = queue.roundtrip(&mut state);
             return Err(DesktopError::Render(e));
         }
-        if state.closed {
+        if state.all_closed() {
             return Err(DesktopError::Render(
                 "the compositor closed the overlay".into(),
             ));
         }
-        let size = state.size;
+        let sizes = state.overlays.iter().map(|o| o.size).collect();
         let (stop, wake) = UnixStream::pair().map_err(|e| DesktopError::Thread(e.to_string()))?;
         let thread = std::thread::Builder::new()
             .name("lotse-watermark".into())
@@ -250,13 +315,13 @@ impl LayerWatermark {
         Ok(LayerWatermark {
             stop: Some(stop),
             thread: Some(thread),
-            size,
+            sizes,
         })
     }
 
-    /// The overlay's size in surface pixels (the output's logical size).
-    pub fn size(&self) -> (u32, u32) {
-        self.size
+    /// The overlays' sizes in surface pixels (each output's logical size).
+    pub fn sizes(&self) -> &[(u32, u32)] {
+        &self.sizes
     }
 }
 
@@ -273,8 +338,8 @@ impl Drop for LayerWatermark {
 /// dropped) or the compositor closes the surface, then removes it.
 fn run(conn: Connection, mut queue: EventQueue<State>, mut state: State, wake: &UnixStream) {
     loop {
-        if state.closed {
-            tracing::info!("the compositor closed the watermark overlay");
+        if state.all_closed() {
+            tracing::info!("the compositor closed the watermark overlays");
             break;
         }
         if let Err(e) = queue.dispatch_pending(&mut state) {

@@ -24,6 +24,8 @@ use wayland_client::protocol::wl_pointer::{Axis, AxisSource, ButtonState};
 use wayland_client::protocol::wl_registry::WlRegistry;
 use wayland_client::protocol::wl_seat::WlSeat;
 use wayland_client::{Connection, Dispatch, EventQueue, QueueHandle, WEnum, delegate_noop};
+use wayland_protocols::xdg::xdg_output::zv1::client::zxdg_output_manager_v1::ZxdgOutputManagerV1;
+use wayland_protocols::xdg::xdg_output::zv1::client::zxdg_output_v1::{self, ZxdgOutputV1};
 use wayland_protocols_misc::zwp_virtual_keyboard_v1::client::zwp_virtual_keyboard_manager_v1::ZwpVirtualKeyboardManagerV1;
 use wayland_protocols_misc::zwp_virtual_keyboard_v1::client::zwp_virtual_keyboard_v1::ZwpVirtualKeyboardV1;
 use wayland_protocols_wlr::virtual_pointer::v1::client::zwlr_virtual_pointer_manager_v1::ZwlrVirtualPointerManagerV1;
@@ -206,6 +208,9 @@ fn modifier_bit(sym_name: &str) -> u32 {
     }
 }
 
+/// An output as `wl_output` describes it (mode in physical pixels; wlroots
+/// always says position 0,0) and, where the compositor has xdg-output, its
+/// logical place in the layout.
 #[derive(Debug, Default, Clone, Copy)]
 struct Output {
     x: i32,
@@ -213,6 +218,27 @@ struct Output {
     width: i32,
     height: i32,
     scale: i32,
+    /// Logical position and size (xdg-output).
+    logical: Option<(i32, i32, i32, i32)>,
+}
+
+impl Output {
+    /// Its rectangle in the layout, logical pixels.
+    fn rect(&self) -> Option<(i32, i32, i32, i32)> {
+        if let Some(r) = self.logical
+            && r.2 > 0
+            && r.3 > 0
+        {
+            return Some(r);
+        }
+        let s = self.scale.max(1);
+        (self.width > 0 && self.height > 0).then_some((
+            self.x,
+            self.y,
+            self.width / s,
+            self.height / s,
+        ))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -266,7 +292,30 @@ impl Dispatch<WlOutput, usize> for State {
     }
 }
 
+impl Dispatch<ZxdgOutputV1, usize> for State {
+    fn event(
+        state: &mut Self,
+        _: &ZxdgOutputV1,
+        event: zxdg_output_v1::Event,
+        idx: &usize,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        let Some(o) = state.outputs.get_mut(*idx) else {
+            return;
+        };
+        let mut r = o.logical.unwrap_or_default();
+        match event {
+            zxdg_output_v1::Event::LogicalPosition { x, y } => (r.0, r.1) = (x, y),
+            zxdg_output_v1::Event::LogicalSize { width, height } => (r.2, r.3) = (width, height),
+            _ => return,
+        }
+        o.logical = Some(r);
+    }
+}
+
 delegate_noop!(State: ignore WlSeat);
+delegate_noop!(State: ZxdgOutputManagerV1);
 delegate_noop!(State: ZwpVirtualKeyboardManagerV1);
 delegate_noop!(State: ZwpVirtualKeyboardV1);
 delegate_noop!(State: ZwlrVirtualPointerManagerV1);
@@ -351,12 +400,18 @@ impl WlrInjector {
                 .map(|g| (g.name, g.version))
                 .collect()
         });
+        // Where outputs sit in the layout: xdg-output knows, wl_output not
+        // on wlroots.
+        let xdg: Option<ZxdgOutputManagerV1> = globals.bind(&qh, 2..=3, ()).ok();
         for (i, (name, version)) in outputs.into_iter().enumerate() {
             state.outputs.push(Output {
                 scale: 1,
                 ..Output::default()
             });
-            let _: WlOutput = globals.registry().bind(name, version.min(2), &qh, i);
+            let output: WlOutput = globals.registry().bind(name, version.min(2), &qh, i);
+            if let Some(m) = &xdg {
+                let _ = m.get_xdg_output(&output, &qh, i);
+            }
         }
         let keyboard = kbd_mgr.create_virtual_keyboard(&seat, &qh, ());
         let pointer = ptr_mgr.create_virtual_pointer(Some(&seat), &qh, ());
@@ -367,7 +422,7 @@ impl WlrInjector {
         queue
             .roundtrip(&mut state)
             .map_err(|e| wl_err("virtual devices refused")(&e))?;
-        if state.outputs.iter().all(|o| o.width <= 0 || o.height <= 0) {
+        if state.outputs.iter().all(|o| o.rect().is_none()) {
             return Err(DesktopError::Input(
                 "the compositor reports no output".into(),
             ));
@@ -392,12 +447,11 @@ impl WlrInjector {
     /// without a mapped output spans it.
     fn layout_box(&self) -> (i32, i32, i32, i32) {
         let (mut x0, mut y0, mut x1, mut y1) = (i32::MAX, i32::MAX, i32::MIN, i32::MIN);
-        for o in self.state.outputs.iter().filter(|o| o.width > 0) {
-            let s = o.scale.max(1);
-            x0 = x0.min(o.x);
-            y0 = y0.min(o.y);
-            x1 = x1.max(o.x + o.width / s);
-            y1 = y1.max(o.y + o.height / s);
+        for (x, y, w, h) in self.state.outputs.iter().filter_map(Output::rect) {
+            x0 = x0.min(x);
+            y0 = y0.min(y);
+            x1 = x1.max(x + w);
+            y1 = y1.max(y + h);
         }
         (x0, y0, x1, y1)
     }
