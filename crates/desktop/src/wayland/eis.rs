@@ -7,9 +7,15 @@
 //! injector itself only writes requests through the devices' handles (the
 //! connection serialises writes internally).
 //!
-//! Each batch of events of a device is sent between `start_emulating` and
-//! `stop_emulating` and ends with a `frame`; a device stays emulating
-//! while one of its keys or buttons is held, as a physical one would.
+//! Each `apply` is one batch: a device starts emulating at its first
+//! event, every event is followed by a `frame` (as a physical device
+//! reports each change), and at the end of the batch a device stops
+//! emulating unless one of its keys or buttons is still held.
+//!
+//! Text is typed with the keymap the EIS keyboard announces (the
+//! customer's layout, see `keymap`): Shift or AltGr are pressed around a
+//! key that needs them; a character the layout cannot type is an error and
+//! nothing of that text is typed.
 
 use std::collections::HashSet;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -96,7 +102,9 @@ pub struct EisInjector {
     /// Dropping this end stops the reader thread.
     stop: Option<UnixStream>,
     reader: Option<JoinHandle<()>>,
-    /// The keymap of `keymap_of`, read when that keyboard first types.
+    /// The keymap of the keyboard device it came from, read at its first
+    /// key (a new keyboard device, e.g. after a layout change, brings a
+    /// new keymap).
     keymap: Option<(reis::event::Device, Keymap)>,
     /// Devices between start_emulating and stop_emulating.
     emulating: HashSet<reis::event::Device>,
@@ -270,6 +278,13 @@ impl EisInjector {
     /// emulating; then everything is sent.
     fn finish(&mut self) -> Result<(), DesktopError> {
         let serial = self.connection.serial();
+        // A device the server removed or paused meanwhile takes no more
+        // requests (a pause ends the emulation by itself).
+        {
+            let s = lock(&self.shared);
+            self.emulating
+                .retain(|d| s.devices.iter().any(|x| x.dev == *d && x.resumed));
+        }
         let held = |d: &reis::event::Device, s: &Self| {
             (d.has_capability(DeviceCapability::Keyboard) && !s.keys_down.is_empty())
                 || (d.has_capability(DeviceCapability::Button) && !s.buttons_down.is_empty())
