@@ -118,3 +118,16 @@ pub(crate) fn tile(line: &Alpha, w: usize, h: usize) -> Alpha {
         data,
     }
 }
+
+/// The tiled text as premultiplied ARGB32 pixels in memory order B, G, R,
+/// A (X11's 32-bit visual and Wayland's `ARGB8888` shm format alike):
+/// grey at [`ALPHA`] opacity where the text is, transparent elsewhere.
+pub(crate) fn premultiplied_bgra(alpha: &Alpha) -> Vec<u8> {
+    let mut img = Vec::with_capacity(alpha.data.len() * 4);
+    for &a in &alpha.data {
+        let a = (f32::from(a) * ALPHA) as u32;
+        let c = (u32::from(GREY) * a / 255) as u8;
+        img.extend_from_slice(&[c, c, c, a as u8]);
+    }
+    img
+}

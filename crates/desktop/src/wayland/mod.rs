@@ -28,3 +28,8 @@ pub fn is_wayland_session() -> bool {
     set("WAYLAND_DISPLAY")
         || std::env::var("XDG_SESSION_TYPE").is_ok_and(|t| t.eq_ignore_ascii_case("wayland"))
 }
+
+pub mod eis;
+pub mod keymap;
+pub mod layer;
+pub mod wlr;

@@ -32,7 +32,7 @@ use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
 
 use crate::DesktopError;
-use crate::watermark_text::{ALPHA, GREY, render_line, tile};
+use crate::watermark_text::{GREY, premultiplied_bgra, render_line, tile};
 use crate::xutil::{WATERMARK_CLASS, Xconn};
 
 /// A shown watermark; dropping it removes it from the screen.
@@ -82,13 +82,7 @@ impl Watermark {
                 .ok_or(DesktopError::MissingExtension("32-bit ARGB visual"))?;
             let colormap = conn.generate_id()?;
             conn.create_colormap(ColormapAlloc::NONE, colormap, root, visual)?;
-            // Premultiplied ARGB, little-endian B, G, R, A.
-            let mut img = Vec::with_capacity(w * h * 4);
-            for &a in &alpha.data {
-                let a = (f32::from(a) * ALPHA) as u32;
-                let c = (u32::from(GREY) * a / 255) as u8;
-                img.extend_from_slice(&[c, c, c, a as u8]);
-            }
+            let img = premultiplied_bgra(&alpha);
             let pixmap = conn.generate_id()?;
             conn.create_pixmap(32, pixmap, root, sw, sh)?;
             put_image(&conn, pixmap, 32, w, h, &img, w * 4)?;
