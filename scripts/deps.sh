@@ -13,7 +13,7 @@ LOTSE_PKGS_run="libgl1 libglx-mesa0 libgl1-mesa-dri libx11-6 libx11-xcb1 libxran
 # xwininfo; x11-xserver-utils: xrandr), xdg-utils (xdg-open, xdg-mime: the installed client's
 # lotse:// links), python3 for the foreign client. tests/tests/tidy.rs checks that this covers
 # every program the tests and scripts start.
-LOTSE_PKGS_test="xvfb openbox xcompmgr xdotool x11-utils x11-xkb-utils x11-xserver-utils xdg-utils xterm python3 python3-xlib imagemagick fonts-dejavu-core"
+LOTSE_PKGS_test="xkb-data xvfb openbox xcompmgr xdotool x11-utils x11-xkb-utils x11-xserver-utils xdg-utils xterm python3 python3-xlib imagemagick fonts-dejavu-core"
 # The Windows build and its tests (scripts/windows.sh): the mingw-w64 linker and C
 # compiler (ring's C code), Wine to run the .exe files.
 LOTSE_PKGS_windows="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64"
@@ -24,17 +24,18 @@ LOTSE_PKGS_web="chromium chromium-driver"
 # foot is the test app), the session plumbing (dbus-run-session, pipewire, wireplumber,
 # xdg-desktop-portal), python3-dbus/python3-gi for the portal test tools, mmdebstrap for the
 # GNOME chroot, and util-linux/mount/passwd/coreutils for runuser, mount, useradd and chroot.
-LOTSE_PKGS_wayland="sway foot grim pipewire pipewire-bin wireplumber xdg-desktop-portal xdg-desktop-portal-wlr dbus dbus-bin python3 python3-dbus python3-gi fonts-dejavu-core xkb-data mmdebstrap util-linux mount passwd coreutils procps xz-utils"
+LOTSE_PKGS_wayland="sway foot grim pipewire pipewire-bin wireplumber xdg-desktop-portal xdg-desktop-portal-wlr dbus dbus-bin dbus-daemon libglib2.0-bin python3 python3-dbus python3-gi fonts-dejavu-core xkb-data mmdebstrap util-linux mount passwd coreutils procps xz-utils"
 # Building the patched xdg-desktop-portal-wlr 0.7.0 (scripts/wayland.sh setup). libsystemd-dev
 # and libgbm-dev would upgrade systemd and mesa on the host: setup unpacks those two with
 # dpkg-deb -x into its cache instead of installing them (LOTSE_DEBS_wayland_unpacked).
-LOTSE_PKGS_wayland_build="gcc libc6-dev pkg-config meson ninja-build libpipewire-0.3-dev libwayland-dev wayland-protocols libinih-dev libdrm-dev"
+LOTSE_PKGS_wayland_build="gcc libc6-dev pkg-config meson ninja-build libgbm1 libsystemd0 libpipewire-0.3-dev libwayland-dev wayland-protocols libinih-dev libdrm-dev"
 LOTSE_DEBS_wayland_unpacked="libsystemd-dev libgbm-dev"
 # The GNOME 50 test bed: a Debian forky chroot made by mmdebstrap (--variant=apt, no
-# recommends); not installed on the host. mutter (headless, virtual monitor), the GNOME portal,
+# recommends); not installed on the host. gnome-shell (headless, virtual monitor; it applies the
+# keyboard layout from gsettings, bare mutter stays "us"), mutter, the GNOME portal,
 # PipeWire, GStreamer for a reference grab, python3-dbus/gi for the dialog tool, foot as the test
 # app, and the run-time libraries of our client binary (built on Debian 12, linked dynamically).
-LOTSE_PKGS_wayland_gnome_chroot="mutter xdg-desktop-portal xdg-desktop-portal-gnome pipewire wireplumber dbus dbus-bin dbus-daemon libglib2.0-bin gsettings-desktop-schemas gstreamer1.0-pipewire gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 python3-dbus python3-gi gir1.2-glib-2.0 foot fonts-dejavu-core xkb-data libasound2t64 libxcb1 libxcb-shm0 libxcb-randr0 libgl1 libegl1 libegl-mesa0 libgl1-mesa-dri libwayland-client0 libwayland-egl1 libwayland-cursor0 libxkbcommon0 libxkbcommon-x11-0 libx11-6 libx11-xcb1 libxrandr2 libxcursor1 libxi6 libpipewire-0.3-0t64"
+LOTSE_PKGS_wayland_gnome_chroot="gnome-shell mutter xdg-desktop-portal xdg-desktop-portal-gnome pipewire wireplumber dbus dbus-bin dbus-daemon libglib2.0-bin gsettings-desktop-schemas gstreamer1.0-pipewire gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 python3-dbus python3-gi gir1.2-glib-2.0 foot fonts-dejavu-core xkb-data libasound2t64 libxcb1 libxcb-shm0 libxcb-randr0 libgl1 libegl1 libegl-mesa0 libgl1-mesa-dri libwayland-client0 libwayland-egl1 libwayland-cursor0 libxkbcommon0 libxkbcommon-x11-0 libx11-6 libx11-xcb1 libxrandr2 libxcursor1 libxi6 libpipewire-0.3-0t64"
 
 lotse_missing() {
     local pkg missing=()

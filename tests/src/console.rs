@@ -36,8 +36,13 @@ pub struct Console {
 
 impl Console {
     pub fn start(relay: &Relay) -> Self {
+        Self::start_at(relay, &relay.ws)
+    }
+
+    /// A console that reaches `relay` at `url` (e.g. through a proxy).
+    pub fn start_at(relay: &Relay, url: &str) -> Self {
         let mut child = Command::new(console_binary())
-            .args(["--headless", "--relay", &relay.ws, "--pin", &relay.pin_hex])
+            .args(["--headless", "--relay", url, "--pin", &relay.pin_hex])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -147,6 +147,59 @@ pub async fn download(relay: &Relay, path: &str, dir: &Path) -> PathBuf {
     exe
 }
 
+/// A client's log file (its stderr), read as it grows.
+#[derive(Debug, Clone)]
+pub struct ClientLog(pub PathBuf);
+
+impl ClientLog {
+    /// Everything so far.
+    pub fn read(&self) -> String {
+        std::fs::read_to_string(&self.0).unwrap_or_default()
+    }
+
+    /// Wait until the log contains `text`.
+    pub fn wait(&self, text: &str, timeout: Duration) {
+        assert!(
+            self.try_wait(text, timeout),
+            "the client never logged {text:?}; log:\n{}",
+            self.read()
+        );
+    }
+
+    /// Whether the log comes to contain `text` within `timeout`.
+    pub fn try_wait(&self, text: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.read().contains(text) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Wait until the log shows `text` after the last line containing
+    /// `anchor`.
+    pub fn wait_after(&self, anchor: &str, text: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.read();
+            if let Some(at) = log.rfind(anchor)
+                && log[at..].contains(text)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the client never logged {text:?} after {anchor:?}; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 /// A running customer client.
 #[derive(Debug)]
 pub struct Customer {
@@ -234,30 +287,22 @@ impl Customer {
 
     /// The client's stderr so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.sandbox.log).unwrap_or_default()
+        self.log_file().read()
+    }
+
+    /// The client's stderr, to wait on.
+    pub fn log_file(&self) -> ClientLog {
+        ClientLog(self.sandbox.log.clone())
     }
 
     /// Wait until the client's log contains `text`.
     pub fn wait_log(&self, text: &str, timeout: Duration) {
-        assert!(
-            self.try_wait_log(text, timeout),
-            "the client never logged {text:?}; log:\n{}",
-            self.log()
-        );
+        self.log_file().wait(text, timeout);
     }
 
     /// Whether the client's log comes to contain `text` within `timeout`.
     pub fn try_wait_log(&self, text: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.log().contains(text) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.log_file().try_wait(text, timeout)
     }
 
     /// The client's main window (X window id), waiting for it to appear.
@@ -340,20 +385,7 @@ impl Customer {
     /// Wait until the log shows `text` after the last line containing
     /// `anchor` (e.g. the prompt's focus after `Asked(Control)`).
     pub fn wait_log_after(&self, anchor: &str, text: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let log = self.log();
-            if let Some(at) = log.rfind(anchor)
-                && log[at..].contains(text)
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the client never logged {text:?} after {anchor:?}; log:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.log_file().wait_after(anchor, text, timeout);
     }
 
     /// Focus the window (as a customer's click would) and wait until the

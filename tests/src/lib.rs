@@ -4,8 +4,10 @@
 pub mod console;
 pub mod customer;
 pub mod display;
+pub mod proxy;
 pub mod relay;
 pub mod scene;
+pub mod wayland;
 pub mod web;
 
 /// A tokio runtime for a test that also drives blocking things (windows,

@@ -300,21 +300,38 @@ pub async fn wait_console_shows(
     name: &str,
     expected: impl Fn(image::RgbImage) -> image::RgbImage,
 ) -> image::RgbImage {
+    let reference = format!("{name}-x");
+    wait_console_matches(console, shots, name, &reference, || {
+        expected(x_screen(display, shots, &reference))
+    })
+    .await
+}
+
+/// Wait until the console's picture equals what `reference` grabs of the
+/// customer's screen now (saved as `reference_name`); returns the
+/// console's picture.
+pub async fn wait_console_matches(
+    console: &mut Console,
+    shots: Artifacts,
+    name: &str,
+    reference_name: &str,
+    mut reference: impl FnMut() -> image::RgbImage,
+) -> image::RgbImage {
     let deadline = Instant::now() + LONG;
     let console_png = shots.path(&format!("{name}-console"));
     loop {
         let seen = save_screen(console, &console_png).await;
-        let want = expected(x_screen(display, shots, &format!("{name}-x")));
+        let want = reference();
         let diff = differences(&seen, &want);
         let Some(diff) = diff else { return seen };
         assert!(
             Instant::now() < deadline,
             "the console's picture ({}) never matched the screen ({}): {diff}",
             console_png.display(),
-            shots.path(&format!("{name}-x")).display()
+            shots.path(reference_name).display()
         );
         // Wait for the next screen update (or look again after a while:
-        // the X screen may have settled without a new update).
+        // the screen may have settled without a new update).
         console
             .try_event_where("screen", |_| true, Duration::from_secs(3))
             .await;

@@ -24,6 +24,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use lotse_e2e::customer::{Customer, CustomerOptions, Sandbox, download};
 use lotse_e2e::display::Display;
+use lotse_e2e::proxy::Proxy;
 use lotse_e2e::relay::{Peer, Relay};
 use lotse_protocol::stamp;
 use lotse_protocol::{BinaryHeader, BinaryKind, EndReason, Envelope, Message};
@@ -267,75 +268,6 @@ fn a_client_stamped_for_another_certificate_refuses_to_connect() {
     assert_eq!(Sandbox::entries(&client.sandbox.tmp), Vec::<String>::new());
 }
 
-/// A TCP proxy in front of the relay that can cut every link and refuse
-/// new ones for a while (a network outage).
-struct Proxy {
-    addr: std::net::SocketAddr,
-    blocked: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
-    accept: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    /// A proxy that forwards to `target` once it is set (the relay starts
-    /// after the proxy: its public address is the proxy's).
-    async fn start(target: std::sync::Arc<std::sync::OnceLock<std::net::SocketAddr>>) -> Self {
-        use std::sync::atomic::Ordering;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy address");
-        let blocked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (b, l) = (blocked.clone(), links.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let Some(target) = target.get().copied() else {
-                    drop(inbound);
-                    continue;
-                };
-                if b.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                l.lock().expect("links").push(task.abort_handle());
-            }
-        });
-        Self {
-            addr,
-            blocked,
-            links,
-            accept,
-        }
-    }
-
-    /// Drop every link and refuse new ones until [`Proxy::restore`].
-    fn cut(&self) {
-        self.blocked
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        for link in self.links.lock().expect("links").drain(..) {
-            link.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.blocked
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.cut();
-        self.accept.abort();
-    }
-}
-
 /// Customer chat lines the technician received for `sid`, in order.
 fn customer_lines(tech: &Peer, sid: u64) -> Vec<String> {
     tech.log
@@ -353,14 +285,7 @@ fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
     let rt = lotse_e2e::runtime();
     // Everything reaches the relay through the proxy, whose address is the
     // relay's public one (in the stamp and in every request's Host).
-    let target = std::sync::Arc::new(std::sync::OnceLock::new());
-    let proxy = rt.block_on(Proxy::start(target.clone()));
-    let mut relay = Relay::start_with_config(&format!(
-        "public_url = \"https://{}\"\n{CONFIG}",
-        proxy.addr
-    ));
-    relay.host = proxy.addr.to_string();
-    target.set(relay.addr).expect("target set once");
+    let (relay, proxy) = rt.block_on(Proxy::relay_behind(CONFIG));
     relay.add_user("tom", "geheim-passwort-1");
     let sandbox = Sandbox::new();
     let exe = rt.block_on(download(&relay, "/download/linux", &sandbox.downloads));

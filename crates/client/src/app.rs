@@ -1042,6 +1042,7 @@ impl App {
                 self.tr.f("note-share-failed", &[("detail", detail)])
             }
             SystemNote::ControlNeedsShare => self.tr.t("note-control-needs-share"),
+            SystemNote::DesktopIndicator => self.tr.t("note-desktop-indicator"),
             SystemNote::PeerAway => self.tr.t("note-peer-away"),
             SystemNote::PeerBack => self.tr.t("note-peer-back"),
             SystemNote::Ended(reason) => self.end_text(*reason),

@@ -205,6 +205,17 @@ impl Net {
         }
     }
 
+    /// [`Net::emit`] from code that cannot wait.
+    fn emit_later(&self, event: NetEvent) {
+        let events = self.events.clone();
+        let wake = self.wake.clone();
+        tokio::spawn(async move {
+            if events.send(event).await.is_ok() {
+                wake();
+            }
+        });
+    }
+
     async fn emit(&self, event: NetEvent) {
         if self.events.send(event).await.is_ok() {
             (self.wake)();
@@ -648,14 +659,7 @@ impl Net {
         if let Err(e) = spawned {
             tracing::warn!("the share thread could not start: {e}");
             self.share_starting = None;
-            let events = self.events.clone();
-            let wake = self.wake.clone();
-            tokio::spawn(async move {
-                let failed = NetEvent::Share(ShareEvent::Failed(e.to_string()));
-                if events.send(failed).await.is_ok() {
-                    wake();
-                }
-            });
+            self.emit_later(NetEvent::Share(ShareEvent::Failed(e.to_string())));
         }
     }
 
@@ -847,6 +851,13 @@ impl Net {
                     let text = tr.f("watermark-text", &[("site", &site)]);
                     match lotse_desktop::Watermark::show(&text) {
                         Ok(w) => self.watermark = Some(w),
+                        #[cfg(target_os = "linux")]
+                        Err(lotse_desktop::DesktopError::Unsupported(why))
+                            if why == lotse_desktop::NO_OVERLAY =>
+                        {
+                            tracing::info!("no watermark: {why}");
+                            self.emit_later(NetEvent::Share(ShareEvent::DesktopIndicator));
+                        }
                         Err(e) => tracing::warn!("the watermark could not be shown: {e}"),
                     }
                 }

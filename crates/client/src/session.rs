@@ -86,6 +86,9 @@ pub enum SystemNote {
     ShareFailed(String),
     /// Control was asked for while nothing is shared; declined.
     ControlNeedsShare,
+    /// The desktop shows its own sign while the screen is shared (no
+    /// watermark possible there).
+    DesktopIndicator,
     PeerAway,
     PeerBack,
     Ended(EndReason),
@@ -301,6 +304,9 @@ pub enum ShareEvent {
     Started { width: u32, height: u32 },
     /// Capture could not start or stopped by itself.
     Failed(String),
+    /// No watermark on this desktop: it shows its own sign while the
+    /// screen is shared (GNOME on Wayland).
+    DesktopIndicator,
 }
 
 /// Link state shown as a status line.
@@ -1360,6 +1366,10 @@ impl Session {
             ShareEvent::Started { width, height } => {
                 tracing::info!(width, height, "screen sharing runs");
                 self.share_runs = true;
+                Vec::new()
+            }
+            ShareEvent::DesktopIndicator => {
+                self.system(SystemNote::DesktopIndicator);
                 Vec::new()
             }
             ShareEvent::Failed(why) => {

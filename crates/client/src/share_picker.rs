@@ -7,12 +7,17 @@
 //! a helper thread (`lotse-list-apps`), never on the UI thread. The whole
 //! primary screen is preselected and the Share button has the keyboard
 //! focus: Enter shares, Escape cancels.
+//!
+//! Where the desktop asks once more in its own dialog (Wayland), no
+//! program may list windows: the picker says that the desktop asks next,
+//! and offers "single windows, chosen in the desktop's dialog" only where
+//! that dialog has them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
 
 use egui::{Id, RichText, ScrollArea, TextureHandle, TextureOptions, Ui};
-use lotse_desktop::{AppGroup, MonitorInfo};
+use lotse_desktop::{AppGroup, DesktopDialog, MonitorInfo};
 
 use crate::i18n::Tr;
 use crate::share::ShareChoice;
@@ -22,6 +27,8 @@ use crate::share::ShareChoice;
 pub struct Listing {
     pub monitors: Vec<MonitorInfo>,
     pub apps: Vec<AppGroup>,
+    /// The desktop's own dialog comes next (Wayland).
+    pub dialog: Option<DesktopDialog>,
 }
 
 /// What the customer selected so far.
@@ -29,6 +36,8 @@ pub struct Listing {
 pub enum Selected {
     Screen(usize),
     Apps(BTreeSet<String>),
+    /// Windows chosen in the desktop's own dialog.
+    Windows,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +72,12 @@ impl SharePicker {
                 let listing = lotse_desktop::monitors()
                     .and_then(|monitors| {
                         let apps = lotse_desktop::list_apps()?;
-                        Ok(Listing { monitors, apps })
+                        let dialog = lotse_desktop::desktop_dialog();
+                        Ok(Listing {
+                            monitors,
+                            apps,
+                            dialog,
+                        })
                     })
                     .map_err(|e| e.to_string());
                 let _ = tx.send(listing);
@@ -138,6 +152,7 @@ impl SharePicker {
                 apps: apps.iter().cloned().collect(),
             }),
             Selected::Apps(_) => None,
+            Selected::Windows => Some(ShareChoice::Windows),
         }
     }
 
@@ -219,6 +234,19 @@ impl SharePicker {
             }
         }
         ui.add_space(6.0);
+        if let Some(dialog) = listing.dialog {
+            if dialog.windows {
+                let on = self.selected == Selected::Windows;
+                if ui.radio(on, tr.t("share-windows-by-desktop")).clicked() {
+                    self.selected = Selected::Windows;
+                }
+            } else {
+                ui.label(RichText::new(tr.t("share-only-screen-here")).weak());
+            }
+            ui.add_space(6.0);
+            ui.label(tr.t("share-desktop-asks-next"));
+            return;
+        }
         let apps_on = matches!(self.selected, Selected::Apps(_));
         if ui.radio(apps_on, tr.t("share-apps")).clicked() && !apps_on {
             self.selected = Selected::Apps(BTreeSet::new());
@@ -255,7 +283,7 @@ impl SharePicker {
                         if ui.checkbox(&mut checked, label).changed() {
                             let mut set = match &self.selected {
                                 Selected::Apps(s) => s.clone(),
-                                Selected::Screen(_) => BTreeSet::new(),
+                                Selected::Screen(_) | Selected::Windows => BTreeSet::new(),
                             };
                             if checked {
                                 set.insert(app.id.clone());
@@ -305,6 +333,7 @@ mod tests {
         Listing {
             monitors: vec![m(0, false), m(1, true)],
             apps: Vec::new(),
+            dialog: None,
         }
     }
 

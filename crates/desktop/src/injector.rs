@@ -9,17 +9,40 @@ use crate::input::{EnigoInjector, Injector};
 /// Real input for a running share; always used behind a `GuardedInjector`.
 #[derive(Debug)]
 pub enum DesktopInjector {
-    Enigo(EnigoInjector),
+    Enigo(Box<EnigoInjector>),
+    /// Wayland with a RemoteDesktop portal (GNOME 46+, KDE): libei.
+    #[cfg(target_os = "linux")]
+    Eis(crate::wayland::eis::EisInjector),
+    /// wlroots (sway): virtual keyboard and pointer.
+    #[cfg(target_os = "linux")]
+    Wlr(crate::wayland::wlr::WlrInjector),
 }
 
 impl DesktopInjector {
     /// The injector for a Wayland capture.
     #[cfg(target_os = "linux")]
     pub(crate) fn wayland(
-        _capture: &mut crate::wayland::capture::WaylandCapture,
+        capture: &mut crate::wayland::capture::WaylandCapture,
     ) -> Result<DesktopInjector, DesktopError> {
+        use crate::wayland::{eis::EisInjector, wlr::WlrInjector};
+        if let Some(fd) = capture.take_eis() {
+            let eis = EisInjector::new(fd)?;
+            tracing::info!("input through libei: {}", eis.describe());
+            return Ok(DesktopInjector::Eis(eis));
+        }
+        if capture.input_granted() {
+            // Granted in the dialog, but the portal has no ConnectToEIS
+            // (RemoteDesktop before version 2).
+            return Err(DesktopError::Unsupported(
+                "this desktop's portal grants input only without libei",
+            ));
+        }
+        if WlrInjector::available() {
+            tracing::info!("input through wlroots' virtual keyboard and pointer");
+            return WlrInjector::connect().map(DesktopInjector::Wlr);
+        }
         Err(DesktopError::Unsupported(
-            "input on Wayland is not available in this build",
+            "this desktop has not granted keyboard and pointer",
         ))
     }
 }
@@ -28,12 +51,27 @@ impl Injector for DesktopInjector {
     fn apply(&mut self, ev: &InputEvent) -> Result<(), DesktopError> {
         match self {
             DesktopInjector::Enigo(i) => i.apply(ev),
+            #[cfg(target_os = "linux")]
+            DesktopInjector::Eis(i) => i.apply(ev),
+            #[cfg(target_os = "linux")]
+            DesktopInjector::Wlr(i) => i.apply(ev),
         }
     }
 
     fn pointer(&mut self) -> Result<(i32, i32), DesktopError> {
         match self {
             DesktopInjector::Enigo(i) => i.pointer(),
+            #[cfg(target_os = "linux")]
+            DesktopInjector::Eis(i) => i.pointer(),
+            #[cfg(target_os = "linux")]
+            DesktopInjector::Wlr(i) => i.pointer(),
         }
+    }
+}
+
+impl DesktopInjector {
+    /// XTEST (X11) or SendInput (Windows) through enigo.
+    pub fn enigo() -> Result<DesktopInjector, DesktopError> {
+        EnigoInjector::new().map(|e| DesktopInjector::Enigo(Box::new(e)))
     }
 }

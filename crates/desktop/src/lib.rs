@@ -105,6 +105,26 @@ pub use linux::{capture, cursor, mask, watermark, windows};
 pub use win32::{capture, cursor, mask, watermark, windows};
 
 pub use error::DesktopError;
+#[cfg(target_os = "linux")]
+pub use linux::desktop_dialog;
+#[cfg(target_os = "linux")]
+pub use linux::watermark::NO_OVERLAY;
+
+/// The desktop's own sharing dialog (Wayland's portal): after the
+/// customer's Allow, the desktop asks once more in its own window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DesktopDialog {
+    /// Single windows can be chosen there (else only the whole screen).
+    pub windows: bool,
+    /// It can grant keyboard and pointer too (RemoteDesktop).
+    pub input: bool,
+}
+
+/// Windows asks nothing of its own.
+#[cfg(not(target_os = "linux"))]
+pub fn desktop_dialog() -> Option<DesktopDialog> {
+    None
+}
 pub use frame::{Frame, FrameNotify};
 pub use geom::{Rect, Region};
 pub use injector::DesktopInjector;

@@ -5,6 +5,27 @@
 
 use crate::wayland::is_wayland_session;
 
+/// What the desktop's own sharing dialog offers, where it has one
+/// (Wayland); `None` where the client alone asks (X11).
+pub fn desktop_dialog() -> Option<crate::DesktopDialog> {
+    if !is_wayland_session() {
+        return None;
+    }
+    match crate::wayland::portal::offer() {
+        Ok(o) => Some(crate::DesktopDialog {
+            windows: o.windows,
+            input: o.remote_desktop,
+        }),
+        Err(e) => {
+            tracing::warn!("the desktop portal cannot be asked: {e}");
+            Some(crate::DesktopDialog {
+                windows: false,
+                input: false,
+            })
+        }
+    }
+}
+
 pub mod capture {
     //! Screen capture: X11 grabs, or the portal's PipeWire stream.
     use std::time::Duration;
@@ -121,7 +142,7 @@ pub mod capture {
         /// there is no RemoteDesktop portal.
         pub fn injector(&mut self) -> Result<crate::DesktopInjector, DesktopError> {
             match self {
-                Capture::X11(_) => crate::EnigoInjector::new().map(crate::DesktopInjector::Enigo),
+                Capture::X11(_) => crate::DesktopInjector::enigo(),
                 Capture::Wayland(c) => crate::DesktopInjector::wayland(c),
             }
         }
@@ -204,36 +225,48 @@ pub mod mask {
 }
 
 pub mod watermark {
-    //! The watermark: an X11 overlay window. On Wayland see `wayland`.
+    //! The watermark: an X11 overlay window, or a wlr-layer-shell overlay
+    //! on wlroots (sway) and KDE. GNOME has no layer for it and shows its
+    //! own sharing indicator instead.
     use crate::DesktopError;
-    pub use crate::x11::watermark::Watermark as X11Watermark;
+    use crate::wayland::layer::LayerWatermark;
+    use crate::x11::watermark::Watermark as X11Watermark;
+
+    /// What [`Watermark::show`] says on a desktop without an overlay layer.
+    pub const NO_OVERLAY: &str = "this desktop shows its own screen-sharing indicator instead";
 
     #[derive(Debug)]
     pub enum Watermark {
         X11(X11Watermark),
+        Layer(LayerWatermark),
     }
 
     impl Watermark {
         /// Shows `text` over the whole screen until dropped.
+        /// [`DesktopError::Unsupported`] ([`NO_OVERLAY`]) on a Wayland
+        /// desktop without the layer-shell protocol (GNOME).
         pub fn show(text: &str) -> Result<Watermark, DesktopError> {
             if super::is_wayland_session() {
-                return Err(DesktopError::Unsupported(
-                    "this desktop shows its own screen-sharing indicator instead",
-                ));
+                if !LayerWatermark::available() {
+                    return Err(DesktopError::Unsupported(NO_OVERLAY));
+                }
+                return LayerWatermark::show(text).map(Watermark::Layer);
             }
             X11Watermark::show(text).map(Watermark::X11)
         }
 
-        /// The X11 window.
+        /// The X11 window (0 on Wayland).
         pub fn window_id(&self) -> u32 {
             match self {
                 Watermark::X11(w) => w.window_id(),
+                Watermark::Layer(_) => 0,
             }
         }
 
         pub fn is_translucent(&self) -> bool {
             match self {
                 Watermark::X11(w) => w.is_translucent(),
+                Watermark::Layer(_) => true,
             }
         }
     }

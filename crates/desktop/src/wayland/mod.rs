@@ -5,7 +5,7 @@
 //! * `portal` — one portal session (ScreenCast, with RemoteDesktop when
 //!   control is wanted), `persist_mode` 1 and the newest restore token kept
 //!   in memory only, so a reconnect never asks again and nothing is written.
-//! * `pipewire` — the frames of the portal's stream, with PipeWire's damage.
+//! * `stream` — the PipeWire frames of the portal's stream, with PipeWire's damage.
 //! * `eis` — input through the portal's ConnectToEIS (libei protocol).
 //! * `wlr` — input through wlroots' virtual keyboard and pointer (sway),
 //!   where there is no RemoteDesktop portal.
@@ -17,8 +17,12 @@
 //! around the portal.
 
 pub mod capture;
+pub mod eis;
+pub mod keymap;
+pub mod layer;
 pub mod portal;
 pub mod stream;
+pub mod wlr;
 
 /// True when the client runs in a Wayland session (`WAYLAND_DISPLAY` or
 /// `XDG_SESSION_TYPE=wayland`): then the portal is the only way to the
@@ -28,8 +32,3 @@ pub fn is_wayland_session() -> bool {
     set("WAYLAND_DISPLAY")
         || std::env::var("XDG_SESSION_TYPE").is_ok_and(|t| t.eq_ignore_ascii_case("wayland"))
 }
-
-pub mod eis;
-pub mod keymap;
-pub mod layer;
-pub mod wlr;

@@ -208,7 +208,7 @@ impl Capture {
 
     /// Input through enigo (SendInput).
     pub fn injector(&mut self) -> Result<crate::DesktopInjector, DesktopError> {
-        crate::EnigoInjector::new().map(crate::DesktopInjector::Enigo)
+        crate::DesktopInjector::enigo()
     }
 }
 

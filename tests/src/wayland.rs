@@ -1,0 +1,266 @@
+//! Headless Wayland sessions (`scripts/wayland.sh`: GNOME 50 in a Debian
+//! forky chroot, sway on the host) and the real downloaded client in them.
+//! Tests run as root; a session runs as the unprivileged user of the
+//! script, with the session's own D-Bus, PipeWire and desktop portal.
+//! `/tmp` is shared with the chroot, so files pass both ways.
+//!
+//! GNOME tools (`scripts/wayland/mutter.py`, through mutter's own D-Bus
+//! API, which needs no consent): `grab`, `answer-dialog`, `keys`, `click`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::customer::{ClientLog, LONG, download};
+use crate::relay::Relay;
+
+/// evdev key codes (linux/input-event-codes.h) the tests press.
+pub const KEY_ENTER: u32 = 28;
+
+/// The desktop a session runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Desktop {
+    Gnome,
+    Sway,
+}
+
+/// The user sessions run as (`scripts/wayland.sh`).
+pub fn session_user() -> String {
+    std::env::var("LOTSE_WL_USER").unwrap_or_else(|_| "lotse-wl".into())
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/wayland.sh")
+}
+
+/// A running session; dropping it stops every process of it.
+#[derive(Debug)]
+pub struct Session {
+    pub name: String,
+    pub desktop: Desktop,
+    /// `/tmp/lotse-wl/NAME`: env, log, home, run.
+    pub dir: PathBuf,
+}
+
+impl Session {
+    /// Starts a session and returns once it is ready (compositor, PipeWire,
+    /// portal).
+    pub fn start(desktop: Desktop, name: &str) -> Session {
+        let kind = match desktop {
+            Desktop::Gnome => "gnome",
+            Desktop::Sway => "sway",
+        };
+        let out = Command::new(script())
+            .args(["start", kind, name])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run scripts/wayland.sh");
+        assert!(
+            out.status.success(),
+            "scripts/wayland.sh start {kind} {name} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Session {
+            name: name.to_owned(),
+            desktop,
+            dir: PathBuf::from("/tmp/lotse-wl").join(name),
+        }
+    }
+
+    /// A command run inside the session as its user.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(script());
+        cmd.args(["exec", &self.name, "--"])
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `args` in the session; panics unless it succeeds; its stdout.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = self
+            .command(args)
+            .output()
+            .expect("scripts/wayland.sh exec");
+        assert!(
+            out.status.success(),
+            "{args:?} in the session failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The whole screen as the compositor shows it (no pointer), taken
+    /// without any consent dialog.
+    pub fn grab(&self, path: &Path) -> image::RgbImage {
+        let p = path.display().to_string();
+        match self.desktop {
+            Desktop::Gnome => self.run(&["mutter.py", "grab", &p]),
+            Desktop::Sway => self.run(&["grim", &p]),
+        };
+        image::open(path)
+            .unwrap_or_else(|e| panic!("the grab {p}: {e}"))
+            .into_rgb8()
+    }
+
+    /// GNOME: waits for the desktop's sharing dialog and answers it
+    /// (`share`, `share-with-control`, `decline`) as the customer would.
+    pub fn answer_dialog(&self, answer: &str) {
+        assert_eq!(self.desktop, Desktop::Gnome, "only GNOME shows a dialog");
+        self.run(&["mutter.py", "answer-dialog", answer]);
+    }
+
+    /// GNOME: press and release these keys (evdev codes) on the keyboard.
+    pub fn keys(&self, codes: &[u32]) {
+        let codes: Vec<String> = codes.iter().map(u32::to_string).collect();
+        let mut args = vec!["mutter.py", "keys"];
+        args.extend(codes.iter().map(String::as_str));
+        self.run(&args);
+    }
+
+    /// GNOME: a left click at screen pixel (`x`, `y`).
+    pub fn click(&self, x: i32, y: i32) {
+        self.run(&["mutter.py", "click", &x.to_string(), &y.to_string()]);
+    }
+
+    /// The portal's open sessions (their D-Bus object paths): a share the
+    /// client stopped leaves none behind.
+    pub fn portal_sessions(&self) -> Vec<String> {
+        const LIST: &str = r#"
+import dbus, xml.etree.ElementTree as ET
+bus = dbus.SessionBus()
+def walk(path):
+    xml = bus.get_object("org.freedesktop.portal.Desktop", path).Introspect(
+        dbus_interface="org.freedesktop.DBus.Introspectable")
+    for n in ET.fromstring(xml).findall("node"):
+        child = path.rstrip("/") + "/" + n.get("name")
+        if child.count("/") >= 7:
+            print(child)
+        else:
+            walk(child)
+walk("/org/freedesktop/portal/desktop/session")
+"#;
+        self.run(&["python3", "-c", LIST])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits until a new window shows on the screen (compared with
+    /// `before`, below the top bar) and clicks its top edge, as a person
+    /// clicks a window before typing into it. Returns where it clicked.
+    pub fn click_new_window(&self, before: &image::RgbImage, shot: &Path) -> (i32, i32) {
+        let deadline = std::time::Instant::now() + LONG;
+        loop {
+            let now = self.grab(shot);
+            let (mut x0, mut y0, mut x1) = (u32::MAX, u32::MAX, 0);
+            for (x, y, p) in now.enumerate_pixels() {
+                if y >= 40 && before.get_pixel_checked(x, y).is_some_and(|b| b != p) {
+                    x0 = x0.min(x);
+                    y0 = y0.min(y);
+                    x1 = x1.max(x);
+                }
+            }
+            if x0 <= x1 {
+                let (x, y) = (((x0 + x1) / 2) as i32, y0 as i32 + 8);
+                self.click(x, y);
+                return (x, y);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no new window appeared on the screen ({})",
+                shot.display()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// A directory under the session's one that its user owns.
+    pub fn user_dir(&self, name: &str) -> PathBuf {
+        let dir = self.dir.join(name);
+        std::fs::create_dir_all(&dir).expect("create the directory");
+        let status = Command::new("chown")
+            .arg(format!("{0}:{0}", session_user()))
+            .arg(&dir)
+            .status()
+            .expect("chown");
+        assert!(status.success(), "chown {}", dir.display());
+        dir
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new(script())
+            .args(["stop", &self.name])
+            .stdin(Stdio::null())
+            .status();
+    }
+}
+
+/// The downloaded client running in a session.
+#[derive(Debug)]
+pub struct WlCustomer {
+    /// The downloaded program (removes itself at the end).
+    pub exe: PathBuf,
+    pub log: ClientLog,
+    child: Child,
+}
+
+impl WlCustomer {
+    /// Downloads the Linux client from `relay` into the session (as its
+    /// user) and starts it there; the name it proposes is `user`.
+    pub async fn start(relay: &Relay, session: &Session, user: &str) -> WlCustomer {
+        let dir = session.user_dir("customer");
+        let before = session.grab(&dir.join("before.png"));
+        let exe = download(relay, "/download/linux", &dir).await;
+        let status = Command::new("chown")
+            .arg(format!("{0}:{0}", session_user()))
+            .arg(&exe)
+            .status()
+            .expect("chown");
+        assert!(status.success());
+        let log = dir.join("client.log");
+        let exe_arg = exe.display().to_string();
+        let child = session
+            .command(&[
+                "env",
+                &format!("USER={user}"),
+                "LANG=en_US.UTF-8",
+                "RUST_LOG=info",
+                &exe_arg,
+            ])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start the client in the session");
+        let customer = WlCustomer {
+            exe,
+            log: ClientLog(log),
+            child,
+        };
+        customer.log.wait("connected to the relay", LONG);
+        session.click_new_window(&before, &dir.join("window.png"));
+        customer
+    }
+
+    /// Wait for the client to end (the session's `exec` ends with it).
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        crate::wait_for("the client to exit", timeout, || {
+            self.child.try_wait().expect("wait")
+        })
+    }
+}
+
+impl Drop for WlCustomer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How long a session's dialogs and tools get.
+pub const DIALOG: Duration = LONG;

@@ -1,0 +1,246 @@
+//! End to end on Wayland: the REAL downloaded client in a headless GNOME 50
+//! session (mutter, gnome-shell, xdg-desktop-portal-gnome, PipeWire; a
+//! Debian forky chroot) and a sway session, the REAL relay and the REAL
+//! headless console. The customer's answers to the desktop's own sharing
+//! dialog are clicked through mutter's D-Bus API (`scripts/wayland/`).
+//!
+//! * GNOME: our Allow, then the desktop's dialog; the console's picture
+//!   equals a grab of the same screen; control asks the desktop once more
+//!   (screen and input in one dialog) and the technician's `Grüße, 123 €`
+//!   arrives in a terminal through libei; a network cut and resume shows no
+//!   dialog; sharing again in the same run needs none either (restore
+//!   token in memory); STOP closes the portal session (GNOME's sharing
+//!   indicator goes away); a declined dialog sends not one frame and the
+//!   technician hears "declined".
+//! * sway: the whole screen pixel-exactly, input through wlroots' virtual
+//!   devices, the layer-shell watermark.
+//!
+//! Run by `scripts/wayland.sh e2e` (feature `wayland-e2e`), after
+//! `scripts/wayland.sh setup` and `cargo build -p lotse-relay -p
+//! lotse-client -p lotse-console`. Screenshots land in
+//! `CARGO_TARGET_TMPDIR/wayland-e2e-*.png` (not committed).
+
+use std::time::{Duration, Instant};
+
+use lotse_e2e::console::Console;
+use lotse_e2e::customer::LONG;
+use lotse_e2e::proxy::Proxy;
+use lotse_e2e::scene::{Artifacts, PICKER_READY, TECH, find_colour, serve, wait_console_matches};
+use lotse_e2e::wayland::{Desktop, KEY_ENTER, Session, WlCustomer};
+use serde_json::Value;
+
+/// Site texts off, so the customer goes straight to the name entry. The
+/// watermark stays on: on GNOME the client says GNOME's own indicator
+/// shows instead; on sway it is a layer-shell overlay.
+const CONFIG: &str = r#"
+site_name = "Beispiel Support"
+[texts.en]
+agreement = ""
+recording_prompt = ""
+survey = ""
+"#;
+
+const SHOTS: Artifacts = Artifacts {
+    dir: env!("CARGO_TARGET_TMPDIR"),
+    prefix: "wayland-e2e",
+};
+
+/// The terminal the technician types into (scripts/wayland/typed-app).
+const TYPED_RGB: [u8; 3] = [0x1e, 0x3c, 0x28];
+/// The red of STOP SCREEN SHARING in the client's banner.
+const STOP_RGB: [u8; 3] = [0xb0, 0x20, 0x20];
+
+/// The customer joins with the proposed name (Enter), the console accepts.
+async fn joined(
+    session: &Session,
+    console: &mut Console,
+    customer: &WlCustomer,
+    name: &str,
+) -> u64 {
+    customer.log.wait("keyboard ready: name", LONG);
+    session.keys(&[KEY_ENTER]);
+    customer.log.wait("asking to join the queue", LONG);
+    let id = serve(console, name).await;
+    customer.log.wait("TechnicianJoined(", LONG);
+    id
+}
+
+/// The technician asks to share; the customer allows (Enter) and picks the
+/// preselected whole screen (Enter).
+fn allow_and_pick(session: &Session, console: &mut Console, customer: &WlCustomer) {
+    console.cmd("request-share");
+    customer.log.wait_after(
+        "Asked(ScreenShare)",
+        "keyboard ready: Allow for ScreenShare",
+        LONG,
+    );
+    session.keys(&[KEY_ENTER]);
+    customer
+        .log
+        .wait_after("Allowed(ScreenShare)", PICKER_READY, LONG);
+    session.keys(&[KEY_ENTER]);
+}
+
+fn count(log: &str, text: &str) -> usize {
+    log.matches(text).count()
+}
+
+fn has_colour(shot: &image::RgbImage, rgb: [u8; 3]) -> Option<(i32, i32)> {
+    let (w, h) = shot.dimensions();
+    find_colour(
+        shot,
+        lotse_e2e::scene::Rect {
+            x: 0,
+            y: 0,
+            w: w as i32,
+            h: h as i32,
+        },
+        rgb,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gnome_share_control_cut_and_stop() {
+    let (relay, proxy) = Proxy::relay_behind(CONFIG).await;
+    relay.add_user(TECH.0, TECH.1);
+    let session = Session::start(Desktop::Gnome, "e2e-gnome");
+    let typed = session.user_dir("typed").join("typed.txt");
+    session.run(&["typed-app", &typed.display().to_string()]);
+    // The relay checks the Host of every request against its public
+    // address, the proxy's: the console goes through it too, and the cut
+    // below cuts both (both come back and resume).
+    let mut console = Console::start_at(&relay, &format!("wss://{}", proxy.addr));
+    let customer = WlCustomer::start(&relay, &session, "Erika").await;
+    let id = joined(&session, &mut console, &customer, "Erika").await;
+
+    // Our Allow, then the desktop's dialog.
+    allow_and_pick(&session, &mut console, &customer);
+    customer
+        .log
+        .wait("asking the desktop to share the screen", LONG);
+    session.answer_dialog("share");
+    let granted = console.event("share_granted").await;
+    assert_eq!(granted["session"].as_u64(), Some(id));
+    assert_eq!(
+        (granted["width"].as_u64(), granted["height"].as_u64()),
+        (Some(1280), Some(800)),
+        "{granted}"
+    );
+    let portal = session.portal_sessions();
+    assert_eq!(portal.len(), 1, "one portal session: {portal:?}");
+    let grab = SHOTS.path("gnome-whole-screen");
+    wait_console_matches(
+        &mut console,
+        SHOTS,
+        "gnome-whole",
+        "gnome-whole-screen",
+        || session.grab(&grab),
+    )
+    .await;
+
+    // Control: our Allow, then the desktop asks for screen and input in
+    // one dialog; the share starts again with input.
+    console.cmd("request-control");
+    customer
+        .log
+        .wait_after("Asked(Control)", "keyboard ready: Allow for Control", LONG);
+    session.keys(&[KEY_ENTER]);
+    customer
+        .log
+        .wait("asking the desktop to share the screen and input", LONG);
+    session.answer_dialog("share-with-control");
+    console.event("control_granted").await;
+    let regranted = console.event("share_granted").await;
+    assert_eq!(regranted["session"].as_u64(), Some(id));
+    let shot = wait_console_matches(
+        &mut console,
+        SHOTS,
+        "gnome-control",
+        "gnome-control-screen",
+        || session.grab(&SHOTS.path("gnome-control-screen")),
+    )
+    .await;
+    let (x, y) = has_colour(&shot, TYPED_RGB).expect("the terminal shows");
+    console.cmd(&format!("click {x} {y}"));
+    console.cmd("type Grüße, 123 €");
+    console.cmd("key Return");
+    lotse_e2e::wait_for("the typed line", LONG, || {
+        let text = std::fs::read_to_string(&typed).unwrap_or_default();
+        (text == "Grüße, 123 €\n").then_some(())
+    });
+
+    // A network cut: the link comes back and the share goes on, without
+    // a dialog (no new portal session at all).
+    let dialogs = count(&customer.log.read(), "asking the desktop to share");
+    proxy.cut();
+    console.event("disconnected").await;
+    customer.log.wait("cannot reach the relay", LONG);
+    proxy.restore();
+    let back = console.event("connected").await;
+    assert_eq!(back["reconnect"], true, "{back}");
+    customer.log.wait("resumed=true", LONG);
+    console.cmd("type x");
+    lotse_e2e::wait_for("typing after the cut", LONG, || {
+        let text = std::fs::read_to_string(&typed).unwrap_or_default();
+        (text == "Grüße, 123 €\nx").then_some(())
+    });
+    assert_eq!(
+        count(&customer.log.read(), "asking the desktop to share"),
+        dialogs,
+        "no new request to the desktop after the cut"
+    );
+
+    // STOP SCREEN SHARING: control and sharing end, and the desktop's
+    // portal session is closed (GNOME's indicator goes away).
+    let shot = session.grab(&SHOTS.path("gnome-banner"));
+    let (x, y) = has_colour(&shot, STOP_RGB).expect("the STOP button shows");
+    session.click(x, y);
+    console.event("control_revoked").await;
+    console.event("share_stopped").await;
+    customer.log.wait("screen sharing stopped", LONG);
+    let left = session.portal_sessions();
+    assert!(left.is_empty(), "portal sessions after STOP: {left:?}");
+
+    // Sharing again in the same run: the restore token spares the dialog.
+    allow_and_pick(&session, &mut console, &customer);
+    customer
+        .log
+        .wait_after("Allowed(ScreenShare)", "restore=true", LONG);
+    let again = console.event("share_granted").await;
+    assert_eq!(again["session"].as_u64(), Some(id));
+    wait_console_matches(
+        &mut console,
+        SHOTS,
+        "gnome-again",
+        "gnome-again-screen",
+        || session.grab(&SHOTS.path("gnome-again-screen")),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gnome_declined_dialog_sends_nothing() {
+    let relay = lotse_e2e::relay::Relay::start_with_config(CONFIG);
+    relay.add_user(TECH.0, TECH.1);
+    let session = Session::start(Desktop::Gnome, "e2e-gnome-no");
+    let mut console = Console::start(&relay);
+    let customer = WlCustomer::start(&relay, &session, "Erika").await;
+    let id = joined(&session, &mut console, &customer, "Erika").await;
+    allow_and_pick(&session, &mut console, &customer);
+    customer
+        .log
+        .wait("asking the desktop to share the screen", LONG);
+    session.answer_dialog("decline");
+    let declined = console.event("share_declined").await;
+    assert_eq!(declined["session"].as_u64(), Some(id));
+    customer
+        .log
+        .wait("the sharing was declined in the system dialog", LONG);
+    // The session goes on; not one screen update was sent.
+    console.cmd("say noch da?");
+    customer.log.wait("noch da?", LONG);
+    console.drain();
+    let screens: Vec<&Value> = console.seen_since(0, "screen").collect();
+    assert!(screens.is_empty(), "screen updates: {screens:?}");
+    assert!(console.seen_since(0, "share_granted").next().is_none());
+}
