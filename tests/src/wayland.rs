@@ -16,6 +16,8 @@ use crate::relay::Relay;
 
 /// evdev key codes (linux/input-event-codes.h) the tests press.
 pub const KEY_ENTER: u32 = 28;
+pub const KEY_O: u32 = 24;
+pub const KEY_K: u32 = 37;
 
 /// The desktop a session runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,58 @@ pub struct Session {
     pub desktop: Desktop,
     /// `/tmp/lotse-wl/NAME`: env, log, home, run.
     pub dir: PathBuf,
+    /// GNOME: one input session through mutter for the whole test (a new
+    /// one takes the keyboard focus from the focused window).
+    input: std::sync::Mutex<Option<Input>>,
+}
+
+/// `mutter.py serve`: commands on its stdin, `ok` on its stdout.
+#[derive(Debug)]
+struct Input {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Input {
+    fn start(session: &Session) -> Input {
+        let mut child = session
+            .command(&["mutter.py", "serve"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("mutter.py serve");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut input = Input {
+            child,
+            stdin,
+            stdout,
+        };
+        assert_eq!(input.line(), "ready", "mutter.py serve did not start");
+        input
+    }
+
+    fn line(&mut self) -> String {
+        use std::io::BufRead as _;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("mutter.py serve");
+        line.trim().to_owned()
+    }
+
+    fn send(&mut self, command: &str) {
+        use std::io::Write as _;
+        writeln!(self.stdin, "{command}").expect("mutter.py serve");
+        let answer = self.line();
+        assert_eq!(answer, "ok", "mutter.py serve: {command}");
+    }
+}
+
+impl Drop for Input {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Session {
@@ -50,6 +104,11 @@ impl Session {
             Desktop::Gnome => "gnome",
             Desktop::Sway => "sway",
         };
+        // A run that was killed may have left its session behind.
+        let _ = Command::new(script())
+            .args(["stop", name])
+            .stdin(Stdio::null())
+            .output();
         let out = Command::new(script())
             .args(["start", kind, name])
             .stdin(Stdio::null())
@@ -65,6 +124,7 @@ impl Session {
             name: name.to_owned(),
             desktop,
             dir: PathBuf::from("/tmp/lotse-wl").join(name),
+            input: std::sync::Mutex::new(None),
         }
     }
 
@@ -115,14 +175,20 @@ impl Session {
     /// GNOME: press and release these keys (evdev codes) on the keyboard.
     pub fn keys(&self, codes: &[u32]) {
         let codes: Vec<String> = codes.iter().map(u32::to_string).collect();
-        let mut args = vec!["mutter.py", "keys"];
-        args.extend(codes.iter().map(String::as_str));
-        self.run(&args);
+        self.input(&format!("keys {}", codes.join(" ")));
     }
 
     /// GNOME: a left click at screen pixel (`x`, `y`).
     pub fn click(&self, x: i32, y: i32) {
-        self.run(&["mutter.py", "click", &x.to_string(), &y.to_string()]);
+        self.input(&format!("click {x} {y}"));
+    }
+
+    fn input(&self, command: &str) {
+        assert_eq!(self.desktop, Desktop::Gnome, "input through mutter");
+        let mut input = self.input.lock().expect("input");
+        input
+            .get_or_insert_with(|| Input::start(self))
+            .send(command);
     }
 
     /// The portal's open sessions (their D-Bus object paths): a share the
@@ -193,6 +259,7 @@ walk("/org/freedesktop/portal/desktop/session")
 
 impl Drop for Session {
     fn drop(&mut self) {
+        self.input.lock().map(|mut i| i.take()).ok();
         let _ = Command::new(script())
             .args(["stop", &self.name])
             .stdin(Stdio::null())
@@ -206,6 +273,8 @@ pub struct WlCustomer {
     /// The downloaded program (removes itself at the end).
     pub exe: PathBuf,
     pub log: ClientLog,
+    /// A point on the window's title bar.
+    pub title: (i32, i32),
     child: Child,
 }
 
@@ -222,14 +291,15 @@ impl WlCustomer {
             .status()
             .expect("chown");
         assert!(status.success());
-        let log = dir.join("client.log");
+        // Outside the session's directory, which goes with the session.
+        let log = std::env::temp_dir().join(format!("lotse-wl-{}-client.log", session.name));
         let exe_arg = exe.display().to_string();
         let child = session
             .command(&[
                 "env",
                 &format!("USER={user}"),
                 "LANG=en_US.UTF-8",
-                "RUST_LOG=info",
+                "RUST_LOG=info,lotse::app=debug",
                 &exe_arg,
             ])
             .current_dir(&dir)
@@ -237,14 +307,40 @@ impl WlCustomer {
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("start the client in the session");
-        let customer = WlCustomer {
+        let log = ClientLog(log);
+        log.wait("connected to the relay", LONG);
+        let title = session.click_new_window(&before, &dir.join("window.png"));
+        WlCustomer {
             exe,
-            log: ClientLog(log),
+            log,
+            title,
             child,
-        };
-        customer.log.wait("connected to the relay", LONG);
-        session.click_new_window(&before, &dir.join("window.png"));
-        customer
+        }
+    }
+
+    /// Once the client logged `keyboard ready: {what}` after `anchor`, press
+    /// Enter in its window. The window is clicked first (on its title
+    /// bar), as a person would: each of the test's input sessions through
+    /// mutter takes the keyboard focus from the window when it ends.
+    pub fn enter_when_ready(&self, session: &Session, anchor: &str, what: &str) {
+        self.log
+            .wait_after(anchor, &format!("keyboard ready: {what}"), LONG);
+        self.focus(session);
+        session.keys(&[KEY_ENTER]);
+    }
+
+    /// Click the title bar and wait until the window has the focus.
+    pub fn focus(&self, session: &Session) {
+        session.click(self.title.0, self.title.1);
+        crate::wait_for("the window to have the focus", LONG, || {
+            let log = self.log.read();
+            let last = log.rfind("window focus changed")?;
+            log[last..]
+                .lines()
+                .next()
+                .filter(|l| l.ends_with("focused=true"))
+                .map(|_| ())
+        });
     }
 
     /// Wait for the client to end (the session's `exec` ends with it).

@@ -20,13 +20,11 @@
 //! lotse-client -p lotse-console`. Screenshots land in
 //! `CARGO_TARGET_TMPDIR/wayland-e2e-*.png` (not committed).
 
-use std::time::{Duration, Instant};
-
 use lotse_e2e::console::Console;
 use lotse_e2e::customer::LONG;
 use lotse_e2e::proxy::Proxy;
 use lotse_e2e::scene::{Artifacts, PICKER_READY, TECH, find_colour, serve, wait_console_matches};
-use lotse_e2e::wayland::{Desktop, KEY_ENTER, Session, WlCustomer};
+use lotse_e2e::wayland::{Desktop, KEY_ENTER, KEY_K, KEY_O, Session, WlCustomer};
 use serde_json::Value;
 
 /// Site texts off, so the customer goes straight to the name entry. The
@@ -57,8 +55,7 @@ async fn joined(
     customer: &WlCustomer,
     name: &str,
 ) -> u64 {
-    customer.log.wait("keyboard ready: name", LONG);
-    session.keys(&[KEY_ENTER]);
+    customer.enter_when_ready(session, "connected to the relay", "name");
     customer.log.wait("asking to join the queue", LONG);
     let id = serve(console, name).await;
     customer.log.wait("TechnicianJoined(", LONG);
@@ -236,9 +233,14 @@ async fn gnome_declined_dialog_sends_nothing() {
     customer
         .log
         .wait("the sharing was declined in the system dialog", LONG);
-    // The session goes on; not one screen update was sent.
-    console.cmd("say noch da?");
-    customer.log.wait("noch da?", LONG);
+    // The session goes on (the customer writes "ok"); not one screen
+    // update was sent.
+    customer
+        .log
+        .wait_after("ShareFailed(", "keyboard ready: chat", LONG);
+    customer.focus(&session);
+    session.keys(&[KEY_O, KEY_K, KEY_ENTER]);
+    console.event_where("chat", |c| c["text"] == "ok").await;
     console.drain();
     let screens: Vec<&Value> = console.seen_since(0, "screen").collect();
     assert!(screens.is_empty(), "screen updates: {screens:?}");

@@ -301,6 +301,9 @@ impl App {
         if focused && !self.focused && ctx.memory(|m| m.focused().is_none()) {
             self.focus_pending = true;
         }
+        if focused != self.focused {
+            tracing::debug!(focused, "window focus changed");
+        }
         self.focused = focused;
         if close {
             self.close_requested(ctx);
