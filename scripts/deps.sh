@@ -28,7 +28,7 @@ LOTSE_PKGS_wayland="sway foot grim pipewire pipewire-bin wireplumber xdg-desktop
 # Building the patched xdg-desktop-portal-wlr 0.7.0 (scripts/wayland.sh setup). libsystemd-dev
 # and libgbm-dev would upgrade systemd and mesa on the host: setup unpacks those two with
 # dpkg-deb -x into its cache instead of installing them (LOTSE_DEBS_wayland_unpacked).
-LOTSE_PKGS_wayland_build="gcc libc6-dev pkg-config meson ninja-build libgbm1 libsystemd0 libpipewire-0.3-dev libwayland-dev wayland-protocols libinih-dev libdrm-dev"
+LOTSE_PKGS_wayland_build="apt dpkg tar findutils gcc libc6-dev pkg-config meson ninja-build libgbm1 libsystemd0 libpipewire-0.3-dev libwayland-dev wayland-protocols libinih-dev libdrm-dev"
 LOTSE_DEBS_wayland_unpacked="libsystemd-dev libgbm-dev"
 # The GNOME 50 test bed: a Debian forky chroot made by mmdebstrap (--variant=apt, no
 # recommends); not installed on the host. gnome-shell (headless, virtual monitor; it applies the

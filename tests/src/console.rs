@@ -43,7 +43,10 @@ impl Console {
     pub fn start_at(relay: &Relay, url: &str) -> Self {
         let mut child = Command::new(console_binary())
             .args(["--headless", "--relay", url, "--pin", &relay.pin_hex])
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("LOTSE_E2E_CONSOLE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -119,15 +122,27 @@ impl Console {
 
     /// The last events seen (for failure messages; screen events are many).
     pub fn recent(&self) -> String {
-        let tail: Vec<String> = self
+        // Every event but the (many) screen updates, then the last 10 of those.
+        let others: Vec<String> = self
+            .seen
+            .iter()
+            .filter(|v| v["event"] != "screen")
+            .map(Value::to_string)
+            .collect();
+        let mut screens: Vec<String> = self
             .seen
             .iter()
             .rev()
-            .take(40)
-            .rev()
+            .filter(|v| v["event"] == "screen")
+            .take(10)
             .map(Value::to_string)
             .collect();
-        tail.join("\n")
+        screens.reverse();
+        format!(
+            "{}\n… and the last screen updates:\n{}",
+            others.join("\n"),
+            screens.join("\n")
+        )
     }
 
     /// Events named `name` seen at or after index `from` of [`Console::seen`].

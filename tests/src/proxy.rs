@@ -66,9 +66,22 @@ impl Proxy {
 
     /// Drop every link and refuse new ones until [`Proxy::restore`].
     pub fn cut(&self) {
+        self.cut_from(0);
+    }
+
+    /// How many links were made so far (for [`Proxy::cut_from`]).
+    pub fn links_so_far(&self) -> usize {
+        self.links.lock().expect("links").len()
+    }
+
+    /// Drop the links made since [`Proxy::links_so_far`] said `first`
+    /// (e.g. the customer's, while the technician's stays) and refuse new
+    /// ones until [`Proxy::restore`].
+    pub fn cut_from(&self, first: usize) {
         self.blocked
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        for link in self.links.lock().expect("links").drain(..) {
+        let links = self.links.lock().expect("links");
+        for link in links.iter().skip(first) {
             link.abort();
         }
     }

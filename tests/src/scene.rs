@@ -36,6 +36,11 @@ pub struct Artifacts {
 }
 
 impl Artifacts {
+    /// A log file beside the pictures.
+    pub fn log(&self, name: &str) -> PathBuf {
+        PathBuf::from(self.dir).join(format!("{}-{name}.log", self.prefix))
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         PathBuf::from(self.dir).join(format!("{}-{name}.png", self.prefix))
     }
@@ -45,6 +50,11 @@ impl Artifacts {
 pub async fn serve(console: &mut Console, name: &str) -> u64 {
     console.cmd(&format!("login {} {}", TECH.0, TECH.1));
     console.event("connected").await;
+    accept(console, name).await
+}
+
+/// The logged-in technician accepts the customer `name`.
+pub async fn accept(console: &mut Console, name: &str) -> u64 {
     console.cmd(&format!("wait-customer {name}"));
     let waiting = console.event("customer_waiting").await;
     let session = waiting["session"].as_u64().expect("session id");

@@ -155,13 +155,17 @@ impl Session {
     /// The whole screen as the compositor shows it (no pointer), taken
     /// without any consent dialog.
     pub fn grab(&self, path: &Path) -> image::RgbImage {
-        let p = path.display().to_string();
+        // Into the session's directory (the chroot sees only /tmp), then
+        // where the test wants it.
+        let tmp = self.dir.join("grab.png");
+        let t = tmp.display().to_string();
         match self.desktop {
-            Desktop::Gnome => self.run(&["mutter.py", "grab", &p]),
-            Desktop::Sway => self.run(&["grim", &p]),
+            Desktop::Gnome => self.run(&["mutter.py", "grab", &t]),
+            Desktop::Sway => self.run(&["grim", &t]),
         };
+        std::fs::copy(&tmp, path).expect("copy the grab");
         image::open(path)
-            .unwrap_or_else(|e| panic!("the grab {p}: {e}"))
+            .unwrap_or_else(|e| panic!("the grab {}: {e}", path.display()))
             .into_rgb8()
     }
 
@@ -280,8 +284,9 @@ pub struct WlCustomer {
 
 impl WlCustomer {
     /// Downloads the Linux client from `relay` into the session (as its
-    /// user) and starts it there; the name it proposes is `user`.
-    pub async fn start(relay: &Relay, session: &Session, user: &str) -> WlCustomer {
+    /// user) and starts it there; the name it proposes is `user`; its
+    /// stderr goes to `log` (kept after the session).
+    pub async fn start(relay: &Relay, session: &Session, user: &str, log: &Path) -> WlCustomer {
         let dir = session.user_dir("customer");
         let before = session.grab(&dir.join("before.png"));
         let exe = download(relay, "/download/linux", &dir).await;
@@ -291,23 +296,21 @@ impl WlCustomer {
             .status()
             .expect("chown");
         assert!(status.success());
-        // Outside the session's directory, which goes with the session.
-        let log = std::env::temp_dir().join(format!("lotse-wl-{}-client.log", session.name));
         let exe_arg = exe.display().to_string();
         let child = session
             .command(&[
                 "env",
                 &format!("USER={user}"),
                 "LANG=en_US.UTF-8",
-                "RUST_LOG=info,lotse::app=debug",
+                "RUST_LOG=info,lotse::app=debug,lotse::control=debug",
                 &exe_arg,
             ])
             .current_dir(&dir)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
+            .stderr(std::fs::File::create(log).expect("log file"))
             .spawn()
             .expect("start the client in the session");
-        let log = ClientLog(log);
+        let log = ClientLog(log.to_owned());
         log.wait("connected to the relay", LONG);
         let title = session.click_new_window(&before, &dir.join("window.png"));
         WlCustomer {

@@ -71,6 +71,8 @@ pub struct App {
     window_state: Option<WindowState>,
     /// `ui` passes so far (the first few are logged).
     passes: u64,
+    /// An IME composition is open (see `raw_input_hook`).
+    composing: bool,
     /// Set by the signal watcher (SIGTERM, SIGHUP, SIGINT): quit now.
     quit: Option<Arc<AtomicBool>>,
     quitting: bool,
@@ -117,6 +119,7 @@ impl App {
             prompt_focused: None,
             window_state: None,
             passes: 0,
+            composing: false,
             quit: None,
             quitting: false,
         }
@@ -1210,6 +1213,28 @@ impl App {
 }
 
 impl eframe::App for App {
+    /// Drops the empty IME preedits some Wayland desktops (GNOME) answer
+    /// to every text-input update while nothing is being composed: each one
+    /// is an input event, which makes egui-winit update the text-input
+    /// area again, which brings the next one — the window would be drawn
+    /// for ever (60 times a second, on the CPU without a GPU).
+    fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        raw_input.events.retain(|ev| match ev {
+            egui::Event::Ime(egui::ImeEvent::Preedit { text, .. }) if text.is_empty() => {
+                std::mem::replace(&mut self.composing, false)
+            }
+            egui::Event::Ime(egui::ImeEvent::Preedit { .. }) => {
+                self.composing = true;
+                true
+            }
+            egui::Event::Ime(egui::ImeEvent::Commit(_)) => {
+                self.composing = false;
+                true
+            }
+            _ => true,
+        });
+    }
+
     /// Also runs while the window is hidden or fully covered (eframe then
     /// skips `ui`): the session keeps going, and a nudge can bring the
     /// window to the front.
