@@ -47,7 +47,8 @@ pub struct Session {
     input: std::sync::Mutex<Option<Input>>,
 }
 
-/// `mutter.py serve`: commands on its stdin, `ok` on its stdout.
+/// `mutter.py serve` (GNOME) or `wl_input` (sway): commands on its stdin,
+/// `ok` on its stdout.
 #[derive(Debug)]
 struct Input {
     child: Child,
@@ -57,8 +58,23 @@ struct Input {
 
 impl Input {
     fn start(session: &Session) -> Input {
+        let tool = match session.desktop {
+            Desktop::Gnome => "mutter.py serve".to_owned(),
+            Desktop::Sway => {
+                // Built beside the test binary (target/debug/wl_input).
+                let built = std::env::current_exe()
+                    .ok()
+                    .and_then(|t| Some(t.parent()?.parent()?.join("wl_input")))
+                    .filter(|p| p.exists())
+                    .expect("target/debug/wl_input (feature wayland-e2e)");
+                let copy = session.user_dir("bin-test").join("wl_input");
+                std::fs::copy(&built, &copy).expect("copy wl_input");
+                copy.display().to_string()
+            }
+        };
+        let args: Vec<&str> = tool.split(' ').collect();
         let mut child = session
-            .command(&["mutter.py", "serve"])
+            .command(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -70,7 +86,7 @@ impl Input {
             stdin,
             stdout,
         };
-        assert_eq!(input.line(), "ready", "mutter.py serve did not start");
+        assert_eq!(input.line(), "ready", "{tool} did not start");
         input
     }
 
@@ -120,12 +136,19 @@ impl Session {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        Session {
+        let session = Session {
             name: name.to_owned(),
             desktop,
             dir: PathBuf::from("/tmp/lotse-wl").join(name),
             input: std::sync::Mutex::new(None),
+        };
+        if desktop == Desktop::Sway {
+            // A headless seat has no keyboard (and sends no focus) until a
+            // keyboard device exists: the customer's comes first.
+            let input = Input::start(&session);
+            *session.input.lock().expect("input") = Some(input);
         }
+        session
     }
 
     /// A command run inside the session as its user.
@@ -176,19 +199,33 @@ impl Session {
         self.run(&["mutter.py", "answer-dialog", answer]);
     }
 
-    /// GNOME: press and release these keys (evdev codes) on the keyboard.
+    /// Press and release these keys (evdev codes) on the keyboard.
     pub fn keys(&self, codes: &[u32]) {
-        let codes: Vec<String> = codes.iter().map(u32::to_string).collect();
-        self.input(&format!("keys {}", codes.join(" ")));
+        match self.desktop {
+            Desktop::Gnome => {
+                let codes: Vec<String> = codes.iter().map(u32::to_string).collect();
+                self.input(&format!("keys {}", codes.join(" ")));
+            }
+            Desktop::Sway => {
+                for code in codes {
+                    let name = match *code {
+                        KEY_ENTER => "Return",
+                        KEY_O => "o",
+                        KEY_K => "k",
+                        other => panic!("no key name for evdev code {other}"),
+                    };
+                    self.input(&format!("key {name}"));
+                }
+            }
+        }
     }
 
-    /// GNOME: a left click at screen pixel (`x`, `y`).
+    /// A left click at screen pixel (`x`, `y`).
     pub fn click(&self, x: i32, y: i32) {
         self.input(&format!("click {x} {y}"));
     }
 
     fn input(&self, command: &str) {
-        assert_eq!(self.desktop, Desktop::Gnome, "input through mutter");
         let mut input = self.input.lock().expect("input");
         input
             .get_or_insert_with(|| Input::start(self))
@@ -312,7 +349,11 @@ impl WlCustomer {
             .expect("start the client in the session");
         let log = ClientLog(log.to_owned());
         log.wait("connected to the relay", LONG);
-        let title = session.click_new_window(&before, &dir.join("window.png"));
+        let title = match session.desktop {
+            Desktop::Gnome => session.click_new_window(&before, &dir.join("window.png")),
+            // sway focuses a new window itself (and `focus` asks it to).
+            Desktop::Sway => (0, 0),
+        };
         WlCustomer {
             exe,
             log,
@@ -332,9 +373,15 @@ impl WlCustomer {
         session.keys(&[KEY_ENTER]);
     }
 
-    /// Click the title bar and wait until the window has the focus.
+    /// Click the title bar (sway: ask sway, as its keyboard shortcuts
+    /// would) and wait until the window has the focus.
     pub fn focus(&self, session: &Session) {
-        session.click(self.title.0, self.title.1);
+        match session.desktop {
+            Desktop::Gnome => session.click(self.title.0, self.title.1),
+            Desktop::Sway => {
+                session.run(&["swaymsg", "[app_id=\"lotse\"] focus"]);
+            }
+        }
         crate::wait_for("the window to have the focus", LONG, || {
             let log = self.log.read();
             let last = log.rfind("window focus changed")?;

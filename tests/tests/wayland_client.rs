@@ -19,6 +19,8 @@
 //! lotse-client -p lotse-console`. Screenshots land in
 //! `CARGO_TARGET_TMPDIR/wayland-e2e-*.png` (not committed).
 
+use std::time::{Duration, Instant};
+
 use lotse_e2e::console::Console;
 use lotse_e2e::customer::LONG;
 use lotse_e2e::proxy::Proxy;
@@ -256,4 +258,101 @@ async fn gnome_declined_dialog_sends_nothing() {
     let screens: Vec<&Value> = console.seen_since(0, "screen").collect();
     assert!(screens.is_empty(), "screen updates: {screens:?}");
     assert!(console.seen_since(0, "share_granted").next().is_none());
+}
+
+/// sway (wlroots): no RemoteDesktop portal and no dialog; the whole screen
+/// pixel-exactly, input through wlroots' virtual keyboard and pointer, the
+/// layer-shell watermark over every window (click-through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sway_share_control_and_watermark() {
+    let relay = lotse_e2e::relay::Relay::start_with_config(CONFIG);
+    relay.add_user(TECH.0, TECH.1);
+    let session = Session::start(Desktop::Sway, "e2e-sway");
+    let typed = session.user_dir("typed").join("typed.txt");
+    session.run(&["typed-app", &typed.display().to_string()]);
+    // Tiled beside the client, not full screen.
+    session.run(&["swaymsg", "fullscreen", "disable"]);
+    let mut console = Console::start(&relay);
+    console.cmd(&format!("login {} {}", TECH.0, TECH.1));
+    console.event("connected").await;
+    let customer = WlCustomer::start(&relay, &session, "Erika", &SHOTS.log("sway-client")).await;
+    let before = session.grab(&SHOTS.path("sway-before"));
+    let id = joined(&session, &mut console, &customer, "Erika").await;
+
+    // The watermark: a layer-shell overlay over the terminal too.
+    let all = lotse_e2e::scene::Rect {
+        x: 0,
+        y: 0,
+        w: 1280,
+        h: 800,
+    };
+    let terminal = terminal_area(&before).expect("the terminal shows");
+    let deadline = Instant::now() + LONG;
+    loop {
+        let now = session.grab(&SHOTS.path("sway-watermark"));
+        let changed = changed_pixels(&before, &now, terminal);
+        if changed > 1000 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no watermark over the terminal ({changed} pixels changed)"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    allow_and_pick(&session, &mut console, &customer);
+    let granted = console.event("share_granted").await;
+    assert_eq!(granted["session"].as_u64(), Some(id));
+    assert_eq!(
+        (granted["width"].as_u64(), granted["height"].as_u64()),
+        (Some(1280), Some(800)),
+        "{granted}"
+    );
+    console.event("screen").await;
+    let shot = wait_console_matches(
+        &mut console,
+        SHOTS,
+        "sway-whole",
+        "sway-whole-screen",
+        || session.grab(&SHOTS.path("sway-whole-screen")),
+    )
+    .await;
+
+    // Control: no system dialog on wlroots; the virtual devices type.
+    console.cmd("request-control");
+    customer.enter_when_ready(&session, "Asked(Control)", "Allow for Control");
+    console.event("control_granted").await;
+    customer
+        .log
+        .wait("input through wlroots' virtual keyboard and pointer", LONG);
+    let (x, y) = find_colour(&shot, all, TYPED_RGB).expect("the terminal shows");
+    console.cmd(&format!("click {x} {y}"));
+    console.cmd("type Grüße, 123 €");
+    console.cmd("key Return");
+    wait_typed(&typed, "Grüße, 123 €\n");
+}
+
+/// The terminal's area on `shot` (its background colour's bounding box).
+fn terminal_area(shot: &image::RgbImage) -> Option<lotse_e2e::scene::Rect> {
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, p) in shot.enumerate_pixels() {
+        if p.0 == TYPED_RGB {
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+    }
+    (x0 <= x1).then(|| lotse_e2e::scene::Rect {
+        x: x0 as i32,
+        y: y0 as i32,
+        w: (x1 - x0 + 1) as i32,
+        h: (y1 - y0 + 1) as i32,
+    })
+}
+
+fn changed_pixels(a: &image::RgbImage, b: &image::RgbImage, area: lotse_e2e::scene::Rect) -> usize {
+    a.enumerate_pixels()
+        .filter(|(x, y, p)| {
+            area.contains(*x as i32, *y as i32) && b.get_pixel_checked(*x, *y) != Some(*p)
+        })
+        .count()
 }
