@@ -1,9 +1,12 @@
 //! Lotse's access to the customer's desktop — everything the customer
 //! client does to the screen, keyboard, mouse and speakers except drawing
 //! its own window. A platform-independent core and one backend per
-//! platform (`src/x11` and `src/win32` today; Wayland and macOS later
-//! behind the same API, see ARCHITECTURE.md for the contract each keeps),
-//! whose modules appear under the same names here. It knows nothing about
+//! platform (`src/win32`; on Linux `src/x11` or `src/wayland`, chosen at
+//! run time by `src/linux.rs`; macOS later behind the same API, see
+//! ARCHITECTURE.md for the contract each keeps), whose modules appear under
+//! the same names here. On Wayland, [`Capture::start`] shows the desktop's
+//! own sharing dialog and blocks until the customer answered it, and
+//! [`Capture::injector`] hands out the input the desktop granted. It knows nothing about
 //! the network or the UI and depends only on `lotse-protocol` (for
 //! [`lotse_protocol::InputEvent`]). Nothing here blocks for long except
 //! where a name says so; none of it belongs on an egui UI thread except
