@@ -63,8 +63,10 @@ pub struct App {
     focus_pending: bool,
     /// What to share (after Allow, or from CHANGE SHARING).
     share_picker: Option<SharePicker>,
-    /// A nudge shake: when it started and where the window was.
-    shake: Option<(Instant, egui::Pos2)>,
+    /// A nudge shake: when it started and where the window was (`None`:
+    /// the desktop does not let a window move itself, as on Wayland; the
+    /// contents shake inside the window instead).
+    shake: Option<(Instant, Option<egui::Pos2>)>,
     /// The consent prompt whose Allow button got the keyboard focus.
     prompt_focused: Option<Request>,
     /// What the window system said last (logged when it changes).
@@ -165,15 +167,13 @@ impl App {
                 }
                 Effect::Shake => {
                     let origin = ctx.input(|i| i.viewport().outer_rect.map(|r| r.min));
-                    match origin {
-                        Some(origin) => {
-                            // A shake already running keeps its origin.
-                            let origin = self.shake.map_or(origin, |(_, o)| o);
-                            self.shake = Some((Instant::now(), origin));
-                            ctx.request_repaint();
-                        }
-                        None => tracing::info!("window position unknown; no shake"),
+                    if origin.is_none() {
+                        tracing::info!("the window cannot move itself here; it shakes inside");
                     }
+                    // A shake already running keeps its origin.
+                    let origin = self.shake.map_or(origin, |(_, o)| o);
+                    self.shake = Some((Instant::now(), origin));
+                    ctx.request_repaint();
                 }
                 Effect::Notify { .. } if self.focused => {}
                 Effect::Finish => {
@@ -377,20 +377,34 @@ impl App {
         self.share_picker_step(&ctx);
     }
 
+    /// How far the contents are shifted now by a shake inside the window.
+    fn inner_shake(&self) -> Option<f32> {
+        match self.shake {
+            Some((start, None)) => crate::nudge::shake_offset(start.elapsed()),
+            _ => None,
+        }
+    }
+
     /// Move the window along the shake path; exactly back at the end.
     fn shake_step(&mut self, ctx: &egui::Context) {
         let Some((start, origin)) = self.shake else {
             return;
         };
-        match crate::nudge::shake_offset(start.elapsed()) {
-            Some(dx) => {
+        match (crate::nudge::shake_offset(start.elapsed()), origin) {
+            (Some(dx), Some(origin)) => {
                 ctx.send_viewport_cmd(ViewportCommand::OuterPosition(origin + egui::vec2(dx, 0.0)));
                 ctx.request_repaint_after(Duration::from_millis(16));
             }
-            None => {
+            // Drawn shifted by `inner_shake` in `ui`.
+            (Some(_), None) => ctx.request_repaint_after(Duration::from_millis(16)),
+            (None, Some(origin)) => {
                 ctx.send_viewport_cmd(ViewportCommand::OuterPosition(origin));
                 self.shake = None;
                 tracing::info!(x = origin.x, y = origin.y, "nudge shake over, window back");
+            }
+            (None, None) => {
+                self.shake = None;
+                tracing::info!("nudge shake over");
             }
         }
     }
@@ -1271,7 +1285,13 @@ impl eframe::App for App {
         if self.passes <= 3 || self.passes.is_multiple_of(50) {
             tracing::debug!(pass = self.passes, causes = ?ui.ctx().repaint_causes(), "window drawn");
         }
-        self.draw(ui);
+        match self.inner_shake() {
+            Some(dx) => {
+                let rect = ui.max_rect().translate(egui::vec2(dx, 0.0));
+                ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| self.draw(ui));
+            }
+            None => self.draw(ui),
+        }
     }
 }
 
