@@ -271,8 +271,6 @@ CONF
 
 cmd_start() {
     need_root
-    # No second try: a gnome session whose self-test finds dead pointer buttons (seen only with
-    # several sessions starting at once; the tests run them one at a time) fails here, loudly.
     start_once "$@"
 }
 

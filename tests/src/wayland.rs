@@ -116,8 +116,9 @@ impl Session {
     /// Starts a session and returns once it is ready (compositor, PipeWire,
     /// portal).
     pub fn start(desktop: Desktop, name: &str) -> Session {
+        let gnome = std::env::var("LOTSE_WL_GNOME_KIND").unwrap_or_else(|_| "gnome".into());
         let kind = match desktop {
-            Desktop::Gnome => "gnome",
+            Desktop::Gnome => gnome.as_str(),
             Desktop::Sway => "sway",
         };
         // A run that was killed may have left its session behind.
@@ -324,6 +325,17 @@ impl WlCustomer {
     /// user) and starts it there; the name it proposes is `user`; its
     /// stderr goes to `log` (kept after the session).
     pub async fn start(relay: &Relay, session: &Session, user: &str, log: &Path) -> WlCustomer {
+        Self::start_with(relay, session, user, log, &[]).await
+    }
+
+    /// [`WlCustomer::start`] with more `KEY=VALUE` environment variables.
+    pub async fn start_with(
+        relay: &Relay,
+        session: &Session,
+        user: &str,
+        log: &Path,
+        env: &[&str],
+    ) -> WlCustomer {
         let dir = session.user_dir("customer");
         let before = session.grab(&dir.join("before.png"));
         let exe = download(relay, "/download/linux", &dir).await;
@@ -334,14 +346,17 @@ impl WlCustomer {
             .expect("chown");
         assert!(status.success());
         let exe_arg = exe.display().to_string();
+        let user_env = format!("USER={user}");
+        let mut args = vec![
+            "env",
+            &user_env,
+            "LANG=en_US.UTF-8",
+            "RUST_LOG=info,lotse::app=debug,lotse::control=debug",
+        ];
+        args.extend_from_slice(env);
+        args.push(&exe_arg);
         let child = session
-            .command(&[
-                "env",
-                &format!("USER={user}"),
-                "LANG=en_US.UTF-8",
-                "RUST_LOG=info,lotse::app=debug,lotse::control=debug",
-                &exe_arg,
-            ])
+            .command(&args)
             .current_dir(&dir)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).expect("log file"))

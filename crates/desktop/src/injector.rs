@@ -13,6 +13,9 @@ pub enum DesktopInjector {
     /// Wayland with a RemoteDesktop portal (GNOME 46+, KDE): libei.
     #[cfg(target_os = "linux")]
     Eis(crate::wayland::eis::EisInjector),
+    /// A RemoteDesktop portal without libei: its `Notify*` methods.
+    #[cfg(target_os = "linux")]
+    Notify(crate::wayland::notify::NotifyInjector),
     /// wlroots (sway): virtual keyboard and pointer.
     #[cfg(target_os = "linux")]
     Wlr(crate::wayland::wlr::WlrInjector),
@@ -24,18 +27,16 @@ impl DesktopInjector {
     pub(crate) fn wayland(
         capture: &mut crate::wayland::capture::WaylandCapture,
     ) -> Result<DesktopInjector, DesktopError> {
-        use crate::wayland::{eis::EisInjector, wlr::WlrInjector};
+        use crate::wayland::{eis::EisInjector, notify::NotifyInjector, wlr::WlrInjector};
         if let Some(fd) = capture.take_eis() {
             let eis = EisInjector::new(fd)?;
             tracing::info!("input through libei: {}", eis.describe());
             return Ok(DesktopInjector::Eis(eis));
         }
-        if capture.input_granted() {
-            // Granted in the dialog, but the portal has no ConnectToEIS
-            // (RemoteDesktop before version 2).
-            return Err(DesktopError::Unsupported(
-                "this desktop's portal grants input only without libei",
-            ));
+        if let Some(tx) = capture.take_notify() {
+            // Granted in the dialog, but the portal has no ConnectToEIS.
+            tracing::info!("input through the portal's Notify methods");
+            return NotifyInjector::new(tx).map(DesktopInjector::Notify);
         }
         if WlrInjector::available() {
             tracing::info!("input through wlroots' virtual keyboard and pointer");
@@ -54,6 +55,8 @@ impl Injector for DesktopInjector {
             #[cfg(target_os = "linux")]
             DesktopInjector::Eis(i) => i.apply(ev),
             #[cfg(target_os = "linux")]
+            DesktopInjector::Notify(i) => i.apply(ev),
+            #[cfg(target_os = "linux")]
             DesktopInjector::Wlr(i) => i.apply(ev),
         }
     }
@@ -63,6 +66,8 @@ impl Injector for DesktopInjector {
             DesktopInjector::Enigo(i) => i.pointer(),
             #[cfg(target_os = "linux")]
             DesktopInjector::Eis(i) => i.pointer(),
+            #[cfg(target_os = "linux")]
+            DesktopInjector::Notify(i) => i.pointer(),
             #[cfg(target_os = "linux")]
             DesktopInjector::Wlr(i) => i.pointer(),
         }

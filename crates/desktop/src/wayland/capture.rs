@@ -100,6 +100,13 @@ impl WaylandCapture {
         self.session.as_mut()?.eis.take()
     }
 
+    /// The portal's `Notify*` input of the session, once.
+    pub fn take_notify(
+        &mut self,
+    ) -> Option<tokio::sync::mpsc::UnboundedSender<super::portal::Notify>> {
+        self.session.as_mut()?.notify.take()
+    }
+
     /// Windows were picked in the dialog (not a monitor).
     pub fn windows(&self) -> bool {
         self.request.windows

@@ -7,6 +7,8 @@
 //!   in memory only, so a reconnect never asks again and nothing is written.
 //! * `stream` — the PipeWire frames of the portal's stream, with PipeWire's damage.
 //! * `eis` — input through the portal's ConnectToEIS (libei protocol).
+//! * `notify` — input through the portal's `Notify*` methods, where it
+//!   has no ConnectToEIS (GNOME before 46).
 //! * `wlr` — input through wlroots' virtual keyboard and pointer (sway),
 //!   where there is no RemoteDesktop portal.
 //! * `layer` — the watermark as a wlr-layer-shell overlay (sway, KDE);
@@ -20,6 +22,7 @@ pub mod capture;
 pub mod eis;
 pub mod keymap;
 pub mod layer;
+pub mod notify;
 pub mod portal;
 pub mod stream;
 pub mod wlr;

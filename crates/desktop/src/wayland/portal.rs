@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use ashpd::desktop::remote_desktop::{DeviceType, RemoteDesktop, SelectDevicesOptions};
+use ashpd::desktop::remote_desktop::{
+    Axis, DeviceType, KeyState, RemoteDesktop, SelectDevicesOptions,
+};
 use ashpd::desktop::screencast::{
     CursorMode, IsScreencastSession, Screencast, SelectSourcesOptions, SourceType,
 };
@@ -30,6 +32,12 @@ use futures_util::StreamExt;
 use tokio::runtime::Handle;
 
 use crate::DesktopError;
+
+/// Set (to anything) to send input through the portal's `Notify*` methods
+/// even where libei is offered: how input works on desktops whose portal
+/// has no ConnectToEIS (GNOME before 46). It chooses the way, never
+/// whether: input still needs the customer's Allow and the desktop's grant.
+pub const FORCE_NOTIFY: &str = "LOTSE_WAYLAND_INPUT_NOTIFY";
 
 /// How long a portal call that shows no dialog may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
@@ -61,6 +69,34 @@ pub struct Offer {
     pub remote_desktop: bool,
 }
 
+/// One input event for the portal's `Notify*` methods (RemoteDesktop
+/// without libei): sent to the portal thread, which owns the session.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Notify {
+    /// A harmless first event: the portal loses the first events of a
+    /// session otherwise.
+    Prime,
+    /// Absolute, in stream pixels.
+    Motion {
+        x: f64,
+        y: f64,
+    },
+    /// evdev button code.
+    Button {
+        code: i32,
+        down: bool,
+    },
+    /// Wheel steps.
+    Axis {
+        dx: i32,
+        dy: i32,
+    },
+    Keysym {
+        sym: i32,
+        down: bool,
+    },
+}
+
 /// A started portal session. Dropping it closes the session.
 pub struct PortalSession {
     pub streams: Vec<StreamInfo>,
@@ -70,6 +106,8 @@ pub struct PortalSession {
     pub eis: Option<OwnedFd>,
     /// Input was granted in the dialog (RemoteDesktop sessions).
     pub input_granted: bool,
+    /// Input through the portal's `Notify*` methods (RemoteDesktop sessions).
+    pub notify: Option<tokio::sync::mpsc::UnboundedSender<Notify>>,
     closed: Arc<AtomicBool>,
     close: Option<tokio::sync::oneshot::Sender<()>>,
     done: Option<Mutex<std::sync::mpsc::Receiver<()>>>,
@@ -236,22 +274,37 @@ impl Drop for PortalSession {
 /// A started session on the portal thread, until closed.
 enum Live {
     Cast(Session<Screencast>),
-    Remote(Session<RemoteDesktop>),
+    Remote {
+        session: Session<RemoteDesktop>,
+        rd: RemoteDesktop,
+        /// The stream absolute pointer positions refer to.
+        node: u32,
+        notify: Option<tokio::sync::mpsc::UnboundedReceiver<Notify>>,
+    },
 }
 
 impl Live {
-    async fn hold(self, close: tokio::sync::oneshot::Receiver<()>, closed: Arc<AtomicBool>) {
+    async fn hold(mut self, close: tokio::sync::oneshot::Receiver<()>, closed: Arc<AtomicBool>) {
+        let mut inputs = match &mut self {
+            Live::Remote { notify, .. } => notify.take(),
+            Live::Cast(_) => None,
+        };
         let signal = match &self {
             Live::Cast(s) => s.receive_closed().await.map(|s| s.boxed()),
-            Live::Remote(s) => s.receive_closed().await.map(|s| s.boxed()),
+            Live::Remote { session, .. } => session.receive_closed().await.map(|s| s.boxed()),
         };
+        let mut close = std::pin::pin!(close);
         match signal {
-            Ok(mut signal) => {
+            Ok(mut signal) => loop {
                 tokio::select! {
-                    _ = close => {}
-                    _ = signal.next() => tracing::info!("the desktop ended the screen sharing"),
+                    _ = &mut close => break,
+                    _ = signal.next() => {
+                        tracing::info!("the desktop ended the screen sharing");
+                        break;
+                    }
+                    Some(n) = next_notify(&mut inputs) => self.notify(n).await,
                 }
-            }
+            },
             Err(e) => {
                 tracing::warn!("cannot watch the portal session: {e}");
                 let _ = close.await;
@@ -260,10 +313,84 @@ impl Live {
         closed.store(true, Ordering::Release);
         let result = match &self {
             Live::Cast(s) => s.close().await,
-            Live::Remote(s) => s.close().await,
+            Live::Remote { session, .. } => session.close().await,
         };
         if let Err(e) = result {
             tracing::debug!("closing the portal session: {e}");
+        }
+    }
+}
+
+async fn next_notify(
+    inputs: &mut Option<tokio::sync::mpsc::UnboundedReceiver<Notify>>,
+) -> Option<Notify> {
+    match inputs {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Live {
+    /// One `Notify*` call; a failure is logged (the injector cannot wait
+    /// for the portal's answer to every event).
+    async fn notify(&self, n: Notify) {
+        let Live::Remote {
+            session, rd, node, ..
+        } = self
+        else {
+            return;
+        };
+        let state = |down| {
+            if down {
+                KeyState::Pressed
+            } else {
+                KeyState::Released
+            }
+        };
+        let result = match n {
+            Notify::Prime => {
+                rd.notify_pointer_motion(session, 0.0, 0.0, Default::default())
+                    .await
+            }
+            Notify::Motion { x, y } => {
+                rd.notify_pointer_motion_absolute(session, *node, x, y, Default::default())
+                    .await
+            }
+            Notify::Button { code, down } => {
+                rd.notify_pointer_button(session, code, state(down), Default::default())
+                    .await
+            }
+            Notify::Axis { dx, dy } => {
+                let mut r = Ok(());
+                if dy != 0 {
+                    r = rd
+                        .notify_pointer_axis_discrete(
+                            session,
+                            Axis::Vertical,
+                            dy,
+                            Default::default(),
+                        )
+                        .await;
+                }
+                if dx != 0 && r.is_ok() {
+                    r = rd
+                        .notify_pointer_axis_discrete(
+                            session,
+                            Axis::Horizontal,
+                            dx,
+                            Default::default(),
+                        )
+                        .await;
+                }
+                r
+            }
+            Notify::Keysym { sym, down } => {
+                rd.notify_keyboard_keysym(session, sym, state(down), Default::default())
+                    .await
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!("the portal refused input ({n:?}): {e}");
         }
     }
 }
@@ -281,6 +408,7 @@ fn empty_session(streams: &[ashpd::desktop::screencast::Stream]) -> PortalSessio
         pipewire: None,
         eis: None,
         input_granted: false,
+        notify: None,
         closed: Arc::new(AtomicBool::new(false)),
         close: None,
         done: None,
@@ -398,7 +526,7 @@ async fn start_remote_desktop(req: PortalRequest) -> Result<(Live, PortalSession
         .devices()
         .intersects(DeviceType::Keyboard | DeviceType::Pointer);
     out.pipewire = Some(open_pipewire(&sc, &session).await?);
-    if out.input_granted {
+    if out.input_granted && std::env::var_os(FORCE_NOTIFY).is_none() {
         out.eis = match rd.connect_to_eis(&session, Default::default()).await {
             Ok(fd) => Some(fd),
             Err(e) => {
@@ -407,5 +535,16 @@ async fn start_remote_desktop(req: PortalRequest) -> Result<(Live, PortalSession
             }
         };
     }
-    Ok((Live::Remote(session), out))
+    let (tx, notify) = tokio::sync::mpsc::unbounded_channel();
+    out.notify = out.input_granted.then_some(tx);
+    let node = out.streams.first().map_or(0, |s| s.node);
+    Ok((
+        Live::Remote {
+            session,
+            rd,
+            node,
+            notify: Some(notify),
+        },
+        out,
+    ))
 }
