@@ -37,6 +37,24 @@ LOTSE_DEBS_wayland_unpacked="libsystemd-dev libgbm-dev"
 # app, and the run-time libraries of our client binary (built on Debian 12, linked dynamically).
 LOTSE_PKGS_wayland_gnome_chroot="gnome-shell mutter xdg-desktop-portal xdg-desktop-portal-gnome pipewire wireplumber dbus dbus-bin dbus-daemon libglib2.0-bin gsettings-desktop-schemas gstreamer1.0-pipewire gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3 python3-dbus python3-gi gir1.2-glib-2.0 foot fonts-dejavu-core xkb-data libasound2t64 libxcb1 libxcb-shm0 libxcb-randr0 libgl1 libegl1 libegl-mesa0 libgl1-mesa-dri libwayland-client0 libwayland-egl1 libwayland-cursor0 libxkbcommon0 libxkbcommon-x11-0 libx11-6 libx11-xcb1 libxrandr2 libxcursor1 libxi6 libpipewire-0.3-0t64"
 
+# The Debian archive URI this machine's apt uses (deb822 `URIs:` or a one-line
+# `deb URI suite ...`), for the private apt configurations of scripts/windows.sh and
+# scripts/wayland.sh.
+lotse_archive_uri() {
+    local f uri
+    for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p; s/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\)[[:space:]].*/\2/p' "$f" |
+            grep -v -- '-security' | grep -i debian | head -n1)
+        if [ -n "$uri" ]; then
+            echo "$uri"
+            return 0
+        fi
+    done
+    echo "no Debian archive found in /etc/apt/sources.list*" >&2
+    return 1
+}
+
 lotse_missing() {
     local pkg missing=()
     for pkg in "$@"; do

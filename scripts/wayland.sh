@@ -45,22 +45,6 @@ need_root() {
     [ "$(id -u)" -eq 0 ] || die "run as root (it creates a user, mounts and chroots)"
 }
 
-# The archive URI this machine's apt uses (as in scripts/windows.sh).
-archive_uri() {
-    local f uri
-    for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p; s/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\)[[:space:]].*/\2/p' "$f" |
-            grep -v -- '-security' | grep -i debian | head -n1)
-        if [ -n "$uri" ]; then
-            echo "$uri"
-            return 0
-        fi
-    done
-    echo "no Debian archive found in /etc/apt/sources.list*" >&2
-    return 1
-}
-
 # apt-get with a private configuration (deb-src of bookworm) under $cache/apt.
 private_apt() {
     "$@" -q \
@@ -92,7 +76,7 @@ build_xdpw() {
     fi
     echo "==> patched xdg-desktop-portal-wlr $XDPW_VERSION"
     local uri work sysroot lib=/usr/lib/x86_64-linux-gnu
-    uri=$(archive_uri)
+    uri=$(lotse_archive_uri)
     work="$cache/xdpw-build"
     sysroot="$work/sysroot"
     rm -rf "$work"
@@ -159,7 +143,7 @@ build_chroot() {
         return 0
     fi
     local uri started=$SECONDS
-    uri=$(archive_uri)
+    uri=$(lotse_archive_uri)
     echo "==> GNOME chroot ($SUITE, mmdebstrap --variant=apt, no recommends) in $chroot_dir"
     rm -rf "$chroot_dir.tmp"
     # shellcheck disable=SC2086

@@ -35,23 +35,6 @@ release=$(rustc -vV | sed -n 's/^release: //p')
 src_root="$cache/rust-src-$release/usr/src/rustc-$release/library"
 prefix="$cache/wineprefix"
 
-# The archive URI this machine's apt uses (deb822 `URIs:` or a one-line
-# `deb URI suite ...`), for the private configuration.
-archive_uri() {
-    local f uri
-    for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p; s/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\)[[:space:]].*/\2/p' "$f" |
-            grep -v -- '-security' | head -n1)
-        if [ -n "$uri" ]; then
-            echo "$uri"
-            return 0
-        fi
-    done
-    echo "no Debian archive found in /etc/apt/sources.list*" >&2
-    return 1
-}
-
 # apt-get/apt-cache with the private configuration in $cache/apt.
 private_apt() {
     local tool=$1
@@ -77,7 +60,7 @@ fetch_rust_src() {
         return 0
     fi
     local uri version deb
-    uri=$(archive_uri)
+    uri=$(lotse_archive_uri)
     mkdir -p "$cache/apt/lists/partial" "$cache/apt/cache/archives/partial"
     touch "$cache/apt/status"
     echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie-backports main" \

@@ -116,9 +116,8 @@ impl Session {
     /// Starts a session and returns once it is ready (compositor, PipeWire,
     /// portal).
     pub fn start(desktop: Desktop, name: &str) -> Session {
-        let gnome = std::env::var("LOTSE_WL_GNOME_KIND").unwrap_or_else(|_| "gnome".into());
         let kind = match desktop {
-            Desktop::Gnome => gnome.as_str(),
+            Desktop::Gnome => "gnome",
             Desktop::Sway => "sway",
         };
         // A run that was killed may have left its session behind.

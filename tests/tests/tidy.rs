@@ -60,6 +60,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("start_xterm", "function of the shared bench env.sh"),
     // scripts/deps.sh's own function, sourced by the scripts.
     ("lotse_need", "function of scripts/deps.sh"),
+    ("lotse_archive_uri", "function of scripts/deps.sh"),
     // Ours: the Wayland test bed's tools (scripts/wayland/), run inside a
     // session whose packages (the GNOME chroot's too) scripts/deps.sh lists.
     ("mutter.py", "scripts/wayland/mutter.py"),

@@ -95,6 +95,21 @@ fn wait_typed(file: &std::path::Path, want: &str) {
     }
 }
 
+/// [`allow_and_pick`], then `answer` (`share`, `decline`) in the
+/// desktop's own dialog (GNOME).
+fn share_through_dialog(
+    session: &Session,
+    console: &mut Console,
+    customer: &WlCustomer,
+    answer: &str,
+) {
+    allow_and_pick(session, console, customer);
+    customer
+        .log
+        .wait("asking the desktop to share the screen", LONG);
+    session.answer_dialog(answer);
+}
+
 fn count(log: &str, text: &str) -> usize {
     log.matches(text).count()
 }
@@ -155,11 +170,7 @@ async fn gnome_controlled(name: &str, env: &[&str]) -> Controlled {
     let id = joined(&session, &mut console, &customer, "Erika").await;
 
     // Our Allow, then the desktop's dialog.
-    allow_and_pick(&session, &mut console, &customer);
-    customer
-        .log
-        .wait("asking the desktop to share the screen", LONG);
-    session.answer_dialog("share");
+    share_through_dialog(&session, &mut console, &customer, "share");
     let granted = console.event("share_granted").await;
     assert_eq!(granted["session"].as_u64(), Some(id));
     assert_eq!(
@@ -283,11 +294,7 @@ async fn gnome_declined_dialog_sends_nothing() {
     let customer =
         WlCustomer::start(&relay, &session, "Erika", &SHOTS.log("gnome-no-client")).await;
     let id = joined(&session, &mut console, &customer, "Erika").await;
-    allow_and_pick(&session, &mut console, &customer);
-    customer
-        .log
-        .wait("asking the desktop to share the screen", LONG);
-    session.answer_dialog("decline");
+    share_through_dialog(&session, &mut console, &customer, "decline");
     let declined = console.event("share_declined").await;
     assert_eq!(declined["session"].as_u64(), Some(id));
     customer

@@ -44,13 +44,6 @@ impl<I: Injector> Default for Control<I> {
     }
 }
 
-impl Control<DesktopInjector> {
-    /// Real input: the injector comes with each share's capture.
-    pub fn desktop() -> Self {
-        Self::new()
-    }
-}
-
 impl<I: Injector> Control<I> {
     pub fn new() -> Self {
         Self {

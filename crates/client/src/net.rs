@@ -198,7 +198,7 @@ impl Net {
             share_number: 0,
             started_tx,
             started_rx,
-            control: Control::desktop(),
+            control: Control::new(),
             screen_tx,
             screen_rx,
             watermark: None,
@@ -851,11 +851,8 @@ impl Net {
                     let text = tr.f("watermark-text", &[("site", &site)]);
                     match lotse_desktop::Watermark::show(&text) {
                         Ok(w) => self.watermark = Some(w),
-                        #[cfg(target_os = "linux")]
-                        Err(lotse_desktop::DesktopError::Unsupported(why))
-                            if why == lotse_desktop::NO_OVERLAY =>
-                        {
-                            tracing::info!("no watermark: {why}");
+                        Err(e @ lotse_desktop::DesktopError::OwnIndicator) => {
+                            tracing::info!("no watermark: {e}");
                             self.emit_later(NetEvent::Share(ShareEvent::DesktopIndicator));
                         }
                         Err(e) => tracing::warn!("the watermark could not be shown: {e}"),

@@ -41,6 +41,11 @@ pub enum DesktopError {
     /// The desktop portal failed or is missing (Wayland).
     #[error("the desktop portal failed: {0}")]
     Portal(String),
+    /// No watermark here: the desktop shows its own screen-sharing
+    /// indicator and lets no program draw over other windows (GNOME on
+    /// Wayland).
+    #[error("this desktop shows its own screen-sharing indicator instead of a watermark")]
+    OwnIndicator,
     /// This desktop does not allow it (e.g. listing windows on Wayland).
     #[error("this desktop does not allow it: {0}")]
     Unsupported(&'static str),

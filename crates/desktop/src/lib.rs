@@ -110,8 +110,6 @@ pub use win32::{capture, cursor, mask, watermark, windows};
 pub use error::DesktopError;
 #[cfg(target_os = "linux")]
 pub use linux::desktop_dialog;
-#[cfg(target_os = "linux")]
-pub use linux::watermark::NO_OVERLAY;
 
 /// The desktop's own sharing dialog (Wayland's portal): after the
 /// customer's Allow, the desktop asks once more in its own window.

@@ -232,9 +232,6 @@ pub mod watermark {
     use crate::wayland::layer::LayerWatermark;
     use crate::x11::watermark::Watermark as X11Watermark;
 
-    /// What [`Watermark::show`] says on a desktop without an overlay layer.
-    pub const NO_OVERLAY: &str = "this desktop shows its own screen-sharing indicator instead";
-
     #[derive(Debug)]
     pub enum Watermark {
         X11(X11Watermark),
@@ -243,12 +240,12 @@ pub mod watermark {
 
     impl Watermark {
         /// Shows `text` over the whole screen until dropped.
-        /// [`DesktopError::Unsupported`] ([`NO_OVERLAY`]) on a Wayland
-        /// desktop without the layer-shell protocol (GNOME).
+        /// [`DesktopError::OwnIndicator`] on a Wayland desktop without the
+        /// layer-shell protocol (GNOME).
         pub fn show(text: &str) -> Result<Watermark, DesktopError> {
             if super::is_wayland_session() {
                 if !LayerWatermark::available() {
-                    return Err(DesktopError::Unsupported(NO_OVERLAY));
+                    return Err(DesktopError::OwnIndicator);
                 }
                 return LayerWatermark::show(text).map(Watermark::Layer);
             }

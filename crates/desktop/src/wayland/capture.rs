@@ -107,11 +107,6 @@ impl WaylandCapture {
         self.session.as_mut()?.notify.take()
     }
 
-    /// Windows were picked in the dialog (not a monitor).
-    pub fn windows(&self) -> bool {
-        self.request.windows
-    }
-
     pub fn frames_produced(&self) -> u64 {
         self.stream
             .as_ref()

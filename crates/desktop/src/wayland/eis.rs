@@ -422,44 +422,13 @@ fn now_micros() -> u64 {
     (ts.tv_sec as u64) * 1_000_000 + (ts.tv_nsec as u64) / 1000
 }
 
-/// Waits until `fd` or `wake` is readable; false when woken (stop).
-fn wait_readable(fd: i32, wake: &UnixStream) -> Result<bool, String> {
-    loop {
-        let mut fds = [
-            libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: wake.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: two valid pollfd for the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(format!("poll: {e}"));
-        }
-        if fds[1].revents != 0 {
-            return Ok(false);
-        }
-        return Ok(true);
-    }
-}
-
 /// Reads what the server sends: first the handshake, then events, until
 /// the connection ends or `wake` says stop.
 fn read_loop(context: &ei::Context, shared: &SharedRef, wake: &UnixStream) -> Result<(), String> {
     let fd = context.as_raw_fd();
     let mut handshaker = EiHandshaker::new("lotse", ei::handshake::ContextType::Sender);
     let resp = 'handshake: loop {
-        if !wait_readable(fd, wake)? {
+        if !super::wait_readable(fd, wake).map_err(|e| format!("poll: {e}"))? {
             return Ok(());
         }
         context.read().map_err(|e| format!("read: {e}"))?;
@@ -515,7 +484,7 @@ fn read_loop(context: &ei::Context, shared: &SharedRef, wake: &UnixStream) -> Re
                 shared.1.notify_all();
             }
         }
-        if !wait_readable(fd, wake)? {
+        if !super::wait_readable(fd, wake).map_err(|e| format!("poll: {e}"))? {
             return Ok(());
         }
         match context.read() {
@@ -727,7 +696,7 @@ mod tests {
         let (never, _keep) = UnixStream::pair().map_err(|e| e.to_string())?;
         let mut converter: Option<EisRequestConverter> = None;
         loop {
-            if !wait_readable(fd, &never)? {
+            if !crate::wayland::wait_readable(fd, &never).map_err(|e| format!("poll: {e}"))? {
                 return Ok(());
             }
             match ctx.read() {

@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::thread::JoinHandle;
 
-use wayland_client::globals::{GlobalList, GlobalListContents, registry_queue_init};
+use wayland_client::globals::{GlobalListContents, registry_queue_init};
 use wayland_client::protocol::wl_buffer::WlBuffer;
 use wayland_client::protocol::wl_compositor::WlCompositor;
 use wayland_client::protocol::wl_output::WlOutput;
@@ -179,11 +179,7 @@ delegate_noop!(State: WlRegion);
 delegate_noop!(State: ZwlrLayerShellV1);
 delegate_noop!(State: ignore WlOutput);
 
-fn has_layer_shell(globals: &GlobalList) -> bool {
-    globals
-        .contents()
-        .with_list(|l| l.iter().any(|g| g.interface == "zwlr_layer_shell_v1"))
-}
+const LAYER_SHELL: &[&str] = &["zwlr_layer_shell_v1"];
 
 /// A shown layer-shell watermark; dropping it removes it at once.
 pub struct LayerWatermark {
@@ -205,10 +201,7 @@ impl LayerWatermark {
     /// True when the compositor of `$WAYLAND_DISPLAY` offers
     /// `zwlr_layer_shell_v1` (sway, KDE; not GNOME).
     pub fn available() -> bool {
-        let Ok(conn) = Connection::connect_to_env() else {
-            return false;
-        };
-        registry_queue_init::<State>(&conn).is_ok_and(|(g, _q)| has_layer_shell(&g))
+        super::compositor_offers(LAYER_SHELL)
     }
 
     /// Shows `text` tiled over every output until the returned value is
@@ -219,7 +212,7 @@ impl LayerWatermark {
         let (globals, mut queue) =
             registry_queue_init::<State>(&conn).map_err(|e| err("Wayland registry")(&e))?;
         let qh = queue.handle();
-        if !has_layer_shell(&globals) {
+        if !super::has_globals(&globals, LAYER_SHELL) {
             return Err(DesktopError::Render(
                 "the compositor has no wlr-layer-shell (GNOME shows its own sharing indicator)"
                     .into(),
@@ -353,35 +346,18 @@ fn run(conn: Connection, mut queue: EventQueue<State>, mut state: State, wake: &
         let Some(guard) = queue.prepare_read() else {
             continue;
         };
-        let mut fds = [
-            libc::pollfd {
-                fd: guard.connection_fd().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: wake.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: `fds` is a valid array of two pollfd for the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
+        match super::wait_readable(guard.connection_fd().as_raw_fd(), wake) {
+            Ok(false) => break, // dropped: remove the overlay
+            Ok(true) => {
+                if let Err(e) = guard.read() {
+                    tracing::warn!("watermark overlay: {e}");
+                    return;
+                }
             }
-            tracing::warn!("watermark overlay: poll failed");
-            return;
-        }
-        if fds[1].revents != 0 {
-            break; // dropped: remove the overlay
-        }
-        if fds[0].revents != 0
-            && let Err(e) = guard.read()
-        {
-            tracing::warn!("watermark overlay: {e}");
-            return;
+            Err(e) => {
+                tracing::warn!("watermark overlay: poll: {e}");
+                return;
+            }
         }
     }
     state.destroy();

@@ -35,3 +35,67 @@ pub fn is_wayland_session() -> bool {
     set("WAYLAND_DISPLAY")
         || std::env::var("XDG_SESSION_TYPE").is_ok_and(|t| t.eq_ignore_ascii_case("wayland"))
 }
+
+/// Waits until `fd` or `wake` is readable: `Ok(false)` when `wake` is
+/// (the owner asks the thread to stop), `Ok(true)` when `fd` is.
+pub(crate) fn wait_readable(
+    fd: std::os::fd::RawFd,
+    wake: &std::os::unix::net::UnixStream,
+) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: wake.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two valid pollfd for the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(fds[1].revents == 0);
+    }
+}
+
+/// Every interface in `names` is among the compositor's `globals`.
+pub(crate) fn has_globals(globals: &wayland_client::globals::GlobalList, names: &[&str]) -> bool {
+    globals
+        .contents()
+        .with_list(|list| names.iter().all(|n| list.iter().any(|g| g.interface == *n)))
+}
+
+/// True when the compositor of `$WAYLAND_DISPLAY` offers every interface
+/// in `names`.
+pub(crate) fn compositor_offers(names: &[&str]) -> bool {
+    use wayland_client::globals::{GlobalListContents, registry_queue_init};
+    use wayland_client::protocol::wl_registry::{self, WlRegistry};
+    /// Only lists the globals.
+    struct Probe;
+    impl wayland_client::Dispatch<WlRegistry, GlobalListContents> for Probe {
+        fn event(
+            _: &mut Self,
+            _: &WlRegistry,
+            _: wl_registry::Event,
+            _: &GlobalListContents,
+            _: &wayland_client::Connection,
+            _: &wayland_client::QueueHandle<Self>,
+        ) {
+        }
+    }
+    let Ok(conn) = wayland_client::Connection::connect_to_env() else {
+        return false;
+    };
+    registry_queue_init::<Probe>(&conn).is_ok_and(|(globals, _queue)| has_globals(&globals, names))
+}

@@ -199,8 +199,11 @@ pub fn offer() -> Result<Offer, DesktopError> {
     block_on(async {
         let sc = timed("ScreenCast", Screencast::new()).await?;
         let types = timed("AvailableSourceTypes", sc.available_source_types()).await?;
-        let remote_desktop = match RemoteDesktop::new().await {
-            Ok(rd) => rd.available_device_types().await.is_ok(),
+        // No RemoteDesktop portal (wlroots): input goes its own way.
+        let remote_desktop = match timed("RemoteDesktop", RemoteDesktop::new()).await {
+            Ok(rd) => timed("AvailableDeviceTypes", rd.available_device_types())
+                .await
+                .is_ok(),
             Err(_) => false,
         };
         Ok(Offer {

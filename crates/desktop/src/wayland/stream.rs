@@ -98,6 +98,7 @@ impl PipeWireStream {
         notify: Option<FrameNotify>,
         closed: Arc<AtomicBool>,
     ) -> Result<PipeWireStream, DesktopError> {
+        let max_fps = max_fps.clamp(1, crate::capture_config::MAX_FPS);
         let slot = Arc::new(Slot::default());
         let produced = Arc::new(AtomicU64::new(0));
         let pointer = Arc::new(Mutex::new(PointerState::default()));
@@ -112,7 +113,7 @@ impl PipeWireStream {
             format: None,
             negotiated: Some(neg_tx.clone()),
             closed,
-            min_interval: Duration::from_secs(1) / max_fps.clamp(1, crate::capture_config::MAX_FPS),
+            min_interval: Duration::from_secs(1) / max_fps,
             last: None,
             pending: Vec::new(),
             first: true,
@@ -121,7 +122,7 @@ impl PipeWireStream {
         let thread = std::thread::Builder::new()
             .name("lotse-capture".into())
             .spawn(move || {
-                if let Err(e) = run(fd, node, shared, stop_rx) {
+                if let Err(e) = run(fd, node, max_fps, shared, stop_rx) {
                     let _ = neg_tx.send(Err(e.clone()));
                     fail_slot.fail(e);
                 }
@@ -161,14 +162,6 @@ impl PipeWireStream {
         self.produced.load(Ordering::Relaxed)
     }
 
-    /// The pointer as last reported.
-    pub fn pointer(&self) -> PointerState {
-        self.pointer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
     /// A handle to the pointer state, for a tracker on another thread.
     pub fn pointer_handle(&self) -> Arc<Mutex<PointerState>> {
         self.pointer.clone()
@@ -201,7 +194,6 @@ fn enum_format(max_fps: u32) -> Object {
         Id(VideoFormat::RGBx.as_raw()),
         Id(VideoFormat::RGBA.as_raw()),
     ];
-    let fps = i32::try_from(max_fps).unwrap_or(30) as u32;
     Object {
         type_: SpaTypes::ObjectParamFormat.as_raw(),
         id: ParamType::EnumFormat.as_raw(),
@@ -249,7 +241,10 @@ fn enum_format(max_fps: u32) -> Object {
                 Value::Choice(ChoiceValue::Fraction(Choice(
                     ChoiceFlags::empty(),
                     ChoiceEnum::Range {
-                        default: Fraction { num: fps, denom: 1 },
+                        default: Fraction {
+                            num: max_fps,
+                            denom: 1,
+                        },
                         min: Fraction { num: 0, denom: 1 },
                         max: Fraction {
                             num: 1000,
@@ -304,6 +299,7 @@ fn serialize(obj: Object) -> Result<Vec<u8>, String> {
 fn run(
     fd: OwnedFd,
     node: u32,
+    max_fps: u32,
     shared: Shared,
     stop: pw::channel::Receiver<()>,
 ) -> Result<(), String> {
@@ -324,9 +320,6 @@ fn run(
         },
     )
     .map_err(err("stream"))?;
-    let fps =
-        u32::try_from(shared.min_interval.as_millis().max(1)).map_or(30, |ms| 1000 / ms.max(1));
-
     let _listener = stream
         .add_local_listener_with_user_data(shared)
         .state_changed(|_, s, _old, new| {
@@ -403,7 +396,7 @@ fn run(
         .register()
         .map_err(err("listener"))?;
 
-    let format = serialize(enum_format(fps))?;
+    let format = serialize(enum_format(max_fps))?;
     let mut params = [Pod::from_bytes(&format).ok_or("bad format parameter")?];
     stream
         .connect(

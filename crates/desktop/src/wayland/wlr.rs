@@ -18,7 +18,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
 use lotse_protocol::{InputEvent, MouseButton};
-use wayland_client::globals::{GlobalList, GlobalListContents, registry_queue_init};
+use wayland_client::globals::{GlobalListContents, registry_queue_init};
 use wayland_client::protocol::wl_output::{self, WlOutput};
 use wayland_client::protocol::wl_pointer::{Axis, AxisSource, ButtonState};
 use wayland_client::protocol::wl_registry::WlRegistry;
@@ -325,11 +325,12 @@ fn wl_err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> DesktopError + '_ {
     move |e| DesktopError::Input(format!("{what}: {e}"))
 }
 
-fn has_globals(globals: &GlobalList, names: &[&str]) -> bool {
-    globals
-        .contents()
-        .with_list(|list| names.iter().all(|n| list.iter().any(|g| g.interface == *n)))
-}
+/// The globals the injector needs.
+const NEEDED: &[&str] = &[
+    "zwp_virtual_keyboard_manager_v1",
+    "zwlr_virtual_pointer_manager_v1",
+    "wl_seat",
+];
 
 /// Virtual keyboard and pointer of a wlroots compositor.
 pub struct WlrInjector {
@@ -362,20 +363,7 @@ impl WlrInjector {
     /// True when the compositor of `$WAYLAND_DISPLAY` offers both virtual
     /// device protocols (wlroots compositors like sway).
     pub fn available() -> bool {
-        let Ok(conn) = Connection::connect_to_env() else {
-            return false;
-        };
-        let Ok((globals, _queue)) = registry_queue_init::<State>(&conn) else {
-            return false;
-        };
-        has_globals(
-            &globals,
-            &[
-                "zwp_virtual_keyboard_manager_v1",
-                "zwlr_virtual_pointer_manager_v1",
-                "wl_seat",
-            ],
-        )
+        super::compositor_offers(NEEDED)
     }
 
     /// Connects to `$WAYLAND_DISPLAY` and creates the two virtual devices.
