@@ -16,8 +16,6 @@ use crate::relay::Relay;
 
 /// evdev key codes (linux/input-event-codes.h) the tests press.
 pub const KEY_ENTER: u32 = 28;
-pub const KEY_O: u32 = 24;
-pub const KEY_K: u32 = 37;
 
 /// The desktop a session runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,8 +208,6 @@ impl Session {
                 for code in codes {
                     let name = match *code {
                         KEY_ENTER => "Return",
-                        KEY_O => "o",
-                        KEY_K => "k",
                         other => panic!("no key name for evdev code {other}"),
                     };
                     self.input(&format!("key {name}"));
