@@ -354,4 +354,48 @@ mod tests {
         let empty = SharePicker::with_listing(None, false);
         assert_eq!(empty.choice(), None);
     }
+
+    /// Where the desktop's dialog offers single windows, the keyboard
+    /// reaches them: from Share (focused), Shift+Tab selects the option
+    /// with Space, Tab returns to Share, Enter shares.
+    #[test]
+    fn single_windows_are_reachable_by_keyboard() {
+        use egui::{Key, Modifiers};
+        let listing = Listing {
+            monitors: vec![MonitorInfo {
+                index: 0,
+                x: 0,
+                y: 0,
+                width: 1280,
+                height: 800,
+                primary: true,
+            }],
+            apps: Vec::new(),
+            dialog: Some(DesktopDialog {
+                windows: true,
+                input: true,
+            }),
+        };
+        let tr = Tr::new(lotse_protocol::Lang::En);
+        let mut h = egui_kittest::Harness::builder()
+            .with_size(egui::vec2(520.0, 640.0))
+            .build_ui_state(
+                |ui, (p, out): &mut (SharePicker, Outcome)| {
+                    let o = p.show(ui.ctx(), &tr);
+                    if o != Outcome::Open {
+                        *out = o;
+                    }
+                },
+                (SharePicker::with_listing(Some(listing), false), Outcome::Open),
+            );
+        h.run_steps(3);
+        h.key_press_modifiers(Modifiers::SHIFT, Key::Tab);
+        h.key_press(Key::Space);
+        h.run_steps(2);
+        assert_eq!(h.state().0.selected, Selected::Windows);
+        h.key_press(Key::Tab);
+        h.key_press(Key::Enter);
+        h.run_steps(2);
+        assert_eq!(h.state().1, Outcome::Chosen(ShareChoice::Windows));
+    }
 }
