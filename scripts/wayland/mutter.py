@@ -4,15 +4,16 @@ org.gnome.Mutter.RemoteDesktop D-Bus APIs. Run inside a GNOME session (wayland.s
 
   mutter.py grab OUT.png [--cursor]    the whole 1280x800 monitor, one frame, as PNG
                                        (no cursor unless --cursor)
-  mutter.py answer-dialog share|share-with-control|decline [--timeout S]
+  mutter.py answer-dialog share|share-with-control|window|decline [--timeout S]
                                        wait until xdg-desktop-portal-gnome's dialog is on the
-                                       screen, click it, wait until it is gone
+                                       screen, click it (window: the first window of its
+                                       list, then Share), wait until it is gone
   mutter.py selftest                   gnome-shell: a click on Activities opens the overview
   mutter.py pixels X,Y...              print the colours (RRGGBB) at these points
   mutter.py click X Y                  a left click at monitor coordinates
   mutter.py keys CODE...               press and release evdev key codes (e.g. 21 = KEY_Y)
-  mutter.py serve                      keep one input session: `keys CODE...`, `click X Y`
-                                       lines on stdin, `ok` on stdout after each
+  mutter.py serve                      keep one input session: `keys CODE...`, `chord CODE...`,
+                                       `click X Y` lines on stdin, `ok` on stdout after each
   mutter.py wait-color RRGGBB X,Y... [--timeout S]
                                        wait until all these pixels show that colour
 
@@ -194,24 +195,17 @@ class Session:
         self.move(*PARK)
 
     def move(self, x, y):
-        """Move the pointer and wait until the stream (cursor embedded) draws it there: repeat
-        the motion (alternating by one pixel) until the screen changes right below (x, y),
-        where the arrow is drawn. A lost motion (seen with a fresh gnome-shell session) would
-        otherwise make the click land where the pointer was before."""
+        """Move the pointer and wait until the stream (cursor embedded) draws it there: the
+        screen changes right below (x, y), where the arrow is drawn. A click then lands where
+        it is meant to, not where the pointer was before."""
         ref = self.last
 
         def drawn(f):
             return any(self.pixel(f, min(x + dx, self.width - 1), min(y + dy, self.height - 1)) !=
                        self.pixel(ref, min(x + dx, self.width - 1), min(y + dy, self.height - 1))
                        for dx in range(0, 10, 2) for dy in range(2, 16, 2))
-        for attempt in range(20):
-            self.motion(x + attempt % 2, y)
-            deadline = time.monotonic() + 0.25
-            while time.monotonic() < deadline:
-                f = self.next_frame(deadline - time.monotonic())
-                if f is not None and drawn(f):
-                    return
-        sys.exit("mutter.py: the pointer never showed at %d,%d" % (x, y))
+        self.motion(x, y)
+        self.wait_frame(drawn, 5, "the pointer at %d,%d" % (x, y))
 
     def click(self, x, y, checked=False):
         if checked:
@@ -276,13 +270,18 @@ SHARE_BLUE = (0x35, 0x84, 0xe4)
 CANCEL_DX = 360 - 922
 SWITCH_DX, SWITCH_DY = 895 - 922, 255 - 172
 SHARE_RUN = re.compile(b"(?:[\x2f-\x3b][\x7e-\x8a][\xde-\xea].){40,}", re.S)
+# Share while nothing is picked yet (the window list): pale blue, #97bfef.
+SHARE_OFF_RUN = re.compile(b"(?:[\x91-\x9d][\xb9-\xc5][\xe9-\xf5].){40,}", re.S)
+# The first row of the window list, from Share.
+FIRST_ROW_DX, FIRST_ROW_DY = 640 - 921, 310 - 188
 
 
-def find_share(s, frame):
-    """Centre of the (focused, bright blue) Share button, or None."""
+def find_share(s, frame, run=SHARE_RUN):
+    """Centre of the (focused, bright blue) Share button, or None; with run=SHARE_OFF_RUN
+    the pale one of a window list where nothing is picked yet."""
     stride = s.width * 4
     rows = {}
-    for m in SHARE_RUN.finditer(frame):
+    for m in run.finditer(frame):
         start, end = m.start() // 4, m.end() // 4
         y, x0 = divmod(start, s.width)
         x1 = min(end - y * s.width, s.width) - 1
@@ -298,41 +297,21 @@ def find_share(s, frame):
 
 def dialog_buttons(s, frame, mode):
     """Share, Cancel and (for a RemoteDesktop dialog) switch positions if the dialog is shown."""
-    share = find_share(s, frame)
+    share = find_share(s, frame, SHARE_OFF_RUN if mode == "window" else SHARE_RUN)
     if share is None:
         return None
     cancel = (share[0] + CANCEL_DX, share[1])
     switch = (share[0] + SWITCH_DX, share[1] + SWITCH_DY)
+    row = (share[0] + FIRST_ROW_DX, share[1] + FIRST_ROW_DY)
     if not near(s.pixel(frame, *cancel), (0xe6, 0xe6, 0xe7), 12):
         return None
-    return {"share": share, "cancel": cancel, "switch": switch}
+    return {"share": share, "cancel": cancel, "switch": switch, "row": row}
 
 
-KEY_ESC, KEY_SPACE, KEY_LEFTALT, KEY_S = 1, 57, 56, 31
-
-
-def click_until(s, xy, done, what, keys, attempts=3):
-    """Click at xy until done(frame) holds; each retry is primed again with a Shift tap, and only
-    while the effect is missing (a switch is never clicked back). Some gnome-shell sessions
-    (started while other GNOME sessions start on the same 2 cores) never pass a virtual button
-    event on, while keys and pointer motion still work: then the dialog's keys do it (Escape
-    cancels, Alt+S is Share's mnemonic, Space toggles the focused "Allow Remote Interaction"
-    row)."""
-    for attempt in range(attempts):
-        if attempt:
-            log("no effect of the click at %d,%d; again (%d)" % (xy + (attempt,)))
-            s.key(KEY_LEFTSHIFT, True)
-            s.key(KEY_LEFTSHIFT, False)
-            s.move(*PARK)
-        s.click(*xy, checked=True)
-        if wait_effect(s, done, 1.5):
-            return
-    log("clicks have no effect in this session (mutter passes no button events on); keys " + str(keys))
-    for code in keys:
-        s.key(code, True)
-    for code in reversed(keys):
-        s.key(code, False)
-    if not wait_effect(s, done, 3):
+def click_and_wait(s, xy, done, what):
+    """Click at xy (the pointer shown there first) and wait until done(frame) holds."""
+    s.click(*xy, checked=True)
+    if not wait_effect(s, done, 5):
         sys.exit("mutter.py: timeout waiting for " + what)
 
 
@@ -383,13 +362,14 @@ def cmd_answer(args):
             return (not near(s.pixel(f, sx - 30, sy), SHARE_BLUE, 30)
                     and not near(s.pixel(f, cx - 20, cy), (0xe6, 0xe6, 0xe7), 10))
         if args.mode == "share-with-control":
-            click_until(s, b["switch"], switch_on, "the switch to turn on", [KEY_SPACE])
-        if args.mode == "decline":
-            target, keys = b["cancel"], [KEY_ESC]
-        else:
-            target, keys = b["share"], [KEY_LEFTALT, KEY_S]
+            click_and_wait(s, b["switch"], switch_on, "the switch to turn on")
+        if args.mode == "window":
+            def picked(f):
+                return near(s.pixel(f, *b["share"]), SHARE_BLUE, 30)
+            click_and_wait(s, b["row"], picked, "Share to turn on after picking the first window")
+        target = b["cancel"] if args.mode == "decline" else b["share"]
         debug_frame(s, s.last, "before")
-        click_until(s, target, closed, "the dialog to close", keys)
+        click_and_wait(s, target, closed, "the dialog to close")
         debug_frame(s, s.last, "closed")
         log("answered", args.mode, "after %.2f s" % (time.monotonic() - t0))
     except SystemExit:
@@ -476,7 +456,8 @@ def cmd_serve(args):
     """One input session for the life of this process. Every new mutter RemoteDesktop
     session takes the keyboard focus from the focused window, so a test that presses keys in
     a window keeps this one: lines on stdin, `keys CODE...` or `click X Y`; each is answered
-    with `ok` (or `error ...`) on stdout once sent. `ready` first, once primed."""
+    with `ok` (or `error ...`) on stdout once sent; `chord CODE...` holds each key until the
+    last is pressed (Shift+Tab). `ready` first, once primed."""
     s = Session(remote_desktop=True)
     try:
         s.prime()
@@ -488,6 +469,13 @@ def cmd_serve(args):
                     for code in words[1:]:
                         s.key(int(code), True)
                         s.key(int(code), False)
+                elif words and words[0] == "chord":
+                    # All pressed in order, released in reverse (Shift+Tab).
+                    codes = [int(c) for c in words[1:]]
+                    for code in codes:
+                        s.key(code, True)
+                    for code in reversed(codes):
+                        s.key(code, False)
                 elif words and words[0] == "click" and len(words) == 3:
                     s.click(int(words[1]), int(words[2]))
                 else:
@@ -519,7 +507,7 @@ def main():
     g.add_argument("out")
     g.add_argument("--cursor", action="store_true")
     a = sub.add_parser("answer-dialog")
-    a.add_argument("mode", choices=["share", "share-with-control", "decline"])
+    a.add_argument("mode", choices=["share", "share-with-control", "window", "decline"])
     a.add_argument("--timeout", type=float, default=30)
     sub.add_parser("selftest")
     px = sub.add_parser("pixels")

@@ -180,6 +180,28 @@ impl ClientLog {
         }
     }
 
+    /// Where the log ends now, for [`ClientLog::wait_since`].
+    pub fn mark(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Wait until the log shows `text` after `mark` (what it logs next,
+    /// not what it logged for an earlier, same step).
+    pub fn wait_since(&self, mark: usize, text: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.read();
+            if log.get(mark..).is_some_and(|new| new.contains(text)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the client never logged {text:?} after byte {mark}; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Wait until the log shows `text` after the last line containing
     /// `anchor`.
     pub fn wait_after(&self, anchor: &str, text: &str, timeout: Duration) {

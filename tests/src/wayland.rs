@@ -16,6 +16,9 @@ use crate::relay::Relay;
 
 /// evdev key codes (linux/input-event-codes.h) the tests press.
 pub const KEY_ENTER: u32 = 28;
+pub const KEY_TAB: u32 = 15;
+pub const KEY_LEFTSHIFT: u32 = 42;
+pub const KEY_SPACE: u32 = 57;
 
 /// The desktop a session runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +219,14 @@ impl Session {
         }
     }
 
+    /// GNOME: these keys held together (pressed in order, released in
+    /// reverse), as Shift+Tab.
+    pub fn chord(&self, codes: &[u32]) {
+        assert_eq!(self.desktop, Desktop::Gnome, "chords through mutter only");
+        let codes: Vec<String> = codes.iter().map(u32::to_string).collect();
+        self.input(&format!("chord {}", codes.join(" ")));
+    }
+
     /// A left click at screen pixel (`x`, `y`).
     pub fn click(&self, x: i32, y: i32) {
         self.input(&format!("click {x} {y}"));
@@ -249,6 +260,30 @@ walk("/org/freedesktop/portal/desktop/session")
             .lines()
             .map(str::to_owned)
             .collect()
+    }
+
+    /// Does `act` (a key, a click) and waits until the screen below the
+    /// top bar changes, as a person looks before the next key: egui takes
+    /// one move of the keyboard focus per frame, so keys sent at once
+    /// would all land in one frame.
+    pub fn act_and_see(&self, what: &str, act: impl FnOnce()) {
+        let shot = self.dir.join("act.png");
+        let before = self.grab(&shot);
+        act();
+        let deadline = std::time::Instant::now() + LONG;
+        loop {
+            let now = self.grab(&shot);
+            if now
+                .enumerate_pixels()
+                .any(|(x, y, p)| y >= 40 && before.get_pixel(x, y) != p)
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the screen did not change after {what}"
+            );
+        }
     }
 
     /// Waits until a new window shows on the screen (compared with

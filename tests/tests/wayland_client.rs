@@ -9,8 +9,12 @@
 //!   (screen and input in one dialog) and the technician's `Grüße, 123 €`
 //!   arrives in a terminal through libei; a network cut and resume shows no
 //!   dialog (the share goes on: no new portal session at all); STOP
-//!   closes the portal session; a declined dialog sends not one frame and
-//!   the technician hears "declined".
+//!   closes the portal session; asked again, the desktop restores the
+//!   choice without its dialog (restore token); a declined dialog sends
+//!   not one frame and the technician hears "declined"; "single windows"
+//!   taken in our picker by keyboard and the terminal picked in GNOME's
+//!   list: the technician sees that window alone, not the chat window
+//!   over it.
 //! * sway: the whole screen pixel-exactly, input through wlroots' virtual
 //!   devices, the layer-shell watermark.
 //!
@@ -25,7 +29,9 @@ use lotse_e2e::console::Console;
 use lotse_e2e::customer::LONG;
 use lotse_e2e::proxy::Proxy;
 use lotse_e2e::scene::{Artifacts, PICKER_READY, TECH, accept, find_colour, wait_console_matches};
-use lotse_e2e::wayland::{Desktop, KEY_ENTER, Session, WlCustomer};
+use lotse_e2e::wayland::{
+    Desktop, KEY_ENTER, KEY_LEFTSHIFT, KEY_SPACE, KEY_TAB, Session, WlCustomer,
+};
 use serde_json::Value;
 
 /// Site texts off, so the customer goes straight to the name entry. The
@@ -63,19 +69,22 @@ async fn joined(
     id
 }
 
-/// The technician asks to share; the customer allows (Enter) and picks the
-/// preselected whole screen (Enter).
-fn allow_and_pick(session: &Session, console: &mut Console, customer: &WlCustomer) {
+/// The technician asks to share; the customer allows (Enter) and waits
+/// for the picker, each step waiting for what the client logs next.
+fn allow(console: &mut Console, customer: &WlCustomer, session: &Session) {
+    let asked = customer.log.mark();
     console.cmd("request-share");
-    customer.log.wait_after(
-        "Asked(ScreenShare)",
-        "keyboard ready: Allow for ScreenShare",
-        LONG,
-    );
-    session.keys(&[KEY_ENTER]);
     customer
         .log
-        .wait_after("Allowed(ScreenShare)", PICKER_READY, LONG);
+        .wait_since(asked, "keyboard ready: Allow for ScreenShare", LONG);
+    let allowed = customer.log.mark();
+    session.keys(&[KEY_ENTER]);
+    customer.log.wait_since(allowed, PICKER_READY, LONG);
+}
+
+/// [`allow`], then Enter picks the preselected whole screen.
+fn allow_and_pick(session: &Session, console: &mut Console, customer: &WlCustomer) {
+    allow(console, customer, session);
     session.keys(&[KEY_ENTER]);
 }
 
@@ -108,6 +117,40 @@ fn share_through_dialog(
         .log
         .wait("asking the desktop to share the screen", LONG);
     session.answer_dialog(answer);
+}
+
+/// Waits until the console's picture equals a grab of the session's
+/// screen (both saved as `{name}-console` / `{name}-screen`); the picture.
+async fn console_shows_screen(
+    console: &mut Console,
+    session: &Session,
+    name: &str,
+) -> image::RgbImage {
+    let reference = format!("{name}-screen");
+    let grab = SHOTS.path(&reference);
+    wait_console_matches(console, SHOTS, name, &reference, || session.grab(&grab)).await
+}
+
+/// A relay (with the technician's account) and a session with the
+/// terminal the technician types into; the file it writes.
+fn with_terminal(
+    desktop: Desktop,
+    name: &str,
+) -> (lotse_e2e::relay::Relay, Session, std::path::PathBuf) {
+    let relay = lotse_e2e::relay::Relay::start_with_config(CONFIG);
+    relay.add_user(TECH.0, TECH.1);
+    let session = Session::start(desktop, name);
+    let typed = session.user_dir("typed").join("typed.txt");
+    session.run(&["typed-app", &typed.display().to_string()]);
+    (relay, session, typed)
+}
+
+/// The headless console, logged in.
+async fn technician(relay: &lotse_e2e::relay::Relay) -> Console {
+    let mut console = Console::start(relay);
+    console.cmd(&format!("login {} {}", TECH.0, TECH.1));
+    console.event("connected").await;
+    console
 }
 
 fn count(log: &str, text: &str) -> usize {
@@ -181,16 +224,7 @@ async fn gnome_controlled(name: &str, env: &[&str]) -> Controlled {
     console.event("screen").await;
     let portal = session.portal_sessions();
     assert_eq!(portal.len(), 1, "one portal session: {portal:?}");
-    let whole = format!("{name}-whole");
-    let grab = SHOTS.path(&format!("{whole}-screen"));
-    wait_console_matches(
-        &mut console,
-        SHOTS,
-        &whole,
-        &format!("{whole}-screen"),
-        || session.grab(&grab),
-    )
-    .await;
+    console_shows_screen(&mut console, &session, &format!("{name}-whole")).await;
 
     // Control: our Allow, then the desktop asks for screen and input in
     // one dialog; the share starts again with input.
@@ -204,16 +238,7 @@ async fn gnome_controlled(name: &str, env: &[&str]) -> Controlled {
     let regranted = console.event("share_granted").await;
     assert_eq!(regranted["session"].as_u64(), Some(id));
     console.event("screen").await;
-    let control = format!("{name}-control");
-    let grab = SHOTS.path(&format!("{control}-screen"));
-    let shot = wait_console_matches(
-        &mut console,
-        SHOTS,
-        &control,
-        &format!("{control}-screen"),
-        || session.grab(&grab),
-    )
-    .await;
+    let shot = console_shows_screen(&mut console, &session, &format!("{name}-control")).await;
     // Left of the client window, which stands in the middle.
     let left = lotse_e2e::scene::Rect {
         x: 0,
@@ -281,6 +306,17 @@ async fn gnome_share_control_cut_and_stop() {
     customer.log.wait("screen sharing stopped", LONG);
     let left = session.portal_sessions();
     assert!(left.is_empty(), "portal sessions after STOP: {left:?}");
+
+    // Asked again, the customer allows and picks as before; the desktop
+    // restores the first share's choice without its dialog (restore token
+    // kept in memory): the picture comes without anyone answering.
+    allow_and_pick(&session, &mut console, &customer);
+    customer.log.wait(
+        "asking the desktop to share the screen restore=true windows=false",
+        LONG,
+    );
+    console.event("share_granted").await;
+    console_shows_screen(&mut console, &session, "e2e-gnome-again").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,9 +324,7 @@ async fn gnome_declined_dialog_sends_nothing() {
     let relay = lotse_e2e::relay::Relay::start_with_config(CONFIG);
     relay.add_user(TECH.0, TECH.1);
     let session = Session::start(Desktop::Gnome, "e2e-gnome-no");
-    let mut console = Console::start(&relay);
-    console.cmd(&format!("login {} {}", TECH.0, TECH.1));
-    console.event("connected").await;
+    let mut console = technician(&relay).await;
     let customer =
         WlCustomer::start(&relay, &session, "Erika", &SHOTS.log("gnome-no-client")).await;
     let id = joined(&session, &mut console, &customer, "Erika").await;
@@ -317,16 +351,10 @@ async fn gnome_declined_dialog_sends_nothing() {
 /// layer-shell watermark over every window (click-through).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sway_share_control_and_watermark() {
-    let relay = lotse_e2e::relay::Relay::start_with_config(CONFIG);
-    relay.add_user(TECH.0, TECH.1);
-    let session = Session::start(Desktop::Sway, "e2e-sway");
-    let typed = session.user_dir("typed").join("typed.txt");
-    session.run(&["typed-app", &typed.display().to_string()]);
+    let (relay, session, typed) = with_terminal(Desktop::Sway, "e2e-sway");
     // Tiled beside the client, not full screen.
     session.run(&["swaymsg", "fullscreen", "disable"]);
-    let mut console = Console::start(&relay);
-    console.cmd(&format!("login {} {}", TECH.0, TECH.1));
-    console.event("connected").await;
+    let mut console = technician(&relay).await;
     let customer = WlCustomer::start(&relay, &session, "Erika", &SHOTS.log("sway-client")).await;
     let before = session.grab(&SHOTS.path("sway-before"));
     let id = joined(&session, &mut console, &customer, "Erika").await;
@@ -362,14 +390,7 @@ async fn sway_share_control_and_watermark() {
         "{granted}"
     );
     console.event("screen").await;
-    let shot = wait_console_matches(
-        &mut console,
-        SHOTS,
-        "sway-whole",
-        "sway-whole-screen",
-        || session.grab(&SHOTS.path("sway-whole-screen")),
-    )
-    .await;
+    let shot = console_shows_screen(&mut console, &session, "sway-whole").await;
 
     // Control: no system dialog on wlroots; the virtual devices type.
     console.cmd("request-control");
@@ -418,4 +439,72 @@ async fn gnome_control_through_the_portals_notify_methods() {
     c.customer
         .log
         .wait("input through the portal's Notify methods", Duration::ZERO);
+}
+
+/// Single windows, chosen in GNOME's own dialog: the customer takes
+/// "single windows" in our picker by keyboard, picks the terminal in the
+/// desktop's list, and the technician sees that window and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gnome_single_window_chosen_in_the_desktops_dialog() {
+    let (relay, session, typed) = with_terminal(Desktop::Gnome, "e2e-gnome-win");
+    let mut console = technician(&relay).await;
+    let customer =
+        WlCustomer::start(&relay, &session, "Erika", &SHOTS.log("gnome-win-client")).await;
+    let id = joined(&session, &mut console, &customer, "Erika").await;
+    allow(&mut console, &customer, &session);
+    // From Share back to "single windows", select it, on to Share: one
+    // key at a time, each seen on the screen.
+    session.act_and_see("Shift+Tab", || session.chord(&[KEY_LEFTSHIFT, KEY_TAB]));
+    session.act_and_see("Space", || session.keys(&[KEY_SPACE]));
+    session.act_and_see("Tab", || session.keys(&[KEY_TAB]));
+    session.keys(&[KEY_ENTER]);
+    customer.log.wait(
+        "asking the desktop to share the screen restore=false windows=true",
+        LONG,
+    );
+    session.answer_dialog("window");
+    let granted = console.event("share_granted").await;
+    assert_eq!(granted["session"].as_u64(), Some(id));
+    assert_eq!(granted["scope"]["kind"], "apps", "{granted}");
+    assert_eq!(
+        (granted["width"].as_u64(), granted["height"].as_u64()),
+        (Some(1280), Some(800)),
+        "the terminal's size (full screen): {granted}"
+    );
+    // GNOME sends a window's picture when the window draws: the terminal
+    // prints a line, as programs do.
+    let foot = typed.with_extension("txt.pid");
+    session.run(&[
+        "sh",
+        "-c",
+        "printf 'Fenster geteilt' >\"/proc/$(pgrep -P \"$(cat \"$1\")\")/fd/1\"",
+        "sh",
+        &foot.display().to_string(),
+    ]);
+    // On the screen the chat window stands over the terminal; the
+    // technician sees the terminal alone.
+    let (x, y) = customer.title;
+    let screen = session.grab(&SHOTS.path("gnome-win-screen"));
+    assert_ne!(
+        screen.get_pixel(x as u32, y as u32).0,
+        TYPED_RGB,
+        "the chat window shows at {x},{y} on the screen"
+    );
+    let shot = SHOTS.path("gnome-win-console");
+    console.event("screen").await;
+    let deadline = Instant::now() + LONG;
+    loop {
+        let seen = lotse_e2e::scene::save_screen(&mut console, &shot).await;
+        if seen.get_pixel(x as u32, y as u32).0 == TYPED_RGB {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the technician's picture ({}) shows something other than the terminal at {x},{y}",
+            shot.display()
+        );
+        console
+            .try_event_where("screen", |_| true, Duration::from_secs(3))
+            .await;
+    }
 }

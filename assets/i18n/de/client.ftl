@@ -123,6 +123,7 @@ button-stop-screen-sharing = BILDSCHIRMFREIGABE BEENDEN
 button-change-sharing = FREIGABE ÄNDERN
 sharing-screen = Der Techniker sieht Ihren Bildschirm.
 sharing-apps = Der Techniker sieht nur die Anwendungen, die Sie ausgewählt haben.
+sharing-windows = Der Techniker sieht nur die Fenster, die Sie im Dialog Ihres Desktops ausgewählt haben.
 control-active = Fernsteuerung aktiv: Der Techniker kann Maus und Tastatur benutzen.
 button-stop-control = Steuerung zurücknehmen
 note-share-asked = Der Techniker möchte Ihren Bildschirm sehen.

@@ -123,6 +123,7 @@ button-stop-screen-sharing = STOP SCREEN SHARING
 button-change-sharing = CHANGE SHARING
 sharing-screen = The technician sees your screen.
 sharing-apps = The technician sees only the applications you chose.
+sharing-windows = The technician sees only the windows you chose in your desktop's dialog.
 control-active = Remote control is active: the technician can use your mouse and keyboard.
 button-stop-control = Take control back
 note-share-asked = The technician asked to see your screen.

@@ -465,8 +465,15 @@ impl App {
                             self.command(ui.ctx(), Command::StopSharing);
                         }
                     }
-                    ShareState::Active(ShareChoice::Apps { .. } | ShareChoice::Windows) => {
-                        ui.label(RichText::new(self.tr.t("sharing-apps")).color(red));
+                    ShareState::Active(
+                        choice @ (ShareChoice::Apps { .. } | ShareChoice::Windows),
+                    ) => {
+                        let text = if *choice == ShareChoice::Windows {
+                            "sharing-windows"
+                        } else {
+                            "sharing-apps"
+                        };
+                        ui.label(RichText::new(self.tr.t(text)).color(red));
                         let change = egui::Button::new(
                             RichText::new(self.tr.t("button-change-sharing"))
                                 .strong()

@@ -386,7 +386,10 @@ mod tests {
                         *out = o;
                     }
                 },
-                (SharePicker::with_listing(Some(listing), false), Outcome::Open),
+                (
+                    SharePicker::with_listing(Some(listing), false),
+                    Outcome::Open,
+                ),
             );
         h.run_steps(3);
         h.key_press_modifiers(Modifiers::SHIFT, Key::Tab);

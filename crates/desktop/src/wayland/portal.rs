@@ -478,6 +478,7 @@ async fn start_screencast(req: PortalRequest) -> Result<(Live, PortalSession), D
     select_sources(&sc, &session, req, Some(token.as_deref())).await?;
     tracing::info!(
         restore = token.is_some(),
+        windows = req.windows,
         "asking the desktop to share the screen"
     );
     // No timeout: the customer answers the desktop's dialog.
@@ -515,6 +516,7 @@ async fn start_remote_desktop(req: PortalRequest) -> Result<(Live, PortalSession
     select_sources(&sc, &session, req, None).await?;
     tracing::info!(
         restore = token.is_some(),
+        windows = req.windows,
         "asking the desktop to share the screen and input"
     );
     let selected = rd

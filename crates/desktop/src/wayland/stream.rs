@@ -432,6 +432,11 @@ fn on_buffer(buffer: &mut pw::buffer::Buffer<'_>, s: &mut Shared) {
     };
     let chunk = data.chunk();
     let (offset, chunk_size) = (chunk.offset() as usize, chunk.size() as usize);
+    tracing::debug!(
+        "DBGBUF size={chunk_size} off={offset} stride={} type={:?}",
+        chunk.stride(),
+        data.type_()
+    );
     let stride = match usize::try_from(chunk.stride()) {
         Ok(s) if s >= w as usize * 4 => s,
         _ => w as usize * 4,
