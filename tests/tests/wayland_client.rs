@@ -11,7 +11,9 @@
 //!   dialog (the share goes on: no new portal session at all); STOP
 //!   closes the portal session; asked again, the desktop restores the
 //!   choice without its dialog (restore token); a declined dialog sends
-//!   not one frame and the technician hears "declined"; "single windows"
+//!   not one frame and the technician hears "declined"; control declined
+//!   in the desktop's dialog takes control back and keeps the screen
+//!   shared; "single windows"
 //!   taken in our picker by keyboard and the terminal picked in GNOME's
 //!   list: the technician sees that window alone, not the chat window
 //!   over it.
@@ -507,4 +509,51 @@ async fn gnome_single_window_chosen_in_the_desktops_dialog() {
             .try_event_where("screen", |_| true, Duration::from_secs(3))
             .await;
     }
+}
+
+/// Control allowed in our window but declined in GNOME's dialog: the
+/// technician hears that control is taken back, and the screen stays
+/// shared (the desktop restores the first choice without asking again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gnome_control_declined_in_the_desktops_dialog_keeps_the_share() {
+    let relay = lotse_e2e::relay::Relay::start_with_config(CONFIG);
+    relay.add_user(TECH.0, TECH.1);
+    let session = Session::start(Desktop::Gnome, "e2e-gnome-noctl");
+    let mut console = technician(&relay).await;
+    let customer =
+        WlCustomer::start(&relay, &session, "Erika", &SHOTS.log("gnome-noctl-client")).await;
+    joined(&session, &mut console, &customer, "Erika").await;
+    share_through_dialog(&session, &mut console, &customer, "share");
+    console.event("share_granted").await;
+    console.event("screen").await;
+
+    let asked = customer.log.mark();
+    console.cmd("request-control");
+    customer
+        .log
+        .wait_since(asked, "keyboard ready: Allow for Control", LONG);
+    session.keys(&[KEY_ENTER]);
+    customer.log.wait(
+        "asking the desktop to share the screen and input restore=false",
+        LONG,
+    );
+    session.answer_dialog("decline");
+    console.event("control_revoked").await;
+    customer.log.wait_since(
+        asked,
+        "asking the desktop to share the screen restore=true",
+        LONG,
+    );
+    let regranted = console.event("share_granted").await;
+    assert_eq!(
+        (regranted["width"].as_u64(), regranted["height"].as_u64()),
+        (Some(1280), Some(800)),
+        "{regranted}"
+    );
+    console.event("screen").await;
+    console_shows_screen(&mut console, &session, "gnome-noctl").await;
+    assert!(
+        console.seen_since(0, "share_declined").next().is_none(),
+        "the share was not declined"
+    );
 }

@@ -254,8 +254,10 @@ fn os_user_name() -> String {
 /// Logs to stderr and to `client.log` in the owned directory (returned,
 /// so the cleanup can close it).
 fn init_logging(dir: Option<&std::path::Path>) -> Option<cleanup::LogFile> {
+    // zbus warns about every short-lived portal object whose properties it
+    // could not cache (harmless; the portal's answers come as results).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lotse=debug"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lotse=debug,zbus=error"));
     let file = dir
         .and_then(|d| std::fs::File::create(d.join("client.log")).ok())
         .map(cleanup::LogFile::new);

@@ -679,8 +679,13 @@ impl Net {
                         lotse_desktop::DesktopError::Unsupported("no injector for this share"),
                     ));
                     if let Err(e) = self.control.share_started(monitor, worker.mask(), injector) {
-                        // Sharing works without it; control will be refused.
-                        tracing::warn!("remote control is not available: {e}");
+                        // Sharing works without it; control will be refused
+                        // (or, on Wayland, asked of the desktop later).
+                        if started.grant || !worker.can_ask_for_input() {
+                            tracing::warn!("remote control is not available: {e}");
+                        } else {
+                            tracing::debug!("no input with this share: {e}");
+                        }
                     }
                 }
                 let (width, height) = worker.size();
@@ -697,6 +702,16 @@ impl Net {
                     width,
                     height,
                 })
+            }
+            Err(ShareError::Desktop(lotse_desktop::DesktopError::Declined)) if started.grant => {
+                // Control declined in the desktop's dialog: the screen
+                // stays shared as the customer allowed it before (the
+                // desktop restores that choice without asking).
+                tracing::info!("input declined in the desktop's dialog: sharing the screen alone");
+                self.control.share_stopped();
+                self.emit(NetEvent::Share(ShareEvent::InputDeclined)).await;
+                self.begin_share(choice, false, false);
+                None
             }
             Err(e) => {
                 tracing::warn!("screen sharing could not start: {e}");

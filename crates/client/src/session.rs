@@ -307,6 +307,9 @@ pub enum ShareEvent {
     /// No watermark on this desktop: it shows its own sign while the
     /// screen is shared (GNOME on Wayland).
     DesktopIndicator,
+    /// Control was declined in the desktop's own dialog (Wayland); the
+    /// screen share starts again without input.
+    InputDeclined,
 }
 
 /// Link state shown as a status line.
@@ -1371,6 +1374,19 @@ impl Session {
             ShareEvent::DesktopIndicator => {
                 self.system(SystemNote::DesktopIndicator);
                 Vec::new()
+            }
+            ShareEvent::InputDeclined => {
+                // The technician heard "granted" when the customer allowed
+                // it here: now it is taken back; the share goes on.
+                let was_on = std::mem::replace(&mut self.control, ControlState::Off);
+                self.share_runs = false;
+                self.system(SystemNote::Declined(Request::Control));
+                let msg = if was_on == ControlState::On {
+                    Message::ControlRevoke
+                } else {
+                    Message::ControlDecline
+                };
+                vec![Effect::Send(msg)]
             }
             ShareEvent::Failed(why) => {
                 if !matches!(self.share, ShareState::Active(_)) {

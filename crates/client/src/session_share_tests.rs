@@ -296,6 +296,21 @@ fn a_share_that_never_started_is_declined() {
     assert_eq!(s.share, ShareState::Off);
 }
 
+/// Control allowed here, then declined in the desktop's own dialog
+/// (Wayland): control is taken back, the screen stays shared.
+#[test]
+fn control_declined_by_the_desktop_keeps_the_share() {
+    let mut s = controlled();
+    let e = s.on_event(NetEvent::Share(ShareEvent::InputDeclined));
+    assert_eq!(e, vec![Effect::Send(Message::ControlRevoke)]);
+    assert_eq!(s.control, ControlState::Off);
+    assert!(matches!(s.share, ShareState::Active(_)));
+    assert!(matches!(
+        s.chat.last().map(|c| &c.speaker),
+        Some(Speaker::System(SystemNote::Declined(Request::Control)))
+    ));
+}
+
 #[test]
 fn the_end_the_hand_back_and_a_failure_stop_everything() {
     let mut s = controlled();
