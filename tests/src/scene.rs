@@ -396,19 +396,45 @@ pub fn stop_screen_sharing(display: &Display, customer: &mut Customer, shots: Ar
     click_at(display, x, y);
 }
 
-/// The centre of the pixels of colour `rgb` inside `area`.
+/// The centre of the largest patch of colour `rgb` inside `area` (a
+/// button, a window): smaller patches of the same colour elsewhere (a
+/// thumbnail of the screen, a few pixels of text) do not move it.
 pub fn find_colour(shot: &image::RgbImage, area: Rect, rgb: [u8; 3]) -> Option<(i32, i32)> {
-    let (mut x0, mut y0, mut x1, mut y1) = (i32::MAX, i32::MAX, i32::MIN, i32::MIN);
-    for (x, y, p) in shot.enumerate_pixels() {
-        let (x, y) = (x as i32, y as i32);
-        if p.0 == rgb && area.contains(x, y) {
-            x0 = x0.min(x);
-            y0 = y0.min(y);
-            x1 = x1.max(x);
-            y1 = y1.max(y);
+    let (w, h) = (shot.width() as i32, shot.height() as i32);
+    let matches = |x: i32, y: i32| {
+        x >= 0
+            && y >= 0
+            && x < w
+            && y < h
+            && area.contains(x, y)
+            && shot.get_pixel(x as u32, y as u32).0 == rgb
+    };
+    let mut seen = vec![false; (w * h) as usize];
+    // (pixels, x0, y0, x1, y1) of the largest patch so far.
+    let mut best: Option<(usize, i32, i32, i32, i32)> = None;
+    for start in 0..(w * h) {
+        let (sx, sy) = (start % w, start / w);
+        if seen[start as usize] || !matches(sx, sy) {
+            continue;
+        }
+        seen[start as usize] = true;
+        let mut stack = vec![(sx, sy)];
+        let (mut n, mut x0, mut y0, mut x1, mut y1) = (0usize, sx, sy, sx, sy);
+        while let Some((x, y)) = stack.pop() {
+            n += 1;
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            for (nx, ny) in [(x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)] {
+                if matches(nx, ny) && !seen[(ny * w + nx) as usize] {
+                    seen[(ny * w + nx) as usize] = true;
+                    stack.push((nx, ny));
+                }
+            }
+        }
+        if best.is_none_or(|b| n > b.0) {
+            best = Some((n, x0, y0, x1, y1));
         }
     }
-    (x0 <= x1).then(|| ((x0 + x1) / 2, (y0 + y1) / 2))
+    best.map(|(_, x0, y0, x1, y1)| ((x0 + x1) / 2, (y0 + y1) / 2))
 }
 
 /// `shot` with every pixel outside `visible` black: what app-selective

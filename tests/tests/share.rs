@@ -154,10 +154,17 @@ async fn whole_screen_share_shows_the_screen_and_control_types_into_the_xterm() 
     // The typed line shows on the technician's side too.
     wait_console_shows(&mut console, &display, SHOTS, "whole-typed", |x| x).await;
 
-    // STOP SCREEN SHARING in the banner above the chat.
+    // STOP SCREEN SHARING in the banner above the chat, and a thumbnail of
+    // what the technician sees: the blue window shows in it, small.
     display
         .screenshot(&SHOTS.path("whole-banner"))
         .expect("screenshot");
+    let banner = image::open(SHOTS.path("whole-banner"))
+        .expect("the screenshot")
+        .into_rgb8();
+    let client = client_rect(&display, &window);
+    find_colour(&banner, client, [0x33, 0x66, 0xcc])
+        .expect("the thumbnail in the chat window shows the blue window");
     stop_screen_sharing(&display, &mut customer, SHOTS);
     // STOP ends control first, then sharing (input stops before capture).
     let revoked = console.event("control_revoked").await;

@@ -124,6 +124,7 @@ button-change-sharing = FREIGABE ÄNDERN
 sharing-screen = Der Techniker sieht Ihren Bildschirm.
 sharing-apps = Der Techniker sieht nur die Anwendungen, die Sie ausgewählt haben.
 sharing-windows = Der Techniker sieht nur die Fenster, die Sie im Dialog Ihres Desktops ausgewählt haben.
+preview-heading = Das sieht der Techniker
 control-active = Fernsteuerung aktiv: Der Techniker kann Maus und Tastatur benutzen.
 button-stop-control = Steuerung zurücknehmen
 note-share-asked = Der Techniker möchte Ihren Bildschirm sehen.

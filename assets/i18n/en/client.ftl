@@ -124,6 +124,7 @@ button-change-sharing = CHANGE SHARING
 sharing-screen = The technician sees your screen.
 sharing-apps = The technician sees only the applications you chose.
 sharing-windows = The technician sees only the windows you chose in your desktop's dialog.
+preview-heading = What the technician sees
 control-active = Remote control is active: the technician can use your mouse and keyboard.
 button-stop-control = Take control back
 note-share-asked = The technician asked to see your screen.

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::i18n::Tr;
 use crate::picker::{Outcome, Picker};
+use crate::preview::Preview;
 use crate::session::{
     Avatar, Command, ControlState, Effect, Failure, FileProblem, LinkState, NetEvent, Phase,
     Request, Session, ShareChoice, ShareState, Speaker, StampFault, SystemNote, Transfer,
@@ -78,6 +79,11 @@ pub struct App {
     /// Set by the signal watcher (SIGTERM, SIGHUP, SIGINT): quit now.
     quit: Option<Arc<AtomicBool>>,
     quitting: bool,
+    /// The thumbnail of what the technician sees (from the share worker),
+    /// its texture and the number of the one uploaded.
+    preview: Option<Preview>,
+    preview_tex: Option<TextureHandle>,
+    preview_seen: u64,
 }
 
 /// Focused, covered, minimized, asked to close: as eframe reports them.
@@ -124,7 +130,39 @@ impl App {
             composing: false,
             quit: None,
             quitting: false,
+            preview: None,
+            preview_tex: None,
+            preview_seen: 0,
         }
+    }
+
+    /// Show the thumbnail of what the technician sees from `preview`.
+    pub fn with_preview(mut self, preview: Preview) -> Self {
+        self.preview = Some(preview);
+        self
+    }
+
+    /// Upload the newest thumbnail, if there is a new one (the scaling
+    /// happened on the share thread).
+    fn poll_preview(&mut self, ctx: &egui::Context) {
+        let Some(preview) = &self.preview else { return };
+        let Some(newest) = preview.newer_than(self.preview_seen) else {
+            return;
+        };
+        self.preview_seen = preview.number();
+        self.preview_tex = newest.map(|t| {
+            let image = egui::ColorImage::from_rgba_unmultiplied(
+                [t.width as usize, t.height as usize],
+                &t.rgba,
+            );
+            match self.preview_tex.take() {
+                Some(mut tex) => {
+                    tex.set(image, TextureOptions::LINEAR);
+                    tex
+                }
+                None => ctx.load_texture("lotse-preview", image, TextureOptions::LINEAR),
+            }
+        });
     }
 
     /// Quit (end the session, no survey, close) once `flag` is set.
@@ -486,6 +524,22 @@ impl App {
                     }
                     _ => {}
                 });
+                self.poll_preview(ui.ctx());
+                if let Some(tex) = &self.preview_tex
+                    && matches!(self.session.share, ShareState::Active(_))
+                {
+                    egui::CollapsingHeader::new(self.tr.t("preview-heading"))
+                        .default_open(true)
+                        .show(ui, |ui| {
+                            let size = tex.size_vec2();
+                            let scale = (ui.available_width() / size.x).min(1.0);
+                            ui.add(
+                                egui::Image::new(tex)
+                                    .fit_to_exact_size(size * scale)
+                                    .alt_text(self.tr.t("preview-heading")),
+                            );
+                        });
+                }
                 if self.session.control == ControlState::On {
                     ui.horizontal_wrapped(|ui| {
                         ui.label(

@@ -34,6 +34,10 @@ fn site(agreement: bool) -> SiteInfo {
 }
 
 fn start(lang: Lang) -> Win {
+    start_with(lang, None)
+}
+
+fn start_with(lang: Lang, preview: Option<Preview>) -> Win {
     let (effects_tx, effects) = mpsc::channel(64);
     let (events, events_rx) = mpsc::channel(64);
     let app = App::new(
@@ -43,6 +47,10 @@ fn start(lang: Lang) -> Win {
         events_rx,
         "Beispiel GmbH".into(),
     );
+    let app = match preview {
+        Some(p) => app.with_preview(p),
+        None => app,
+    };
     let harness = Harness::builder()
         .with_size(egui::vec2(520.0, 640.0))
         .build_ui_state(|ui, app: &mut App| app.draw(ui), app);
@@ -87,7 +95,10 @@ impl Win {
         out
     }
     fn shows(&self, text: &str) -> bool {
-        self.harness.query_by_label_contains(text).is_some()
+        self.harness
+            .query_all_by_label_contains(text)
+            .next()
+            .is_some()
     }
     fn app(&self) -> &App {
         self.harness.state()
@@ -464,6 +475,42 @@ fn share_request_shows_allow_and_decline_and_decline_sends_nothing_to_capture() 
         "{effects:?}"
     );
     assert_eq!(ui.app().session.share, ShareState::Picking);
+}
+
+/// While sharing, the chat window shows a thumbnail of what the
+/// technician sees; it goes away with the share.
+#[test]
+fn the_thumbnail_of_what_leaves_shows_while_sharing() {
+    let preview = Preview::default();
+    let mut ui = start_with(Lang::En, Some(preview.clone()));
+    ui.chatting();
+    ui.msg(Message::ShareRequest);
+    ui.click("Allow");
+    let _ = ui
+        .harness
+        .state_mut()
+        .session
+        .on_command(Command::ShareChosen(ShareChoice::Screen { monitor: 0 }));
+    ui.frames();
+    assert!(!ui.shows("What the technician sees"), "nothing left yet");
+    // 640×400, all one colour, as the share worker would put it.
+    preview.put(
+        640,
+        400,
+        640 * 4,
+        &[0x40, 0x80, 0xc0, 0xff].repeat(640 * 400),
+    );
+    ui.frames();
+    assert!(ui.shows("What the technician sees"));
+    let tex = ui
+        .app()
+        .preview_tex
+        .as_ref()
+        .expect("the thumbnail's texture");
+    assert_eq!(tex.size(), [256, 160]);
+    preview.clear();
+    ui.frames();
+    assert!(!ui.shows("What the technician sees"), "gone with the share");
 }
 
 /// Issue 11 §4: the name field stops at the protocol's limit and says so;

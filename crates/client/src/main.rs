@@ -24,6 +24,7 @@ mod i18n;
 mod net;
 mod nudge;
 mod picker;
+mod preview;
 mod session;
 #[cfg(windows)]
 mod session_end;
@@ -203,20 +204,23 @@ fn run_window(
             shutdown.set_context(cc.egui_ctx.clone());
             let ctx = cc.egui_ctx.clone();
             let wake: net::Waker = Arc::new(move || ctx.request_repaint());
-            let (effects, events) = match target {
+            let (effects, events, preview) = match target {
                 Ok(target) => {
                     let handle = net::start(target, lang, wake)?;
-                    (handle.effects, handle.events)
+                    (handle.effects, handle.events, Some(handle.preview))
                 }
                 Err(_) => {
                     // No network: closed channels; the app knows.
                     let (effects, _) = tokio::sync::mpsc::channel(1);
                     let (_, events) = tokio::sync::mpsc::channel(1);
-                    (effects, events)
+                    (effects, events, None)
                 }
             };
-            let app = app::App::new(session, tr, effects, events, fallback_title)
+            let mut app = app::App::new(session, tr, effects, events, fallback_title)
                 .with_quit_flag(shutdown.requested());
+            if let Some(preview) = preview {
+                app = app.with_preview(preview);
+            }
             #[cfg(debug_assertions)]
             let app = app.with_auto_offer(debug_offer());
             Ok(Box::new(app))

@@ -33,6 +33,7 @@ use tokio::time::Instant;
 
 use crate::control::Control;
 use crate::files::{self, Prepared};
+use crate::preview::Preview;
 use crate::session::{Effect, Failure, FileEvent, NetEvent, ShareEvent};
 use crate::share::{ShareChoice, ShareError, ShareWorker};
 use crate::stamp::Target;
@@ -51,12 +52,17 @@ const CHANNEL: usize = 256;
 pub struct NetHandle {
     pub effects: mpsc::Sender<Effect>,
     pub events: mpsc::Receiver<NetEvent>,
+    /// The thumbnail of what the technician sees.
+    pub preview: Preview,
 }
 
 /// Start the network thread.
 pub fn start(target: Target, lang: Lang, wake: Waker) -> std::io::Result<NetHandle> {
     let (effects_tx, effects_rx) = mpsc::channel(CHANNEL);
     let (events_tx, events_rx) = mpsc::channel(CHANNEL);
+    let preview = Preview::default();
+    preview.set_waker(wake.clone());
+    let share_preview = preview.clone();
     std::thread::Builder::new()
         .name("lotse-net".into())
         .spawn(move || {
@@ -74,13 +80,15 @@ pub fn start(target: Target, lang: Lang, wake: Waker) -> std::io::Result<NetHand
                 }
             };
             lotse_link::install_crypto_provider();
-            let net = Net::new(target, lang, events_tx, effects_rx, wake);
+            let mut net = Net::new(target, lang, events_tx, effects_rx, wake);
+            net.preview = share_preview;
             runtime.block_on(net.run());
             runtime.shutdown_timeout(Duration::from_secs(1));
         })?;
     Ok(NetHandle {
         effects: effects_tx,
         events: events_rx,
+        preview,
     })
 }
 
@@ -137,6 +145,7 @@ struct Net {
     screen_tx: mpsc::Sender<Vec<u8>>,
     screen_rx: mpsc::Receiver<Vec<u8>>,
     watermark: Option<lotse_desktop::Watermark>,
+    preview: Preview,
 }
 
 /// A share start finished (on its thread).
@@ -202,6 +211,7 @@ impl Net {
             screen_tx,
             screen_rx,
             watermark: None,
+            preview: Preview::default(),
         }
     }
 
@@ -644,10 +654,11 @@ impl Net {
         self.share_starting = Some(number);
         let tx = self.started_tx.clone();
         let screen_tx = self.screen_tx.clone();
+        let preview = self.preview.clone();
         let spawned = std::thread::Builder::new()
             .name("lotse-share-start".into())
             .spawn(move || {
-                let result = ShareWorker::start(&choice, screen_tx, input);
+                let result = ShareWorker::start(&choice, screen_tx, preview, input);
                 // Nobody waits any more: dropping the worker stops it.
                 let _ = tx.blocking_send(ShareStarted {
                     number,
@@ -730,6 +741,7 @@ impl Net {
         self.control.share_stopped();
         if let Some(mut share) = self.share.take() {
             share.stop();
+            self.preview.clear();
             tracing::info!(
                 updates = share.updates_sent(),
                 applied_input = self.control.applied(),

@@ -40,6 +40,8 @@ use lotse_desktop::{
 use lotse_protocol::{BinaryHeader, BinaryKind, FLAG_LAST, ShareScope};
 use tokio::sync::mpsc;
 
+use crate::preview::{self, Preview};
+
 /// Give up waiting for a `frame_ack` after this long and send a keyframe.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the pointer is looked at while the screen is still.
@@ -304,6 +306,7 @@ impl ShareWorker {
     pub fn start(
         scope: &ShareChoice,
         sender: mpsc::Sender<Vec<u8>>,
+        preview: Preview,
         input: bool,
     ) -> Result<ShareWorker, ShareError> {
         let mut source = DesktopSource::start(scope, DEFAULT_FPS, input)?;
@@ -311,8 +314,14 @@ impl ShareWorker {
         let mask = source.mask();
         let injector = source.injector.take();
         let can_ask_for_input = source.can_ask_for_input;
-        let mut worker =
-            Self::with_source(source, monitor.width, monitor.height, sender, DEFAULT_FPS)?;
+        let mut worker = Self::with_source(
+            source,
+            monitor.width,
+            monitor.height,
+            sender,
+            preview,
+            DEFAULT_FPS,
+        )?;
         worker.monitor = Some(monitor);
         worker.mask = mask;
         worker.injector = injector;
@@ -326,6 +335,7 @@ impl ShareWorker {
         width: u32,
         height: u32,
         sender: mpsc::Sender<Vec<u8>>,
+        preview: Preview,
         max_fps: u32,
     ) -> Result<ShareWorker, ShareError> {
         let shared = Arc::new(Shared::default());
@@ -350,6 +360,9 @@ impl ShareWorker {
                         cursor_serial: None,
                         cursor_pos: None,
                         sent,
+                        preview,
+                        preview_at: None,
+                        preview_due: false,
                     };
                     run.run();
                 })
@@ -475,6 +488,11 @@ struct Run<S: Source> {
     cursor_serial: Option<u32>,
     cursor_pos: Option<Option<(i32, i32)>>,
     sent: Arc<AtomicU64>,
+    /// The customer's thumbnail of what left (`last`), and when it was
+    /// last made.
+    preview: Preview,
+    preview_at: Option<Instant>,
+    preview_due: bool,
 }
 
 enum Wait {
@@ -526,6 +544,7 @@ impl<S: Source> Run<S> {
                         break;
                     }
                     self.last = Some(pic);
+                    self.preview_due = true;
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -533,8 +552,26 @@ impl<S: Source> Run<S> {
                     break;
                 }
             }
+            self.update_preview();
         }
         tracing::debug!(stream = self.stream, "share worker ended");
+    }
+
+    /// The customer's thumbnail follows what left, a few times a second.
+    fn update_preview(&mut self) {
+        if !self.preview_due
+            || self
+                .preview_at
+                .is_some_and(|at| at.elapsed() < preview::EVERY)
+        {
+            return;
+        }
+        if let Some(pic) = &self.last {
+            self.preview
+                .put(pic.width, pic.height, pic.stride, &pic.data);
+            self.preview_at = Some(Instant::now());
+            self.preview_due = false;
+        }
     }
 
     /// Wait until no update is in flight (or it timed out). Stop wins.
@@ -756,6 +793,10 @@ mod tests {
     );
 
     fn worker() -> Started {
+        worker_with(Preview::default())
+    }
+
+    fn worker_with(preview: Preview) -> Started {
         let (pic_tx, pic_rx) = std_mpsc::sync_channel(16);
         let pointer = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::channel(8);
@@ -767,6 +808,7 @@ mod tests {
             W,
             H,
             tx,
+            preview,
             60,
         )
         .expect("start");
@@ -821,6 +863,36 @@ mod tests {
         assert_eq!(head.seq, 3);
         dec.apply(&update).expect("delta decodes");
         assert_eq!(&dec.rgba()[..4], &[30, 30, 30, 255]);
+    }
+
+    /// The customer's thumbnail shows each picture that went out.
+    #[test]
+    fn the_thumbnail_follows_what_left() {
+        let preview = Preview::default();
+        let (woke_tx, woke) = std_mpsc::channel();
+        preview.set_waker(Arc::new(move || {
+            let _ = woke_tx.send(());
+        }));
+        let (w, pics, _pointer, mut rx) = worker_with(preview.clone());
+        let shows = |colour: u8| {
+            loop {
+                woke.recv_timeout(Duration::from_secs(10))
+                    .expect("a new thumbnail");
+                let thumb = preview.newer_than(0).flatten().expect("a thumbnail");
+                assert_eq!((thumb.width, thumb.height), (W, H), "small pictures stay");
+                if thumb.rgba[..4] == [colour, colour, colour, 255] {
+                    return;
+                }
+            }
+        };
+        pics.send(picture(10)).expect("send");
+        next_update(&mut rx);
+        shows(10);
+        w.frame_acked(1);
+        pics.send(picture(20)).expect("send");
+        next_update(&mut rx);
+        w.frame_acked(2);
+        shows(20);
     }
 
     #[test]
