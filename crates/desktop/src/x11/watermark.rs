@@ -15,7 +15,10 @@
 //!
 //! The text is rendered here with `ab_glyph` from the font egui already
 //! embeds (Ubuntu Light, via `epaint_default_fonts`). A thread with the
-//! overlay's X connection keeps it on top when other windows are raised.
+//! overlay's X connection keeps it on top when other windows are raised,
+//! and keeps this program's own windows (the chat window: `_NET_WM_PID`
+//! is ours) cut out of the overlay's shape wherever they move, so the
+//! consent prompts and "take control back" are never written over.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -24,9 +27,9 @@ use x11rb::connection::{Connection, RequestConnection};
 use x11rb::protocol::Event;
 use x11rb::protocol::shape::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{
-    AtomEnum, ChangeWindowAttributesAux, ClipOrdering, ColormapAlloc, ConfigureWindowAux,
+    Atom, AtomEnum, ChangeWindowAttributesAux, ClipOrdering, ColormapAlloc, ConfigureWindowAux,
     ConnectionExt as _, CreateGCAux, CreateWindowAux, Drawable, EventMask, ImageFormat, ImageOrder,
-    PropMode, StackMode, VisualClass, Window, WindowClass,
+    MapState, Pixmap, PropMode, Rectangle, StackMode, VisualClass, Window, WindowClass,
 };
 use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
@@ -68,6 +71,7 @@ impl Watermark {
         let (w, h) = (usize::from(sw), usize::from(sh));
         let alpha = tile(&render_line(text)?, w, h);
         let translucent = x.compositor_running()? && argb_visual(&x).is_some();
+        let mut base = Base::Whole(sw, sh);
         let conn = Arc::new(x.conn);
         let window = conn.generate_id()?;
         let (screen, root) = (x.screen, x.root);
@@ -134,7 +138,7 @@ impl Watermark {
             conn.create_pixmap(1, mask, root, sw, sh)?;
             put_image(&conn, mask, 1, w, h, &bits, stride)?;
             conn.shape_mask(shape::SO::SET, shape::SK::BOUNDING, window, 0, 0, mask)?;
-            conn.free_pixmap(mask)?;
+            base = Base::Text(mask);
         }
         // Click-through: an empty input shape.
         conn.shape_rectangles(
@@ -168,11 +172,21 @@ impl Watermark {
         )?;
         conn.map_window(window)?;
         conn.get_input_focus()?.reply()?; // round trip: errors show up here
+        let pid_atom = conn.intern_atom(false, b"_NET_WM_PID")?.reply()?.atom;
+        let mut own = OwnWindows {
+            root,
+            overlay: window,
+            pid_atom,
+            base,
+            frames: Vec::new(),
+        };
+        own.rescan(&conn)?;
+        conn.flush()?;
         let thread = {
             let conn = conn.clone();
             std::thread::Builder::new()
                 .name("lotse-watermark".into())
-                .spawn(move || keep_on_top(&conn, window))
+                .spawn(move || keep_on_top(&conn, window, own))
                 .map_err(|e| DesktopError::Thread(e.to_string()))?
         };
         Ok(Watermark {
@@ -206,8 +220,9 @@ impl Drop for Watermark {
 }
 
 /// Raises the overlay whenever another top-level window is mapped or
-/// restacked; ends when the overlay is destroyed or the connection breaks.
-fn keep_on_top(conn: &RustConnection, window: Window) {
+/// restacked, and keeps this program's windows cut out of it; ends when the
+/// overlay is destroyed or the connection breaks.
+fn keep_on_top(conn: &RustConnection, window: Window, mut own: OwnWindows) {
     // Another always-on-top window raising itself too would make the two
     // fight forever: at most this many raises per second.
     const MAX_RAISES_PER_SEC: u32 = 30;
@@ -221,12 +236,18 @@ fn keep_on_top(conn: &RustConnection, window: Window) {
                 return;
             }
         };
-        let other_changed = match ev {
-            Event::DestroyNotify(e) if e.window == window => return,
+        let other_changed = match &ev {
+            Event::DestroyNotify(e) if e.window == window => {
+                own.free(conn);
+                return;
+            }
             Event::MapNotify(e) => e.window != window,
             Event::ConfigureNotify(e) => e.window != window && e.above_sibling != window,
             _ => false,
         };
+        if let Err(e) = own.follow(conn, &ev) {
+            tracing::debug!("watermark cut-out not updated: {e}");
+        }
         if other_changed && second.elapsed() >= std::time::Duration::from_secs(1) {
             second = std::time::Instant::now();
             raises = 0;
@@ -237,8 +258,141 @@ fn keep_on_top(conn: &RustConnection, window: Window) {
                 window,
                 &ConfigureWindowAux::new().stack_mode(StackMode::ABOVE),
             );
-            let _ = conn.flush();
         }
+        let _ = conn.flush();
+    }
+}
+
+/// The overlay's shape before cut-outs.
+#[derive(Debug, Clone, Copy)]
+enum Base {
+    /// The whole screen (translucent text).
+    Whole(u16, u16),
+    /// The text's pixels (a 1-bit pixmap).
+    Text(Pixmap),
+}
+
+/// This program's top-level windows, cut out of the overlay.
+struct OwnWindows {
+    root: Window,
+    overlay: Window,
+    pid_atom: Atom,
+    base: Base,
+    /// Top-level windows (window manager frames) holding one of ours, with
+    /// their outer rectangles.
+    frames: Vec<(Window, Rectangle)>,
+}
+
+impl OwnWindows {
+    /// Look at the top-level windows again (one was mapped, unmapped,
+    /// reparented or destroyed) and shape the overlay.
+    fn rescan(&mut self, conn: &RustConnection) -> Result<(), DesktopError> {
+        let pid = std::process::id();
+        let mut frames = Vec::new();
+        for top in conn.query_tree(self.root)?.reply()?.children {
+            if top == self.overlay {
+                continue;
+            }
+            let attrs = conn.get_window_attributes(top)?.reply()?;
+            if attrs.map_state != MapState::VIEWABLE {
+                continue;
+            }
+            let inner = conn.query_tree(top)?.reply()?.children;
+            let mut ours = false;
+            for w in std::iter::once(top).chain(inner) {
+                let prop = conn
+                    .get_property(false, w, self.pid_atom, AtomEnum::CARDINAL, 0, 1)?
+                    .reply()?;
+                if prop.value32().and_then(|mut v| v.next()) == Some(pid) {
+                    ours = true;
+                    break;
+                }
+            }
+            if ours {
+                let g = conn.get_geometry(top)?.reply()?;
+                frames.push((top, outer(g.x, g.y, g.width, g.height, g.border_width)));
+            }
+        }
+        self.frames = frames;
+        self.reshape(conn)
+    }
+
+    /// Keep the cut-outs where this program's windows are.
+    fn follow(&mut self, conn: &RustConnection, ev: &Event) -> Result<(), DesktopError> {
+        match ev {
+            Event::ConfigureNotify(e) => {
+                let Some(f) = self.frames.iter_mut().find(|(w, _)| *w == e.window) else {
+                    return Ok(());
+                };
+                let r = outer(e.x, e.y, e.width, e.height, e.border_width);
+                let key = |r: &Rectangle| (r.x, r.y, r.width, r.height);
+                if key(&f.1) != key(&r) {
+                    f.1 = r;
+                    self.reshape(conn)?;
+                }
+                Ok(())
+            }
+            Event::MapNotify(e) if e.window != self.overlay => self.rescan(conn),
+            Event::UnmapNotify(_) | Event::DestroyNotify(_) | Event::ReparentNotify(_) => {
+                self.rescan(conn)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn reshape(&self, conn: &RustConnection) -> Result<(), DesktopError> {
+        let (bounding, window) = (shape::SK::BOUNDING, self.overlay);
+        match self.base {
+            Base::Whole(w, h) => {
+                let all = Rectangle {
+                    x: 0,
+                    y: 0,
+                    width: w,
+                    height: h,
+                };
+                conn.shape_rectangles(
+                    shape::SO::SET,
+                    bounding,
+                    ClipOrdering::UNSORTED,
+                    window,
+                    0,
+                    0,
+                    &[all],
+                )?;
+            }
+            Base::Text(mask) => {
+                conn.shape_mask(shape::SO::SET, bounding, window, 0, 0, mask)?;
+            }
+        }
+        let cut: Vec<Rectangle> = self.frames.iter().map(|(_, r)| *r).collect();
+        if !cut.is_empty() {
+            conn.shape_rectangles(
+                shape::SO::SUBTRACT,
+                bounding,
+                ClipOrdering::UNSORTED,
+                window,
+                0,
+                0,
+                &cut,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn free(&self, conn: &RustConnection) {
+        if let Base::Text(mask) = self.base {
+            let _ = conn.free_pixmap(mask);
+        }
+    }
+}
+
+/// A window's rectangle on the screen, border included.
+fn outer(x: i16, y: i16, width: u16, height: u16, border: u16) -> Rectangle {
+    Rectangle {
+        x,
+        y,
+        width: width.saturating_add(2 * border),
+        height: height.saturating_add(2 * border),
     }
 }
 

@@ -208,3 +208,80 @@ fn app_sharing_is_not_disturbed_by_the_watermark() {
     x.move_window(other, 320, 220);
     frame_where(&cap, "a frame after the move", mostly_green, |_| true);
 }
+
+/// The bounding rectangles of `win`'s shape.
+fn bounding(x: &Xvfb, win: u32) -> Vec<(i32, i32, i32, i32)> {
+    x.conn
+        .shape_get_rectangles(win, shape::SK::BOUNDING)
+        .expect("bounding")
+        .reply()
+        .expect("bounding")
+        .rectangles
+        .iter()
+        .map(|r| {
+            let (x0, y0) = (i32::from(r.x), i32::from(r.y));
+            (x0, y0, x0 + i32::from(r.width), y0 + i32::from(r.height))
+        })
+        .collect()
+}
+
+/// Whether any of `shape` covers a pixel of the box `(x0, y0, x1, y1)`.
+fn covers(shape: &[(i32, i32, i32, i32)], b: (i32, i32, i32, i32)) -> bool {
+    shape
+        .iter()
+        .any(|r| r.0 < b.2 && b.0 < r.2 && r.1 < b.3 && b.1 < r.3)
+}
+
+/// This program's own window (the chat window: `_NET_WM_PID` is ours) is
+/// never written over, wherever it moves; other windows are.
+#[test]
+fn the_programs_own_window_is_cut_out_of_the_watermark() {
+    for compositor in [false, true] {
+        let x = Xvfb::start(640, 480);
+        let x = if compositor { x.with_compositor() } else { x };
+        let ours = x.window("Chat", 40, 40, 300, 220, WHITE);
+        let pid_atom = x
+            .conn
+            .intern_atom(false, b"_NET_WM_PID")
+            .expect("atom")
+            .reply()
+            .expect("atom")
+            .atom;
+        x11rb::wrapper::ConnectionExt::change_property32(
+            &x.conn,
+            x11rb::protocol::xproto::PropMode::REPLACE,
+            ours,
+            pid_atom,
+            x11rb::protocol::xproto::AtomEnum::CARDINAL,
+            &[std::process::id()],
+        )
+        .expect("pid");
+        x.sync();
+        let wm = Watermark::show("Lotse · support session in progress").expect("watermark");
+        let win = wm.window_id();
+        let first = (40, 40, 340, 260);
+        let shape = bounding(&x, win);
+        assert!(!covers(&shape, first), "the text is over our window");
+        assert!(
+            covers(&shape, (360, 0, 640, 480)),
+            "no text beside our window"
+        );
+        // The window moves: the cut-out follows, the text comes back
+        // where it was.
+        x.conn
+            .configure_window(
+                ours,
+                &x11rb::protocol::xproto::ConfigureWindowAux::new()
+                    .x(300)
+                    .y(200),
+            )
+            .expect("move");
+        x.sync();
+        let moved = (300, 200, 600, 420);
+        wait_for("the cut-out to follow the window", || {
+            let shape = bounding(&x, win);
+            (!covers(&shape, moved) && covers(&shape, (40, 40, 290, 190))).then_some(())
+        });
+        drop(wm);
+    }
+}
