@@ -11,9 +11,10 @@ LOTSE_PKGS_build="gcc libc6-dev pkg-config libasound2-dev libxcb1-dev libxcb-shm
 LOTSE_PKGS_run="libgl1 libglx-mesa0 libgl1-mesa-dri libx11-6 libx11-xcb1 libxrandr2 libxcursor1 libxi6 libxkbcommon-x11-0"
 # End-to-end tests: a virtual X server, window manager, compositor, X tools (x11-utils: xprop,
 # xwininfo; x11-xserver-utils: xrandr), xdg-utils (xdg-open, xdg-mime: the installed client's
-# lotse:// links), python3 for the foreign client. tests/tests/tidy.rs checks that this covers
+# lotse:// links), python3 for the foreign client, a D-Bus session with the AT-SPI bus and
+# pyatspi for the accessibility walk (tests/a11y/). tests/tests/tidy.rs checks that this covers
 # every program the tests and scripts start.
-LOTSE_PKGS_test="xkb-data xvfb openbox xcompmgr xdotool x11-utils x11-xkb-utils x11-xserver-utils xdg-utils xterm python3 python3-xlib imagemagick fonts-dejavu-core"
+LOTSE_PKGS_test="xkb-data xvfb openbox xcompmgr xdotool x11-utils x11-xkb-utils x11-xserver-utils xdg-utils xterm python3 python3-xlib imagemagick fonts-dejavu-core dbus-daemon dbus-bin at-spi2-core python3-pyatspi"
 # The Windows build and its tests (scripts/windows.sh): the mingw-w64 linker and C
 # compiler (ring's C code), Wine to run the .exe files.
 LOTSE_PKGS_windows="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64"

@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests in `tests/tests/`: start the
 //! real relay binary, an X server, clients; connect as a scripted peer.
 
+pub mod a11y;
 pub mod console;
 pub mod customer;
 pub mod display;

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use egui::{
-    Align, Color32, FontId, Key, Layout, Modifiers, RichText, ScrollArea, TextEdit, TextureHandle,
-    TextureOptions, Ui, ViewportCommand,
+    Align, Color32, FontId, Id, Key, Layout, Modifiers, RichText, ScrollArea, TextEdit,
+    TextureHandle, TextureOptions, Ui, ViewportCommand,
 };
 use lotse_protocol::limits;
 use lotse_protocol::{EndReason, ErrorCode};
@@ -1104,6 +1104,21 @@ impl App {
                     ui.add_space(4.0);
                 }
             });
+        // A live region: screen readers announce the newest line from the
+        // technician or the session as it comes.
+        let newest = entries.iter().rev().find_map(|e| match &e.speaker {
+            Speaker::Me => None,
+            Speaker::System(note) => Some(self.note_text(note)),
+            Speaker::Technician(name) => Some(format!("{name}: {}", e.text)),
+        });
+        if let Some(text) = newest {
+            ui.ctx()
+                .accesskit_node_builder(Id::unique("lotse-chat-live"), |node| {
+                    node.set_role(egui::accesskit::Role::Status);
+                    node.set_live(egui::accesskit::Live::Polite);
+                    node.set_label(text);
+                });
+        }
     }
 
     fn note_text(&self, note: &SystemNote) -> String {
