@@ -24,6 +24,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use lotse_e2e::a11y::A11yBus;
 use lotse_e2e::console::Console;
 use lotse_e2e::customer::{Customer, CustomerOptions, LONG};
 use lotse_e2e::display::Display;
@@ -79,14 +80,7 @@ async fn session(name: &str, opts: CustomerOptions) -> (Relay, Display, Console,
 async fn whole_screen_share_shows_the_screen_and_control_types_into_the_xterm() {
     let (_relay, display, mut console, mut customer, session) =
         session("Erika Muster", CustomerOptions::default()).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let typed = dir.path().join("typed.txt");
-    let mut scene = Scene::default();
-    // A stable scene: a blue test window and an xterm with a known size.
-    let colour = scene.colour_window(&display, "LotseColour", "3366cc", (430, 260, 220, 160));
-    let xterm = scene.xterm(&display, "60x8+40+560", &typed);
-    let window = customer.window();
-    move_window(&display, &window, 700, 30);
+    let (_dir, typed, _scene, colour, xterm) = whole_scene(&display, &mut customer);
 
     request_share_and_allow(&mut console, &mut customer).await;
     // The picker: the whole screen is preselected and Share has the focus
@@ -109,33 +103,7 @@ async fn whole_screen_share_shows_the_screen_and_control_types_into_the_xterm() 
 
     // Control: asked, allowed; the technician clicks into the xterm and
     // types.
-    console.cmd("request-control");
-    customer.wait_ready("Asked(Control)", "Allow for Control");
-    customer.type_keys("Return");
-    console.event("control_granted").await;
-    let xr = client_rect(&display, &xterm);
-    console.cmd(&format!("click {} {}", xr.x + xr.w / 2, xr.y + xr.h / 2));
-    // The window manager gives the clicked xterm the focus; then type
-    // (as a technician would after seeing the click land).
-    let deadline = Instant::now() + LONG;
-    loop {
-        // (Fails while no window is active: then simply look again.)
-        let focus = display
-            .command("xdotool")
-            .arg("getactivewindow")
-            .stderr(Stdio::null())
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_default();
-        if focus == xterm {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the click never focused the xterm ({xterm}); focus is {focus}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    control_into(&mut console, &mut customer, &display, &xterm).await;
     console.cmd("type Grüße, 123 €");
     console.cmd("key Return");
     let deadline = Instant::now() + LONG;
@@ -162,7 +130,7 @@ async fn whole_screen_share_shows_the_screen_and_control_types_into_the_xterm() 
     let banner = image::open(SHOTS.path("whole-banner"))
         .expect("the screenshot")
         .into_rgb8();
-    let client = client_rect(&display, &window);
+    let client = client_rect(&display, &customer.window());
     find_colour(&banner, client, [0x33, 0x66, 0xcc])
         .expect("the thumbnail in the chat window shows the blue window");
     stop_screen_sharing(&display, &mut customer, SHOTS);
@@ -342,4 +310,103 @@ async fn declined_share_sends_nothing_and_the_console_serves_the_real_client() {
     customer.wait_log("Ended(EndedByTechnician)", LONG);
     console.cmd("quit");
     console.event("logged_out").await;
+}
+
+/// Pause (e.g. while the customer types a password): one button stops the
+/// picture and the technician's input at once; the technician is told;
+/// the resume needs no new consent and starts with the screen as it is.
+/// The buttons are pressed through AT-SPI, as a screen reader user does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_lets_no_picture_and_no_input_through_until_resumed() {
+    let bus = A11yBus::start();
+    let opts = CustomerOptions {
+        env: vec![("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone())],
+        ..CustomerOptions::default()
+    };
+    let (_relay, display, mut console, mut customer, _session) =
+        session("Erika Muster", opts).await;
+    let (_dir, typed, _scene, colour, xterm) = whole_scene(&display, &mut customer);
+    request_share_and_allow(&mut console, &mut customer).await;
+    customer.wait_log_after("Allowed(ScreenShare)", PICKER_READY, LONG);
+    customer.type_keys("Return");
+    console.event("share_granted").await;
+    control_into(&mut console, &mut customer, &display, &xterm).await;
+    console.cmd("type vorher");
+    console.cmd("key Return");
+    lotse_e2e::wait_for("the technician's text in the xterm", LONG, || {
+        (std::fs::read_to_string(&typed).unwrap_or_default() == "vorher\n").then_some(())
+    });
+
+    // Pause (e.g. to type a password): the technician is told, and no
+    // picture and no input passes until the resume, which needs no new
+    // consent.
+    bus.press(customer.pid(), "push button", "Pause");
+    let paused = console.event("share_paused").await;
+    assert_eq!(paused["paused"], true, "{paused}");
+    let since = console.seen.len();
+    move_window(&display, &colour, 60, 60);
+    console.cmd("type nope");
+    console.cmd("key Return");
+    say(&display, &mut customer, "Passwort eingegeben");
+    console
+        .event_where("chat", |v| v["text"] == "Passwort eingegeben")
+        .await;
+    console.drain();
+    let late: Vec<&Value> = console.seen_since(since, "screen").collect();
+    assert!(late.is_empty(), "screen updates while paused: {late:?}");
+    assert_eq!(
+        std::fs::read_to_string(&typed).unwrap_or_default(),
+        "vorher\n",
+        "input while paused"
+    );
+    bus.press(customer.pid(), "push button", "Resume");
+    console
+        .event_where("share_paused", |v| v["paused"] == false)
+        .await;
+    // The picture comes back (a keyframe of the screen as it is now).
+    wait_console_shows(&mut console, &display, SHOTS, "whole-resumed", |x| x).await;
+}
+
+/// Control is asked and allowed; the technician clicks into the xterm,
+/// and the window manager gives it the focus (the technician types once
+/// the click landed, as a person would after seeing it).
+async fn control_into(
+    console: &mut Console,
+    customer: &mut Customer,
+    display: &Display,
+    xterm: &str,
+) {
+    console.cmd("request-control");
+    customer.wait_ready("Asked(Control)", "Allow for Control");
+    customer.type_keys("Return");
+    console.event("control_granted").await;
+    let xr = client_rect(display, xterm);
+    console.cmd(&format!("click {} {}", xr.x + xr.w / 2, xr.y + xr.h / 2));
+    lotse_e2e::wait_for("the click to focus the xterm", LONG, || {
+        // (Fails while no window is active: then simply look again.)
+        let focus = display
+            .command("xdotool")
+            .arg("getactivewindow")
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        (focus == xterm).then_some(())
+    });
+}
+
+/// A stable scene: a blue test window and an xterm with a known size (and
+/// the file it writes what it gets), the client window moved aside.
+fn whole_scene(
+    display: &Display,
+    customer: &mut Customer,
+) -> (tempfile::TempDir, std::path::PathBuf, Scene, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let typed = dir.path().join("typed.txt");
+    let mut scene = Scene::default();
+    let colour = scene.colour_window(display, "LotseColour", "3366cc", (430, 260, 220, 160));
+    let xterm = scene.xterm(display, "60x8+40+560", &typed);
+    let window = customer.window();
+    move_window(display, &window, 700, 30);
+    (dir, typed, scene, colour, xterm)
 }

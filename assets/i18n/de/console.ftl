@@ -34,6 +34,7 @@ queue-more = { $count } weitere warten, hier nicht aufgeführt: die am längsten
 sessions-none = Nehmen Sie einen Kunden aus der Warteschlange an, um eine Sitzung zu beginnen.
 tab-ended = { $name } (beendet)
 session-peer-away = Die Verbindung des Kunden ist abgerissen; warte auf seine Rückkehr.
+session-paused = Vom Kunden angehalten: kein Bild, keine Eingaben, bis er fortsetzt.
 session-ended = Sitzung beendet ({ $reason }).
 session-close = Tab schließen
 session-nudge = Anstupsen

@@ -34,6 +34,7 @@ queue-more = { $count } more waiting, not listed: the longest waiting come first
 sessions-none = Accept a customer from the queue to start a session.
 tab-ended = { $name } (ended)
 session-peer-away = The customer's connection dropped; waiting for them to come back.
+session-paused = Paused by the customer: no picture and no input until they resume.
 session-ended = Session ended ({ $reason }).
 session-close = Close tab
 session-nudge = Nudge

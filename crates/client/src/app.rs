@@ -524,6 +524,26 @@ impl App {
                     }
                     _ => {}
                 });
+                if matches!(self.session.share, ShareState::Active(_)) {
+                    ui.horizontal_wrapped(|ui| {
+                        if self.session.paused {
+                            ui.label(
+                                RichText::new(self.tr.t("sharing-paused"))
+                                    .strong()
+                                    .color(red),
+                            );
+                            if ui.button(self.tr.t("button-resume")).clicked() {
+                                self.command(ui.ctx(), Command::PauseSharing(false));
+                            }
+                        } else if ui
+                            .button(self.tr.t("button-pause"))
+                            .on_hover_text(self.tr.t("pause-hint"))
+                            .clicked()
+                        {
+                            self.command(ui.ctx(), Command::PauseSharing(true));
+                        }
+                    });
+                }
                 self.poll_preview(ui.ctx());
                 if let Some(tex) = &self.preview_tex
                     && matches!(self.session.share, ShareState::Active(_))
@@ -1134,6 +1154,8 @@ impl App {
             SystemNote::Declined(Request::Control) => self.tr.t("note-control-declined"),
             SystemNote::ShareStopped => self.tr.t("note-share-stopped"),
             SystemNote::ControlStopped => self.tr.t("note-control-stopped"),
+            SystemNote::Paused => self.tr.t("note-paused"),
+            SystemNote::Resumed => self.tr.t("note-resumed"),
             SystemNote::ShareFailed(detail) => {
                 self.tr.f("note-share-failed", &[("detail", detail)])
             }

@@ -26,6 +26,9 @@ pub struct Control<I: Injector = DesktopInjector> {
     applied: u64,
     /// Reason of the latest drop in a run (a new reason is logged louder).
     last_drop: Option<&'static str>,
+    /// The customer paused the share; `Some(granted)`: control is off until
+    /// the resume, and comes back on if it was (or got) granted.
+    paused: Option<bool>,
 }
 
 impl<I: Injector> std::fmt::Debug for Control<I> {
@@ -52,6 +55,7 @@ impl<I: Injector> Control<I> {
             dropped_before: 0,
             applied: 0,
             last_drop: None,
+            paused: None,
         }
     }
 
@@ -72,6 +76,7 @@ impl<I: Injector> Control<I> {
 
     /// The share ended: control ends with it (held keys are released).
     pub fn share_stopped(&mut self) {
+        self.paused = None;
         if let Some(mut g) = self.guard.take() {
             g.revoke();
             self.dropped_before += g.dropped();
@@ -81,6 +86,11 @@ impl<I: Injector> Control<I> {
     /// The customer granted control. Without a running share there is
     /// nothing to control: returns false and stays revoked.
     pub fn grant(&mut self) -> bool {
+        if let (Some(granted), Some(_)) = (&mut self.paused, &self.guard) {
+            *granted = true;
+            tracing::info!("remote control granted; it starts when the share resumes");
+            return true;
+        }
         match &self.guard {
             Some(g) => {
                 g.grant();
@@ -94,8 +104,27 @@ impl<I: Injector> Control<I> {
         }
     }
 
+    /// Pause (true): input is dropped and what the technician holds is
+    /// released; resume: control is back on if it was granted.
+    pub fn pause(&mut self, pause: bool) {
+        if pause {
+            if self.paused.is_none() {
+                let granted = self.is_granted();
+                self.revoke();
+                self.paused = Some(granted);
+            }
+        } else if let Some(granted) = self.paused.take()
+            && granted
+        {
+            self.grant();
+        }
+    }
+
     /// Control ends now; keys and buttons the technician holds are released.
     pub fn revoke(&mut self) {
+        if let Some(granted) = &mut self.paused {
+            *granted = false;
+        }
         if let Some(g) = &mut self.guard {
             if g.is_granted() {
                 tracing::info!("remote control revoked");
@@ -195,6 +224,20 @@ mod tests {
         (Control::new(), Recorder::default())
     }
 
+    /// A share runs, control is granted, the technician holds Shift.
+    fn holding_shift() -> (Control<Recorder>, Recorder) {
+        let (mut c, rec) = control();
+        c.share_started(monitor(), None, Ok(rec.clone()))
+            .expect("share");
+        assert!(c.grant());
+        let down = InputEvent::Key {
+            key: "Shift".into(),
+            down: true,
+        };
+        assert!(c.apply(&down));
+        (c, rec)
+    }
+
     fn text() -> InputEvent {
         InputEvent::Text { text: "x".into() }
     }
@@ -226,15 +269,7 @@ mod tests {
 
     #[test]
     fn stopping_the_share_revokes_and_releases_held_keys() {
-        let (mut c, rec) = control();
-        c.share_started(monitor(), None, Ok(rec.clone()))
-            .expect("share");
-        assert!(c.grant());
-        let down = InputEvent::Key {
-            key: "Shift".into(),
-            down: true,
-        };
-        assert!(c.apply(&down));
+        let (mut c, rec) = holding_shift();
         c.share_stopped();
         assert!(!c.is_granted());
         assert!(!c.apply(&text()));
@@ -252,5 +287,33 @@ mod tests {
         assert!(!c.is_granted());
         assert!(!c.apply(&text()));
         assert_eq!(c.dropped(), 2);
+    }
+
+    #[test]
+    fn paused_drops_input_and_releases_keys_and_the_resume_needs_no_new_grant() {
+        let (mut c, rec) = holding_shift();
+        c.pause(true);
+        assert!(!c.apply(&text()), "no input while paused");
+        assert_eq!(
+            rec.0.lock().expect("lock").last(),
+            Some(&InputEvent::Key {
+                key: "Shift".into(),
+                down: false
+            }),
+            "held keys released at the pause"
+        );
+        c.pause(false);
+        assert!(c.apply(&text()), "control is back with the resume");
+        // Revoked while paused: the resume does not bring it back.
+        c.pause(true);
+        c.revoke();
+        c.pause(false);
+        assert!(!c.apply(&text()));
+        // Granted while paused: on only after the resume.
+        c.pause(true);
+        assert!(c.grant());
+        assert!(!c.apply(&text()));
+        c.pause(false);
+        assert!(c.apply(&text()));
     }
 }

@@ -146,6 +146,8 @@ struct Net {
     screen_rx: mpsc::Receiver<Vec<u8>>,
     watermark: Option<lotse_desktop::Watermark>,
     preview: Preview,
+    /// The customer paused the share: no screen frame leaves.
+    paused: bool,
 }
 
 /// A share start finished (on its thread).
@@ -212,6 +214,7 @@ impl Net {
             screen_rx,
             watermark: None,
             preview: Preview::default(),
+            paused: false,
         }
     }
 
@@ -522,9 +525,10 @@ impl Net {
                     }
                 }
                 Some(frame) = self.screen_rx.recv() => {
-                    // Only frames of the share running now.
+                    // Only frames of the share running now, and none while
+                    // the customer paused it (a keyframe follows the resume).
                     let current = self.share.as_ref().map(ShareWorker::stream);
-                    if frame_id(&frame).is_none() || frame_id(&frame) != current {
+                    if self.paused || frame_id(&frame).is_none() || frame_id(&frame) != current {
                         continue;
                     }
                     if sink.send(WsMessage::binary(frame)).await.is_err() {
@@ -737,6 +741,7 @@ impl Net {
     /// Capture and control end now; queued frames of the share are dropped.
     fn stop_share(&mut self) {
         self.share_starting = None;
+        self.paused = false;
         self.share_choice = None;
         self.control.share_stopped();
         if let Some(mut share) = self.share.take() {
@@ -870,6 +875,15 @@ impl Net {
                 }
             }
             Effect::RevokeControl => self.control.revoke(),
+            Effect::PauseShare(pause) => {
+                // Frames stop here at once; the worker stops capturing
+                // and input is dropped until the resume.
+                self.paused = pause;
+                if let Some(share) = &self.share {
+                    share.pause(pause);
+                }
+                self.control.pause(pause);
+            }
             Effect::Alarm => crate::nudge::sound_alarm(),
             Effect::Watermark(site) => {
                 self.watermark = None;

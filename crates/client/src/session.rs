@@ -82,6 +82,10 @@ pub enum SystemNote {
     ShareStopped,
     /// Remote control ended; sharing goes on.
     ControlStopped,
+    /// The customer paused the share and control.
+    Paused,
+    /// The customer resumed them.
+    Resumed,
     /// Sharing could not start (the reason from the desktop).
     ShareFailed(String),
     /// Control was asked for while nothing is shared; declined.
@@ -400,6 +404,9 @@ pub enum Command {
     ControlAnswer(bool),
     /// The customer takes control back (sharing goes on).
     StopControl,
+    /// Pause (true) or resume the share and control with one button: no
+    /// frame and no input passes while paused; the grants stay.
+    PauseSharing(bool),
     /// The customer read the trouble message (✕).
     DismissTrouble,
     /// The program is asked to stop (SIGTERM, SIGHUP, SIGINT: logout,
@@ -444,6 +451,8 @@ pub enum Effect {
     GrantControl,
     /// Turn the control switch off at once.
     RevokeControl,
+    /// Pause (true) or resume capture and input at once.
+    PauseShare(bool),
     /// Shake the window (nudge).
     Shake,
     /// Play the alarm sound (nudge).
@@ -475,6 +484,8 @@ pub struct Session {
     /// Chat text size in points, changed by the customer.
     pub font_size: f32,
     pub share: ShareState,
+    /// The customer paused the active share (and control with it).
+    pub paused: bool,
     /// The capture of the active share reported that it runs.
     share_runs: bool,
     pub control: ControlState,
@@ -526,6 +537,7 @@ impl Session {
             served: false,
             font_size: FONT_DEFAULT,
             share: ShareState::Off,
+            paused: false,
             share_runs: false,
             control: ControlState::Off,
             trouble: None,
@@ -1269,6 +1281,7 @@ impl Session {
                     tracing::info!(?choice, "the customer allowed screen sharing");
                     self.share = ShareState::Active(choice.clone());
                     self.share_runs = false;
+                    self.paused = false;
                     vec![Effect::StartShare(choice)]
                 }
                 ShareState::Active(old) if old != choice => {
@@ -1278,6 +1291,7 @@ impl Session {
                     let mut effects = self.end_control(true);
                     self.share = ShareState::Active(choice.clone());
                     self.share_runs = false;
+                    self.paused = false;
                     effects.push(Effect::StopShare);
                     effects.push(Effect::Send(Message::ShareStop));
                     effects.push(Effect::StartShare(choice));
@@ -1314,6 +1328,21 @@ impl Session {
                 vec![Effect::GrantControl, Effect::Send(Message::ControlGrant)]
             }
             (Command::StopControl, _) => self.end_control(true),
+            (Command::PauseSharing(pause), Phase::Chatting)
+                if matches!(self.share, ShareState::Active(_)) && self.paused != pause =>
+            {
+                self.paused = pause;
+                tracing::info!(paused = pause, "the customer paused or resumed the share");
+                self.system(if pause {
+                    SystemNote::Paused
+                } else {
+                    SystemNote::Resumed
+                });
+                vec![
+                    Effect::PauseShare(pause),
+                    Effect::Send(Message::SharePause { paused: pause }),
+                ]
+            }
             (Command::DismissTrouble, _) => {
                 // A connection or join still pending gets a new deadline.
                 let now = (self.clock)();
@@ -1395,6 +1424,7 @@ impl Session {
                 tracing::warn!("screen sharing failed: {why}");
                 let mut effects = self.end_control(true);
                 self.share = ShareState::Off;
+                self.paused = false;
                 self.system(SystemNote::ShareFailed(why));
                 effects.push(Effect::StopShare);
                 // Never started (e.g. declined in the desktop's own
@@ -1438,6 +1468,7 @@ impl Session {
     /// technician gets `share_stop`, which also ends control there).
     fn stop_desktop(&mut self, tell: bool) -> Vec<Effect> {
         let mut effects = Vec::new();
+        self.paused = false;
         if self.control == ControlState::On {
             effects.push(Effect::RevokeControl);
             if tell {

@@ -296,6 +296,40 @@ fn a_share_that_never_started_is_declined() {
     assert_eq!(s.share, ShareState::Off);
 }
 
+/// One button pauses the share and control; the resume needs no new
+/// consent; a stop ends the pause.
+#[test]
+fn pause_and_resume_without_new_consent() {
+    let mut s = controlled();
+    let e = s.on_command(Command::PauseSharing(true));
+    assert_eq!(
+        e,
+        vec![
+            Effect::PauseShare(true),
+            Effect::Send(Message::SharePause { paused: true })
+        ]
+    );
+    assert!(s.paused);
+    assert_eq!(s.control, ControlState::On, "the grant stays");
+    assert!(s.on_command(Command::PauseSharing(true)).is_empty());
+    let e = s.on_command(Command::PauseSharing(false));
+    assert_eq!(
+        e,
+        vec![
+            Effect::PauseShare(false),
+            Effect::Send(Message::SharePause { paused: false })
+        ]
+    );
+    assert!(!s.paused);
+    s.on_command(Command::PauseSharing(true));
+    s.on_command(Command::StopSharing);
+    assert!(!s.paused);
+    assert!(
+        s.on_command(Command::PauseSharing(true)).is_empty(),
+        "nothing to pause"
+    );
+}
+
 /// Control allowed here, then declined in the desktop's own dialog
 /// (Wayland): control is taken back, the screen stays shared.
 #[test]

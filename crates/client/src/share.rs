@@ -263,6 +263,8 @@ struct Pace {
     acked: u64,
     /// Send a keyframe next (a new viewer, or after a cut).
     resync: bool,
+    /// The customer paused the share: nothing is sent until the resume.
+    paused: bool,
 }
 
 impl Shared {
@@ -460,6 +462,18 @@ impl ShareWorker {
         }
     }
 
+    /// Pause (true) or resume sending: while paused nothing is sent; the
+    /// resume starts with a keyframe (what was in flight may be lost).
+    pub fn pause(&self, paused: bool) {
+        let mut p = self.shared.lock();
+        p.paused = paused;
+        if !paused {
+            p.in_flight = None;
+            p.resync = true;
+        }
+        self.shared.cond.notify_all();
+    }
+
     /// Whether the worker still runs (false after stop or a capture failure).
     #[cfg(test)]
     pub fn is_running(&self) -> bool {
@@ -581,6 +595,15 @@ impl<S: Source> Run<S> {
         loop {
             if p.stopped {
                 return Wait::Stop;
+            }
+            if p.paused {
+                p = self
+                    .shared
+                    .cond
+                    .wait(p)
+                    .unwrap_or_else(PoisonError::into_inner);
+                deadline = None;
+                continue;
             }
             if p.in_flight.is_none() {
                 return Wait::Go;
@@ -863,6 +886,31 @@ mod tests {
         assert_eq!(head.seq, 3);
         dec.apply(&update).expect("delta decodes");
         assert_eq!(&dec.rgba()[..4], &[30, 30, 30, 255]);
+    }
+
+    /// Paused, nothing goes out; the resume starts with a keyframe of the
+    /// newest picture.
+    #[test]
+    fn paused_sends_nothing_and_the_resume_sends_a_keyframe() {
+        let (w, pics, _pointer, mut rx) = worker();
+        pics.send(picture(10)).expect("send");
+        next_update(&mut rx);
+        w.pause(true);
+        w.frame_acked(1);
+        pics.send(picture(20)).expect("send");
+        pics.send(picture(30)).expect("send");
+        // Parked, the worker takes no picture: had it sent 20 as a delta
+        // of 10, the fresh decoder below could not decode update 2.
+        w.pause(false);
+        let (head, update) = next_update(&mut rx);
+        let mut dec = lotse_codec::Decoder::new();
+        dec.apply(&update).expect("a keyframe decodes alone");
+        assert_eq!(head.seq, 2);
+        assert_eq!(
+            &dec.rgba()[..4],
+            &[10, 10, 10, 255],
+            "the last picture again"
+        );
     }
 
     /// The customer's thumbnail shows each picture that went out.

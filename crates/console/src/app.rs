@@ -531,6 +531,9 @@ impl ConsoleApp {
                 self.t.get("session-peer-away"),
             );
         }
+        if v.paused && v.share == Share::On {
+            ui.colored_label(Color32::from_rgb(200, 140, 0), self.t.get("session-paused"));
+        }
         if let Some(reason) = &v.ended {
             ui.colored_label(
                 Color32::GRAY,
@@ -1056,6 +1059,7 @@ struct SessionSnapshot {
     problem: Option<String>,
     role: Role,
     peer_away: bool,
+    paused: bool,
     ended: Option<String>,
     share: Share,
     control: Control,
@@ -1073,6 +1077,7 @@ impl SessionSnapshot {
             problem: s.problem.clone(),
             role: s.role,
             peer_away: s.peer_away,
+            paused: s.paused,
             ended: s.ended.clone(),
             share: s.share,
             control: s.control,

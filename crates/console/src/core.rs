@@ -164,6 +164,11 @@ pub enum Event {
     ShareStopped {
         session: u64,
     },
+    /// The customer paused (or resumed) the share and control.
+    SharePaused {
+        session: u64,
+        paused: bool,
+    },
     /// A complete screen update was applied.
     Screen {
         session: u64,
@@ -316,6 +321,8 @@ pub struct Session {
     pub chat: Vec<ChatLine>,
     pub consents: Vec<ConsentRecord>,
     pub share: Share,
+    /// The customer paused the share and control.
+    pub paused: bool,
     pub share_size: Option<(u32, u32)>,
     pub control: Control,
     pub files: Vec<FileView>,
@@ -335,6 +342,7 @@ impl Session {
             chat: Vec::new(),
             consents: Vec::new(),
             share: Share::Off,
+            paused: false,
             share_size: None,
             control: Control::Off,
             files: Vec::new(),
@@ -935,10 +943,15 @@ impl Core {
                 s.record(ConsentTopic::ScreenShare, false);
                 Event::ShareDeclined { session }
             }
+            Message::SharePause { paused } => {
+                s.paused = paused;
+                Event::SharePaused { session, paused }
+            }
             Message::ShareStop => {
                 // From the customer this also ends control.
                 let had_control = s.control == Control::On;
                 s.share = Share::Off;
+                s.paused = false;
                 s.control = Control::Off;
                 s.screen.drop_partial();
                 s.record(ConsentTopic::ScreenShare, false);

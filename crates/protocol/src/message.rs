@@ -405,6 +405,11 @@ pub enum Message {
     ShareDecline,
     /// Either side: sharing ended. From the customer it also revokes control.
     ShareStop,
+    /// Customer → technician: the customer paused (`true`) or resumed the
+    /// share and control; while paused no frame and no input passes.
+    SharePause {
+        paused: bool,
+    },
     /// Technician → customer: the technician applied screen frame `frame`
     /// (pacing: at most one unacknowledged frame in flight).
     FrameAck {
@@ -571,6 +576,7 @@ impl Message {
                 | Message::Consent { .. }
                 | Message::ShareGrant { .. }
                 | Message::ShareDecline
+                | Message::SharePause { .. }
                 | Message::ControlGrant
                 | Message::ControlDecline
                 | Message::FileOffer { .. }

@@ -128,6 +128,8 @@ struct Session {
 struct Grants {
     share: bool,
     control: bool,
+    /// The customer paused the share and control (the grants stay).
+    paused: bool,
     /// Input events dropped since the last entry in the record.
     dropped_input: u64,
 }
@@ -172,9 +174,15 @@ impl Session {
             }
             _ => Vec::new(),
         };
+        if let Message::SharePause { paused } = msg {
+            self.grants.paused = *paused && self.grants.share;
+        }
         for &(topic, granted) in &changes {
             match topic {
-                ConsentTopic::ScreenShare => self.grants.share = granted,
+                ConsentTopic::ScreenShare => {
+                    self.grants.share = granted;
+                    self.grants.paused &= granted;
+                }
                 // Control counts only while sharing runs (PROTOCOL.md 7.6).
                 _ => self.grants.control = granted && self.grants.share,
             }
@@ -193,6 +201,7 @@ impl Session {
         }
         if share && self.grants.share {
             self.grants.share = false;
+            self.grants.paused = false;
             self.consent(ConsentTopic::ScreenShare, false, at_ms);
         }
     }
@@ -201,7 +210,9 @@ impl Session {
     /// grants for the technician's own stops.
     fn tech_gate(&mut self, msg: &Message, at_ms: i64) -> Gate {
         match msg {
-            Message::Input { .. } if !(self.grants.share && self.grants.control) => {
+            Message::Input { .. }
+                if !(self.grants.share && self.grants.control) || self.grants.paused =>
+            {
                 self.grants.dropped_input += 1;
                 Gate::DropInput
             }
@@ -669,6 +680,7 @@ impl Hub {
                 | Message::ShareGrant { .. }
                 | Message::ShareDecline
                 | Message::ShareStop
+                | Message::SharePause { .. }
                 | Message::ControlGrant
                 | Message::ControlDecline
                 | Message::ControlRevoke
@@ -904,6 +916,10 @@ impl Hub {
                     ),
                     Message::ShareDecline => ("share_decline", String::new()),
                     Message::ShareStop => ("share_stop", String::new()),
+                    Message::SharePause { paused } => (
+                        "share_pause",
+                        if *paused { "paused" } else { "resumed" }.to_owned(),
+                    ),
                     Message::ControlGrant => ("control_grant", String::new()),
                     Message::ControlDecline => ("control_decline", String::new()),
                     Message::ControlRevoke => ("control_revoke", String::new()),
@@ -942,7 +958,9 @@ impl Hub {
                 }
                 match &other {
                     Message::FileCancel { id, .. } => self.file_status(sid, *id, "cancelled"),
-                    Message::ControlGrant => self.flush_dropped_input(sid),
+                    Message::ControlGrant | Message::SharePause { paused: false } => {
+                        self.flush_dropped_input(sid)
+                    }
                     _ => {}
                 }
                 self.forward_from_customer(sid, tech, Some(other))

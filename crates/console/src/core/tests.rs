@@ -218,6 +218,30 @@ fn input_only_while_in_control_and_history_records_grants() {
     .unwrap();
     assert_eq!(sent(&mut core), vec![Message::Input { event: click }]);
     core.take_events();
+    // The customer pauses: the technician is told; the grants stay.
+    relay(
+        &mut core,
+        &mut seq,
+        Some(7),
+        Message::SharePause { paused: true },
+    );
+    assert_eq!(
+        core.take_events(),
+        vec![Event::SharePaused {
+            session: 7,
+            paused: true
+        }]
+    );
+    assert!(core.sessions[&7].paused);
+    assert_eq!(core.sessions[&7].control, Control::On);
+    relay(
+        &mut core,
+        &mut seq,
+        Some(7),
+        Message::SharePause { paused: false },
+    );
+    assert!(!core.sessions[&7].paused);
+    core.take_events();
     relay(&mut core, &mut seq, Some(7), Message::ShareStop);
     assert_eq!(core.sessions[&7].control, Control::Off);
     // The customer's stop ends control too, and the technician is told.
