@@ -240,8 +240,9 @@ impl Store {
             .collect())
     }
 
-    /// Start the writer thread; jobs go through a bounded channel (a full
-    /// channel makes the sender wait briefly rather than lose a record).
+    /// Start the writer thread; jobs go through a bounded channel. The
+    /// hub never waits for it: what does not fit is dropped, counted,
+    /// logged and noted in the session's record (`pairing::Records`).
     pub fn spawn_writer(&self) -> Result<SyncSender<Job>> {
         let conn = self.conn()?;
         let (tx, rx) = sync_channel::<Job>(4096);

@@ -11,7 +11,7 @@
 //! `sessions show` instead of passing silently.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError};
 
@@ -24,6 +24,9 @@ pub struct Records {
     dropped: AtomicU64,
     /// Dropped jobs per session not yet noted in the record.
     unnoted: Mutex<BTreeMap<u64, u64>>,
+    /// Whether `unnoted` has entries: the hot path looks at this flag
+    /// only, never at the mutex.
+    any_unnoted: AtomicBool,
 }
 
 impl Records {
@@ -32,6 +35,7 @@ impl Records {
             tx,
             dropped: AtomicU64::new(0),
             unnoted: Mutex::new(BTreeMap::new()),
+            any_unnoted: AtomicBool::new(false),
         }
     }
 
@@ -43,7 +47,11 @@ impl Records {
     /// Hand `job` to the writer without waiting.
     pub fn send(&self, job: Job) {
         match self.tx.try_send(job) {
-            Ok(()) => self.note_losses(),
+            Ok(()) => {
+                if self.any_unnoted.load(Ordering::Acquire) {
+                    self.note_losses();
+                }
+            }
             Err(TrySendError::Full(job)) => {
                 let session = session_of(&job);
                 let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -58,6 +66,7 @@ impl Records {
                     .unwrap_or_else(PoisonError::into_inner)
                     .entry(session)
                     .or_default() += 1;
+                self.any_unnoted.store(true, Ordering::Release);
             }
             Err(TrySendError::Disconnected(_)) => {
                 tracing::error!("the session record writer stopped");
@@ -82,6 +91,7 @@ impl Records {
             }
             unnoted.remove(&session);
         }
+        self.any_unnoted.store(false, Ordering::Release);
     }
 }
 

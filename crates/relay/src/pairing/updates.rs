@@ -24,6 +24,15 @@ use super::{Hub, lock};
 use crate::compose;
 use crate::queue::fill;
 
+/// Marks a pass of queue updates as running; clears the mark when dropped.
+struct Updating<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for Updating<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 impl Hub {
     /// The queue changed: send the updates (or leave them to the pass
     /// already running, which will make one more).
@@ -34,10 +43,13 @@ impl Hub {
                 // Whoever is updating sees the flag and makes another pass.
                 return;
             }
-            while self.queue_dirty.swap(false, Ordering::AcqRel) {
-                self.push_updates();
+            {
+                // Cleared however the passes end, so updates never stop.
+                let _updating = Updating(&self.queue_updating);
+                while self.queue_dirty.swap(false, Ordering::AcqRel) {
+                    self.push_updates();
+                }
             }
-            self.queue_updating.store(false, Ordering::Release);
             // A change that came after the last pass but before the flag
             // dropped would otherwise wait for the next change.
             if !self.queue_dirty.load(Ordering::Acquire) {

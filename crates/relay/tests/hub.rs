@@ -1,6 +1,8 @@
-//! The hub in-process on tokio's paused clock: the grace period after a
-//! customer's link is lost and the hold interval, checked to the second
-//! without waiting for either (no sleeps: the test moves the clock).
+//! The hub in-process (the relay's library target), on tokio's paused
+//! clock: the grace period after a customer's link is lost and the hold
+//! interval, checked to the second without waiting for either (no sleeps:
+//! the tests move the clock); queue updates only to the customers whose
+//! place changed; chat forwarded in order, each line once.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -229,4 +231,137 @@ async fn hold_messages_come_every_hold_interval_and_not_before() {
         );
     }
     ticker.abort();
+}
+
+fn chat(seq: u64, text: &str, session: Option<u64>) -> Incoming {
+    let mut env = Envelope::new(Message::Chat {
+        text: text.into(),
+        from: None,
+        at_ms: None,
+    })
+    .with_seq(seq);
+    env.session = session;
+    lotse_relay::pairing::wire::parse(&lotse_protocol::encode_text(&env)).expect("chat")
+}
+
+fn positions(got: &[Envelope]) -> Vec<u32> {
+    got.iter()
+        .filter_map(|e| match e.msg {
+            Message::QueueStatus { position, .. } => Some(position),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn queue_updates_go_only_to_customers_whose_place_changed() {
+    let Setup { hub, .. } = hub("");
+    let mut t = Peer::new(&hub);
+    hub.tech_hello(&t.link, "anna", "Anna");
+    let mut waiting = Vec::new();
+    for name in ["A", "B", "C", "D"] {
+        waiting.push(waiting_customer(&hub, name).await);
+    }
+    for (i, (c, _, _)) in waiting.iter_mut().enumerate() {
+        assert_eq!(positions(&c.drain().await).last(), Some(&(i as u32 + 1)));
+    }
+    // The last one leaves: nobody else moves, nobody else hears of it.
+    let (_, d, _) = &waiting[3];
+    let end = numbered(
+        2,
+        Message::End {
+            reason: EndReason::EndedByCustomer,
+        },
+    );
+    let d_link = waiting[3].0.link.id;
+    assert_eq!(hub.customer_message(*d, d_link, end), Handled::Ok);
+    for (c, _, _) in &mut waiting[..3] {
+        assert_eq!(positions(&c.drain().await), Vec::<u32>::new());
+    }
+    // The technician's queue lists the three left.
+    let listed = t
+        .next(|e| match &e.msg {
+            Message::Queue { entries, .. } if entries.len() == 3 => {
+                Some(entries.iter().map(|e| e.name.clone()).collect::<Vec<_>>())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(listed, ["A", "B", "C"]);
+    // The first is taken: the two behind it move up, each told once.
+    let a = waiting[0].1;
+    hub.tech_message(t.link.id, numbered(1, Message::Accept { session: a }));
+    assert_eq!(positions(&waiting[0].0.drain().await), Vec::<u32>::new());
+    assert_eq!(positions(&waiting[1].0.drain().await), vec![1]);
+    assert_eq!(positions(&waiting[2].0.drain().await), vec![2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn chat_is_forwarded_in_order_once_each_way_with_sessions_apart() {
+    let Setup { hub, records, .. } = hub("");
+    let mut pairs = Vec::new();
+    for (name, tech) in [("Erika", "anna"), ("Max", "bert")] {
+        let (c, sid, _) = waiting_customer(&hub, name).await;
+        let t = Peer::new(&hub);
+        hub.tech_hello(&t.link, tech, tech);
+        hub.tech_message(t.link.id, numbered(1, Message::Accept { session: sid }));
+        pairs.push((c, t, sid));
+    }
+    const LINES: u64 = 1000;
+    let mut got: Vec<(Vec<Envelope>, Vec<Envelope>)> = vec![Default::default(); pairs.len()];
+    for seq in 1..=LINES {
+        for (c, t, sid) in &pairs {
+            let up = chat(seq + 1, &format!("{sid} up {seq}"), None);
+            assert_eq!(hub.customer_message(*sid, c.link.id, up), Handled::Ok);
+            let down = chat(seq + 1, &format!("{sid} down {seq}"), Some(*sid));
+            assert_eq!(hub.tech_message(t.link.id, down), Handled::Ok);
+        }
+        if seq % 100 == 0 {
+            // Read as a peer does (each link's channel is bounded).
+            for ((c, t, _), (up, down)) in pairs.iter_mut().zip(&mut got) {
+                up.extend(t.drain().await);
+                down.extend(c.drain().await);
+            }
+        }
+    }
+    // A line sent again (same seq) is acknowledged but not forwarded twice.
+    let (c, _, sid) = &pairs[0];
+    let again = chat(LINES + 1, &format!("{sid} up {LINES}"), None);
+    assert_eq!(hub.customer_message(*sid, c.link.id, again), Handled::Ok);
+    for ((c, t, sid), (up, down)) in pairs.iter_mut().zip(got) {
+        let lines = |got: Vec<Envelope>, session: Option<u64>| -> Vec<(u64, String)> {
+            got.into_iter()
+                .filter_map(|e| match e.msg {
+                    Message::Chat { text, .. } => {
+                        assert_eq!(e.session, session, "{text}");
+                        Some((e.seq.expect("numbered"), text))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut up = up;
+        up.extend(t.drain().await);
+        let mut down = down;
+        down.extend(c.drain().await);
+        let (up, down) = (lines(up, Some(*sid)), lines(down, None));
+        assert_eq!(up.len() as u64, LINES);
+        assert_eq!(down.len() as u64, LINES);
+        for (i, ((_, u), (_, d))) in up.iter().zip(&down).enumerate() {
+            assert_eq!(u, &format!("{sid} up {}", i + 1));
+            assert_eq!(d, &format!("{sid} down {}", i + 1));
+        }
+        // Numbered one after the other on each hop.
+        assert!(up.windows(2).all(|w| w[1].0 == w[0].0 + 1));
+        assert!(down.windows(2).all(|w| w[1].0 == w[0].0 + 1));
+    }
+    let transcript = records
+        .try_iter()
+        .filter(|j| matches!(j, Job::Chat { .. }))
+        .count();
+    assert_eq!(
+        transcript as u64,
+        4 * LINES,
+        "every line in the transcript once"
+    );
 }
