@@ -561,6 +561,12 @@ impl Store {
     }
 }
 
+/// One statement of the writer: prepared once per connection and then
+/// reused (the writer runs the same few statements for every entry).
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
     let id64 = |v: u64| v as i64;
     match job {
@@ -570,7 +576,8 @@ fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
             role,
             lang,
             key,
-        } => conn.execute(
+        } => exec(
+            conn,
             "INSERT OR IGNORE INTO sessions (id, created_ms, role, lang, session_key) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id64(*id), at_ms, role, lang, key],
         ),
@@ -579,7 +586,8 @@ fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
             at_ms,
             name,
             problem,
-        } => conn.execute(
+        } => exec(
+            conn,
             "UPDATE sessions SET customer_name = ?2, problem = ?3, joined_ms = ?4 WHERE id = ?1",
             params![id64(*id), name, problem, at_ms],
         ),
@@ -588,7 +596,8 @@ fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
             at_ms,
             wait_secs,
             technician,
-        } => conn.execute(
+        } => exec(
+            conn,
             "UPDATE sessions SET accepted_ms = COALESCE(accepted_ms, ?2),
                  wait_secs = COALESCE(wait_secs, ?3), technician = ?4 WHERE id = ?1",
             params![id64(*id), at_ms, id64(*wait_secs), technician],
@@ -599,7 +608,8 @@ fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
             who,
             kind,
             detail,
-        } => conn.execute(
+        } => exec(
+            conn,
             "INSERT INTO events (session, at_ms, who, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id64(*session), at_ms, who, kind, detail],
         ),
@@ -609,7 +619,8 @@ fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
             from,
             role,
             text,
-        } => conn.execute(
+        } => exec(
+            conn,
             "INSERT INTO chat (session, at_ms, from_name, role, text) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id64(*session), at_ms, from, role, text],
         ),
@@ -621,7 +632,8 @@ fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
             size,
             sha256,
             status,
-        } => conn.execute(
+        } => exec(
+            conn,
             "INSERT INTO files (session, at_ms, file_id, name, size, sha256, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![id64(*session), at_ms, file_id, name, id64(*size), sha256, status],
         ),
@@ -630,7 +642,8 @@ fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
             at_ms,
             file_id,
             status,
-        } => conn.execute(
+        } => exec(
+            conn,
             "INSERT INTO files (session, at_ms, file_id, name, size, sha256, status)
                  SELECT session, ?3, file_id, name, size, sha256, ?4 FROM files
                  WHERE session = ?1 AND file_id = ?2 ORDER BY id LIMIT 1",
@@ -641,11 +654,13 @@ fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
             at_ms,
             rating,
             comment,
-        } => conn.execute(
+        } => exec(
+            conn,
             "INSERT INTO survey (session, at_ms, rating, comment) VALUES (?1, ?2, ?3, ?4)",
             params![id64(*session), at_ms, rating, comment],
         ),
-        Job::Ended { id, at_ms, reason } => conn.execute(
+        Job::Ended { id, at_ms, reason } => exec(
+            conn,
             "UPDATE sessions SET ended_ms = ?2, end_reason = ?3 WHERE id = ?1 AND ended_ms IS NULL",
             params![id64(*id), at_ms, reason],
         ),

@@ -144,6 +144,12 @@ pub fn chat_body(text: &str, from: &str, at_ms: i64) -> String {
     .unwrap_or_default()
 }
 
+/// `ack{seq}`, as `encode_text` writes it (one for every numbered
+/// message received: written directly).
+pub fn ack(seq: u64) -> String {
+    format!(r#"{{"type":"ack","seq":{seq}}}"#)
+}
+
 /// A forwarded input event without `seq` and `session`.
 pub fn input_body(event: &RawValue) -> String {
     let mut out = String::with_capacity(event.get().len() + 32);
@@ -212,6 +218,9 @@ mod tests {
 
     #[test]
     fn forwarded_bodies_encode_like_the_messages() {
+        for seq in [0, 7, u64::MAX] {
+            assert_eq!(ack(seq), encode_text(&Envelope::new(Message::Ack { seq })));
+        }
         let body = chat_body("hi", "Anna", 17);
         assert_eq!(
             body,

@@ -29,7 +29,7 @@ mod profile;
 use lotse_link::Inbox;
 use lotse_protocol::{Envelope, ErrorCode, Message};
 
-use super::{Handled, Hub, Incoming, Link, err, lock, too_large};
+use super::{Handled, Hub, Incoming, Link, err, lock, too_large, wire};
 
 /// Whether `seq` is the next one from the sender (then it is used up).
 fn take_seq(inbox: &mut Inbox, seq: u64) -> bool {
@@ -96,7 +96,7 @@ impl Hub {
         if let Some(link) = s.customer.clone().filter(|l| l.id == link_id)
             && s.c_in.refuse(text).is_some()
         {
-            link.send_env(&Envelope::new(Message::Ack { seq: s.c_in.last() }));
+            link.send(wire::ack(s.c_in.last()));
         }
     }
 
@@ -113,7 +113,7 @@ impl Hub {
         // refused below, so the sender's later messages are not held up.
         if let Some(seq) = msg.seq() {
             let fresh = take_seq(&mut s.c_in, seq);
-            link.send_env(&Envelope::new(Message::Ack { seq: s.c_in.last() }));
+            link.send(wire::ack(s.c_in.last()));
             if !fresh {
                 return Handled::Ok;
             }
@@ -159,8 +159,7 @@ impl Hub {
         };
         let mut t = lock(&tref);
         if t.t_in.refuse(text).is_some() {
-            t.link
-                .send_env(&Envelope::new(Message::Ack { seq: t.t_in.last() }));
+            t.link.send(wire::ack(t.t_in.last()));
         }
     }
 
@@ -175,7 +174,7 @@ impl Hub {
         // refused below, so the sender's later messages are not held up.
         if let Some(seq) = msg.seq() {
             let fresh = take_seq(&mut t.t_in, seq);
-            link.send_env(&Envelope::new(Message::Ack { seq: t.t_in.last() }));
+            link.send(wire::ack(t.t_in.last()));
             if !fresh {
                 return Handled::Ok;
             }
