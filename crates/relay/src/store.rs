@@ -95,6 +95,13 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Entries waiting for the writer at most; what does not fit is dropped
+/// and noted (`pairing::Records`). At 500 busy sessions (10,000 entries/s)
+/// this is 0.8 s of records.
+const CHANNEL_SLOTS: usize = 8192;
+/// How long the writer gathers entries into one transaction.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// One write to the session record.
 #[derive(Debug)]
 pub enum Job {
@@ -245,17 +252,34 @@ impl Store {
     /// logged and noted in the session's record (`pairing::Records`).
     pub fn spawn_writer(&self) -> Result<SyncSender<Job>> {
         let conn = self.conn()?;
-        let (tx, rx) = sync_channel::<Job>(4096);
+        let (tx, rx) = sync_channel::<Job>(CHANNEL_SLOTS);
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
                 // One transaction per batch of whatever is waiting: a
                 // commit per chat line would cap the relay at the disk's
                 // sync rate.
+                //
+                // Under a stream of chat lines (one arrives less than
+                // BATCH_WINDOW after the last commit) the writer sleeps out
+                // the window instead of waiting on the channel: while it
+                // is not waiting, handing it an entry wakes nobody, so a
+                // chat line costs the link no system call and the writer
+                // at most one wake-up and commit per window (measured:
+                // with a wake-up and a commit per line the writer took a
+                // quarter of the relay's CPU). A lone line and every other
+                // entry are written at once.
                 let mut conn = conn;
+                let mut last_commit: Option<std::time::Instant> = None;
                 while let Ok(first) = rx.recv() {
+                    if matches!(first, Job::Chat { .. })
+                        && let Some(since) = last_commit.map(|t| t.elapsed())
+                        && since < BATCH_WINDOW
+                    {
+                        std::thread::sleep(BATCH_WINDOW - since);
+                    }
                     let mut batch = vec![first];
-                    while batch.len() < 1024 {
+                    while batch.len() < CHANNEL_SLOTS {
                         match rx.try_recv() {
                             Ok(job) => batch.push(job),
                             Err(_) => break,
@@ -272,6 +296,7 @@ impl Store {
                     if let Err(e) = result {
                         tracing::error!(error = %e, "could not commit the session record");
                     }
+                    last_commit = Some(std::time::Instant::now());
                     for job in batch {
                         if let Job::Barrier(reply) = job {
                             let _ = reply.send(());
