@@ -74,8 +74,14 @@ struct Setup {
 }
 
 fn hub(config: &str) -> Setup {
+    hub_with_records(config, 4096)
+}
+
+/// A hub whose record writer (this test) takes at most `slots` entries
+/// before it reads them.
+fn hub_with_records(config: &str, slots: usize) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (db, records) = sync_channel(4096);
+    let (db, records) = sync_channel(slots);
     let recorder = Recorder::spawn(dir.path().join("recordings"), db.clone()).expect("recorder");
     let config = Config::parse(config).expect("config");
     let hub = Arc::new(Hub::new(Arc::new(config), db, recorder, 0, Vec::new()));
@@ -364,4 +370,48 @@ async fn chat_is_forwarded_in_order_once_each_way_with_sessions_apart() {
         4 * LINES,
         "every line in the transcript once"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_record_writer_never_holds_up_chat_and_the_loss_is_noted() {
+    // Nobody reads the records while the chat flows.
+    let Setup { hub, records, .. } = hub_with_records("", 16);
+    let (mut c, sid, _) = waiting_customer(&hub, "Erika").await;
+    let mut t = Peer::new(&hub);
+    hub.tech_hello(&t.link, "anna", "Anna");
+    hub.tech_message(t.link.id, numbered(1, Message::Accept { session: sid }));
+    for seq in 2..=101 {
+        let line = chat(seq, &format!("line {seq}"), None);
+        assert_eq!(hub.customer_message(sid, c.link.id, line), Handled::Ok);
+    }
+    let forwarded = t
+        .drain()
+        .await
+        .into_iter()
+        .filter(|e| matches!(e.msg, Message::Chat { .. }))
+        .count();
+    assert_eq!(forwarded, 100, "every line reached the technician");
+    let kept = records.try_iter().count();
+    assert_eq!(kept, 16);
+    let dropped = hub.records_dropped();
+    assert!(dropped > 0, "the overflow is counted");
+    // The writer has room again: the next entry brings the note along.
+    let line = chat(102, "after the stall", None);
+    assert_eq!(hub.customer_message(sid, c.link.id, line), Handled::Ok);
+    let note = records.try_iter().find_map(|job| match job {
+        Job::Event {
+            session,
+            kind,
+            detail,
+            ..
+        } if kind == "records_lost" => Some((session, detail)),
+        _ => None,
+    });
+    let (session, detail) = note.expect("the loss is noted in the record");
+    assert_eq!(session, sid);
+    assert!(
+        detail.starts_with(&format!("{dropped} record entries")),
+        "{detail}"
+    );
+    c.drain().await;
 }
