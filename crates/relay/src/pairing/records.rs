@@ -11,7 +11,7 @@
 //! `sessions show` instead of passing silently.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError};
 
@@ -27,6 +27,8 @@ pub struct Records {
     /// Whether `unnoted` has entries: the hot path looks at this flag
     /// only, never at the mutex.
     any_unnoted: AtomicBool,
+    /// When the last "dropped" line was logged (Unix ms).
+    last_logged_ms: AtomicI64,
 }
 
 impl Records {
@@ -36,6 +38,7 @@ impl Records {
             dropped: AtomicU64::new(0),
             unnoted: Mutex::new(BTreeMap::new()),
             any_unnoted: AtomicBool::new(false),
+            last_logged_ms: AtomicI64::new(0),
         }
     }
 
@@ -55,11 +58,22 @@ impl Records {
             Err(TrySendError::Full(job)) => {
                 let session = session_of(&job);
                 let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                tracing::error!(
-                    session,
-                    total,
-                    "the session record writer is behind; one record entry was dropped (noted in the session's record)"
-                );
+                // One line per second at most: a writer that is behind
+                // drops thousands of entries a second.
+                let now = now_ms();
+                let last = self.last_logged_ms.load(Ordering::Relaxed);
+                if now - last >= 1000
+                    && self
+                        .last_logged_ms
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    tracing::error!(
+                        session,
+                        total,
+                        "the session record writer is behind; record entries are being dropped (each affected session's record notes how many)"
+                    );
+                }
                 *self
                     .unnoted
                     .lock()

@@ -237,6 +237,8 @@ pub(crate) struct Tech {
     pub(crate) sessions: HashSet<u64>,
     /// The link closed: sessions it was about to take go back instead.
     pub(crate) gone: bool,
+    /// The last `queue` sent: an unchanged queue is not sent again.
+    pub(crate) last_queue: Option<Arc<str>>,
 }
 
 impl Tech {

@@ -9,7 +9,8 @@
 //! (the protocol's "on every change"; `queue` itself has no delta form, so
 //! technicians get it whole). Updates asked for while one is being sent
 //! are merged into one more pass: a burst of joins costs a few passes,
-//! not one per join.
+//! not one per join. A technician is not sent a `queue` equal to the
+//! last one it got.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -101,14 +102,21 @@ impl Hub {
                 s.last_status = Some(status);
             }
         }
-        let queue = encode_text(&Envelope::new(compose::queue(
+        let queue: Arc<str> = encode_text(&Envelope::new(compose::queue(
             entries,
             &self.config.notice_list(),
-        )));
-        let links: Vec<_> = lock(&self.techs).values().cloned().collect();
-        for tref in links {
-            let link = lock(&tref).link.clone();
-            link.send(queue.clone());
+        )))
+        .into();
+        let techs: Vec<_> = lock(&self.techs).values().cloned().collect();
+        for tref in techs {
+            let mut t = lock(&tref);
+            // A technician who has this very queue already gets nothing:
+            // while customers are taken as they come, most changes
+            // leave the list as it was (empty).
+            if t.last_queue.as_deref() != Some(&*queue) {
+                t.link.send(queue.to_string());
+                t.last_queue = Some(queue.clone());
+            }
         }
     }
 

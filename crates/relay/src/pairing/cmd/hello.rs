@@ -242,6 +242,7 @@ impl Hub {
             t_out: TextOutbox::default(),
             sessions: HashSet::new(),
             gone: false,
+            last_queue: None,
         };
         tech.send(Envelope::new(Message::Welcome {
             version: PROTOCOL_VERSION,
