@@ -8,7 +8,7 @@ use lotse_protocol::{ConsentRecord, ConsentTopic, Message, Role};
 use crate::auth::random_token;
 use crate::compose;
 use crate::pairing::state::{Session, State};
-use crate::pairing::{After, Handled, Hub, Link, consent_detail};
+use crate::pairing::{After, Handled, Hub, consent_detail};
 use crate::store::now_ms;
 
 impl Hub {
@@ -16,7 +16,6 @@ impl Hub {
         &self,
         sid: u64,
         mut s: MutexGuard<'_, Session>,
-        _link: &Link,
         topic: ConsentTopic,
         granted: bool,
     ) -> Handled {

@@ -141,7 +141,7 @@ impl Hub {
                 Handled::Ok
             }
             Message::Chat { text, .. } => self.customer_chat(sid, s, &link, env.seq, text),
-            Message::Consent { topic, granted } => self.consent(sid, s, &link, topic, granted),
+            Message::Consent { topic, granted } => self.consent(sid, s, topic, granted),
             Message::Join { name, problem } => self.join(sid, s, &link, name, problem),
             Message::End { reason } => self.customer_end(sid, s, &link, reason),
             Message::SurveyAnswer { rating, comment } => {
