@@ -250,4 +250,87 @@ mod tests {
             "the event arrives as it was sent"
         );
     }
+
+    use proptest::prelude::*;
+
+    /// A JSON value of the kinds a peer might put in a member.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            Just("1.5".to_owned()),
+            ".{0,12}".prop_map(|t| serde_json::to_string(&t).unwrap_or_default()),
+            Just(r#"{"kind":"key","key":"a","down":true}"#.to_owned()),
+            Just(r#"{"kind":"mouse_move","x":1}"#.to_owned()),
+            Just("[1,2]".to_owned()),
+        ]
+    }
+
+    /// An object with some of the members the fast path reads (and
+    /// others), any of them of any kind, keys possibly repeated.
+    fn frame() -> impl Strategy<Value = String> {
+        let kind = prop_oneof![
+            Just("\"chat\""),
+            Just("\"ack\""),
+            Just("\"input\""),
+            Just("\"join\""),
+            Just("\"nudge\""),
+            Just("5"),
+        ];
+        let key = prop_oneof![
+            Just("seq"),
+            Just("session"),
+            Just("text"),
+            Just("from"),
+            Just("at_ms"),
+            Just("event"),
+            Just("name"),
+            Just("other"),
+        ];
+        (kind, proptest::collection::vec((key, value()), 0..6)).prop_map(|(kind, members)| {
+            let mut out = format!("{{\"type\":{kind}");
+            for (k, v) in members {
+                out.push_str(&format!(",\"{k}\":{v}"));
+            }
+            out.push('}');
+            out
+        })
+    }
+
+    proptest! {
+        /// The fast path accepts exactly what `decode_text` accepts, and
+        /// reads the same values from it.
+        #[test]
+        fn the_fast_path_reads_what_decode_text_reads(text in frame()) {
+            let full = decode_text(&text);
+            match parse(&text) {
+                Err(_) => prop_assert!(full.is_err(), "{text}: only the fast path refused it"),
+                Ok(fast) => {
+                    let Ok(full) = full else {
+                        return Err(TestCaseError::fail(format!("{text}: only decode_text refused it")));
+                    };
+                    prop_assert_eq!(fast.session(), full.session, "{}", text);
+                    match fast {
+                        Incoming::Chat { seq, text: line, .. } => {
+                            prop_assert_eq!(seq, full.seq);
+                            let is_same = matches!(&full.msg, Message::Chat { text, .. } if *text == line);
+                            prop_assert!(is_same, "{}", text);
+                        }
+                        Incoming::Ack { seq, .. } => {
+                            prop_assert_eq!(full.msg, Message::Ack { seq });
+                        }
+                        Incoming::Input { seq, event, .. } => {
+                            prop_assert_eq!(seq, full.seq);
+                            let body = input_body(&event);
+                            let again = decode_text(&body).map(|e| e.msg);
+                            prop_assert_eq!(again.ok(), Some(full.msg));
+                        }
+                        Incoming::Full(env) => prop_assert_eq!(env, full),
+                    }
+                }
+            }
+        }
+    }
 }
