@@ -249,6 +249,16 @@ fn cpu_secs(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Resident memory of `pid` in KiB (`VmRSS`).
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn hello(role: Role) -> String {
     encode_text(&Envelope::new(Message::Hello {
         version: PROTOCOL_VERSION,
@@ -413,7 +423,15 @@ struct Outcome {
     down: Vec<u32>,
     cpu_percent: f64,
     generator_cpu_percent: f64,
+    /// Server CPU time per chat message received, in µs.
+    cpu_us_per_msg: f64,
     setup_secs: f64,
+    /// Server memory before the sessions opened and once they are all paired (KiB).
+    rss_idle_kib: u64,
+    rss_paired_kib: u64,
+    /// ... and at the end of the measured chat (histories filled).
+    rss_end_kib: u64,
+    sessions: usize,
 }
 
 async fn run(
@@ -429,6 +447,7 @@ async fn run(
     } else {
         String::new()
     };
+    let rss_idle_kib = rss_kib(server.child.id());
     let base = Instant::now();
     let (go_tx, go_rx) = watch::channel(false);
     let up = Arc::new(Mutex::new(Vec::new()));
@@ -458,6 +477,7 @@ async fn run(
         )));
     }
     let setup_secs = started.elapsed().as_secs_f64();
+    let rss_paired_kib = rss_kib(server.child.id());
     let _ = go_tx.send(true);
     tokio::time::sleep(warm).await;
     // Forget what the warm-up recorded.
@@ -470,6 +490,7 @@ async fn run(
     tokio::time::sleep(measure).await;
     let cpu1 = cpu_secs(server.child.id());
     let gen1 = cpu_secs(std::process::id());
+    let rss_end_kib = rss_kib(server.child.id());
     let elapsed = t0.elapsed().as_secs_f64();
     let _ = go_tx.send(false);
     for t in tasks {
@@ -478,12 +499,19 @@ async fn run(
     // Each link records what it receives: the technician the customer's
     // 2 KB messages (up), the customer the technician's 16 B ones (down).
     let take = |v: &Arc<Mutex<Vec<u32>>>| std::mem::take(&mut *v.lock().expect("lat"));
+    let (up, down) = (take(&up), take(&down));
+    let messages = (up.len() + down.len()).max(1) as f64;
     Outcome {
-        up: take(&up),
-        down: take(&down),
+        cpu_us_per_msg: (cpu1 - cpu0) * 1e6 / messages,
+        up,
+        down,
         cpu_percent: (cpu1 - cpu0) / elapsed * 100.0,
         generator_cpu_percent: (gen1 - gen0) / elapsed * 100.0,
         setup_secs,
+        rss_idle_kib,
+        rss_paired_kib,
+        rss_end_kib,
+        sessions,
     }
 }
 
@@ -504,7 +532,7 @@ fn main_report(name: &str, o: &mut Outcome) -> [f64; 4] {
         pct(&mut o.down, 0.99),
     ];
     println!(
-        "{name:>9}: customer→technician 2 KB p50 {:.2} ms p99 {:.2} ms ({} msgs) | technician→customer 16 B p50 {:.2} ms p99 {:.2} ms ({} msgs) | server CPU {:.0}% | load generator CPU {:.0}% | setup {:.1} s",
+        "{name:>9}: customer→technician 2 KB p50 {:.2} ms p99 {:.2} ms ({} msgs) | technician→customer 16 B p50 {:.2} ms p99 {:.2} ms ({} msgs) | server CPU {:.0}% ({:.1} µs per message) | load generator CPU {:.0}% | setup {:.1} s",
         r[0],
         r[1],
         o.up.len(),
@@ -512,8 +540,17 @@ fn main_report(name: &str, o: &mut Outcome) -> [f64; 4] {
         r[3],
         o.down.len(),
         o.cpu_percent,
+        o.cpu_us_per_msg,
         o.generator_cpu_percent,
         o.setup_secs
+    );
+    println!(
+        "{name:>9}: server memory {:.1} MiB before the sessions, {:.1} MiB with them paired ({:.0} KiB per paired session: two TLS WebSocket links), {:.1} MiB after the chat ({:.0} KiB per session)",
+        o.rss_idle_kib as f64 / 1024.0,
+        o.rss_paired_kib as f64 / 1024.0,
+        o.rss_paired_kib.saturating_sub(o.rss_idle_kib) as f64 / o.sessions.max(1) as f64,
+        o.rss_end_kib as f64 / 1024.0,
+        o.rss_end_kib.saturating_sub(o.rss_idle_kib) as f64 / o.sessions.max(1) as f64
     );
     r
 }
@@ -543,5 +580,9 @@ async fn bench() {
         r[1] - d[1],
         r[2] - d[2],
         r[3] - d[3]
+    );
+    println!(
+        "relay CPU per message: {:.2}× the forwarder's",
+        relayed.cpu_us_per_msg / direct.cpu_us_per_msg
     );
 }

@@ -57,6 +57,18 @@ fn json_len<T: serde::Serialize>(value: &T) -> usize {
     count.0
 }
 
+/// Whether an encoded message body (without `seq` and `session`, as
+/// `pairing::wire` encodes forwarded ones) fits like [`fits`].
+pub fn body_fits(body: &str) -> bool {
+    body.len() + ENVELOPE_ROOM <= MAX_TEXT_BYTES
+}
+
+/// A chat line's text limit, as [`check_arrival`] checks it.
+pub fn check_chat(text: &str) -> Result<(), String> {
+    limits::check_chars(text, CHAT_CHARS)
+        .map_err(|limit| format!("`text` may have at most {limit} characters"))
+}
+
 /// Bytes of `msg` as the relay sends it, envelope fields at their longest.
 pub fn sent_len(msg: &Message) -> usize {
     json_len(msg) + ENVELOPE_ROOM
@@ -85,7 +97,7 @@ pub fn check_arrival(msg: &Message) -> Result<(), String> {
         Message::Profile { display_name, .. } => {
             over("display_name", display_name.trim(), NAME_CHARS)
         }
-        Message::Chat { text, .. } => over("text", text, CHAT_CHARS),
+        Message::Chat { text, .. } => check_chat(text),
         Message::SendNotice { id, text } => {
             over("id", id.as_deref().unwrap_or_default(), NAME_CHARS)?;
             over("text", text.as_deref().unwrap_or_default(), NOTICE_CHARS)

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use lotse_protocol::{
-    Envelope, ErrorCode, MAX_TEXT_BYTES, Message, PROTOCOL_VERSION, Role, SiteInfo, decode_text,
-    encode_text,
+    Envelope, ErrorCode, MAX_TEXT_BYTES, Message, PROTOCOL_VERSION, ProtocolError, Role, SiteInfo,
+    decode_text, encode_text,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::auth::TokenInfo;
-use crate::pairing::{Handled, Link, Out};
+use crate::pairing::{Handled, Incoming, Link, Out};
 use crate::server::Shared;
 
 /// Who the upgrade admitted, decided before the 101 response.
@@ -196,8 +196,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Reader<S> {
     /// the caller uses up and acknowledges: docs/PROTOCOL.md §5) and
     /// strike. `Err(true)`: too many strikes, the link was told to close.
     fn decode(&mut self, text: &str) -> Result<Envelope, bool> {
-        match decode_text(text) {
-            Ok(env) => Ok(env),
+        self.refused(text, decode_text(text))
+    }
+
+    /// Like [`Reader::decode`], reading chat lines and input events
+    /// without decoding them whole (`pairing::wire`).
+    fn parse(&mut self, text: &str) -> Result<Incoming, bool> {
+        self.refused(text, crate::pairing::wire::parse(text))
+    }
+
+    fn refused<T>(&mut self, text: &str, parsed: Result<T, ProtocolError>) -> Result<T, bool> {
+        match parsed {
+            Ok(msg) => Ok(msg),
             Err(e) => {
                 let seq = lotse_protocol::numbered_seq(text);
                 let _ = self.link.ctrl.try_send(plain(Message::refusal(
@@ -398,8 +408,8 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             loop {
                 match reader.next().await {
                     Next::Text(text) => {
-                        let env = match reader.decode(&text) {
-                            Ok(env) => env,
+                        let msg = match reader.parse(&text) {
+                            Ok(msg) => msg,
                             Err(closed) => {
                                 hub.customer_refused(sid, link.id, &text);
                                 if closed {
@@ -408,7 +418,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                                 continue;
                             }
                         };
-                        match hub.customer_message(sid, link.id, env) {
+                        match hub.customer_message(sid, link.id, msg) {
                             Handled::Ok => {}
                             Handled::Strike => {
                                 if reader.strike() {
@@ -426,14 +436,8 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     Next::Done => break,
                 }
             }
-            if let Some(generation) = hub.customer_gone(sid, link.id) {
-                let hub = hub.clone();
-                let grace = Duration::from_secs(u64::from(hub.config().limits.grace_secs));
-                tokio::spawn(async move {
-                    tokio::time::sleep(grace).await;
-                    hub.grace_over(sid, generation);
-                });
-            }
+            // The session waits the grace period for a resume.
+            hub.customer_gone(sid, link.id);
         }
         Admission::Technician(info) => {
             // Revoking the token (logout, account removed) closes this link.
@@ -445,8 +449,8 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             loop {
                 match reader.next().await {
                     Next::Text(text) => {
-                        let env = match reader.decode(&text) {
-                            Ok(env) => env,
+                        let msg = match reader.parse(&text) {
+                            Ok(msg) => msg,
                             Err(closed) => {
                                 hub.tech_refused(link.id, &text);
                                 if closed {
@@ -455,13 +459,17 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                                 continue;
                             }
                         };
-                        if let Message::Logout = env.msg {
+                        if let Incoming::Full(Envelope {
+                            msg: Message::Logout,
+                            ..
+                        }) = msg
+                        {
                             tracing::info!(user = info.user, "technician logged out");
                             let _ = link.ctrl.try_send(Out::Close(1000, "logged out".into()));
                             shared.tokens.revoke(&info.token);
                             break;
                         }
-                        match hub.tech_message(link.id, env) {
+                        match hub.tech_message(link.id, msg) {
                             Handled::Ok => {}
                             Handled::Strike => {
                                 if reader.strike() {

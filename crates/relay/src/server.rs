@@ -368,17 +368,7 @@ pub async fn run(
     });
     on_ready(local_addr, &cert_sha256);
 
-    let hold = {
-        let hub = hub.clone();
-        let every = Duration::from_secs(u64::from(config.hold_interval_secs));
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            loop {
-                tick.tick().await;
-                hub.hold_tick();
-            }
-        })
-    };
+    let hold = hub.spawn_hold_ticker();
 
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let handshakes = Arc::new(PerAddress::default());
