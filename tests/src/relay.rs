@@ -210,6 +210,26 @@ impl Relay {
         }
     }
 
+    /// The session's record (`sessions show SID`) once it holds every one
+    /// of `needles`: the relay writes records on a thread of its own, so
+    /// what just happened may not be in yet. Panics after [`WAIT`].
+    pub fn wait_record(&self, sid: u64, needles: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let record = self
+                .try_cli(&["sessions", "show", &sid.to_string()])
+                .unwrap_or_default();
+            if needles.iter().all(|n| record.contains(n)) {
+                return record;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the record of session {sid} lacks one of {needles:?}:\n{record}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Like [`Relay::cli`] with `input` on stdin.
     pub fn cli_with_stdin(&self, args: &[&str], input: &str) -> String {
         let out = self.run_cli(args, input);

@@ -11,7 +11,7 @@
 
 use lotse_e2e::a11y::{A11yBus, Announcements, Node};
 use lotse_e2e::console::Console;
-use lotse_e2e::customer::{Customer, CustomerOptions, LONG};
+use lotse_e2e::customer::{Customer, CustomerOptions};
 use lotse_e2e::display::Display;
 use lotse_e2e::relay::Relay;
 use lotse_e2e::scene::{TECH, serve};
@@ -111,10 +111,5 @@ async fn every_step_is_named_and_operable_through_at_spi() {
     let role = stars[4].role.clone();
     bus.press(pid, &role, "5 of 5 stars");
     bus.press(pid, "push button", "Send rating");
-    lotse_e2e::wait_for("the rating in the session's record", LONG, || {
-        relay
-            .try_cli(&["sessions", "show", &session.to_string()])
-            .ok()
-            .filter(|record| record.contains("rating 5/5"))
-    });
+    relay.wait_record(session, &["rating 5/5"]);
 }

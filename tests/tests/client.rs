@@ -223,9 +223,7 @@ fn download_chat_send_a_file_close_and_nothing_remains() {
         Vec::<String>::new(),
         "nothing left where it was downloaded"
     );
-    let record = relay.cli(&["sessions", "show", &sid.to_string()]);
-    assert!(record.contains("ended_by_customer"), "{record}");
-    assert!(record.contains("Erika"), "{record}");
+    relay.wait_record(sid, &["ended_by_customer", "Erika"]);
 }
 
 #[test]
@@ -354,6 +352,5 @@ fn a_network_cut_resumes_the_session_without_losing_or_repeating_chat() {
     let status = client.wait_exit(LONG);
     assert!(status.success(), "{status:?}\n{}", client.log());
     assert!(!exe.exists());
-    let record = relay.cli(&["sessions", "show", &sid.to_string()]);
-    assert!(record.contains("ended_by_customer"), "{record}");
+    relay.wait_record(sid, &["ended_by_customer"]);
 }

@@ -367,14 +367,13 @@ async fn with_consent_the_session_is_recorded_and_plays_back_exactly_across_rest
             .cli(&["recordings", "list"])
             .contains(&format!("{sid}\t"))
     );
-    let report = relay.cli(&["sessions", "show", &sid.to_string()]);
-    for needle in [
+    // The record writer runs on its own: wait until the entries are in.
+    let needles = [
         "recording_started",
         "recording_fetched",
         "consent recording granted",
-    ] {
-        assert!(report.contains(needle), "missing {needle:?} in:\n{report}");
-    }
+    ];
+    relay.wait_record(sid, &needles);
     tech.close().await;
 
     // The relay is killed (no goodbye) and started again on the same data:
@@ -437,8 +436,7 @@ async fn without_consent_nothing_of_the_screen_is_written_anywhere() {
         assert_eq!(status, 404, "session {sid} has a recording");
         secrets.extend(frames.iter().map(|f| fingerprint(f)));
         // The session record is complete (the chat is in the database)...
-        let report = relay.cli(&["sessions", "show", &sid.to_string()]);
-        assert!(report.contains("Bitte nicht aufzeichnen"), "{report}");
+        let report = relay.wait_record(sid, &["Bitte nicht aufzeichnen", "ended_by_customer"]);
         assert!(!report.contains("recording_started"), "{report}");
     }
     tech.close().await;

@@ -236,8 +236,9 @@ async fn session_record_holds_transcript_consents_and_end() {
     .await;
     c.close().await;
 
-    let report = wait_for_report(&relay, sid, "rating 5/5").await;
-    for needle in [
+    // Each link's entries reach the record writer after that link's
+    // lock is released: wait for all of them, not for one taken as last.
+    let needles = [
         "customer:   Dora",
         "technician: tom",
         "ended_by_technician",
@@ -248,7 +249,9 @@ async fn session_record_holds_transcript_consents_and_end() {
         "share_request",
         "share_decline",
         "rating 5/5: schnell",
-    ] {
+    ];
+    let report = wait_for_report(&relay, sid, &needles).await;
+    for needle in needles {
         assert!(report.contains(needle), "missing {needle:?} in:\n{report}");
     }
     let list = relay.cli(&["sessions", "list"]);
@@ -258,14 +261,15 @@ async fn session_record_holds_transcript_consents_and_end() {
     );
 }
 
-/// The writer thread records asynchronously: poll the CLI until `needle` shows.
-async fn wait_for_report(relay: &Relay, sid: u64, needle: &str) -> String {
+/// The writer thread records asynchronously: poll the CLI until every
+/// needle shows.
+async fn wait_for_report(relay: &Relay, sid: u64, needles: &[&str]) -> String {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let report = relay
             .try_cli(&["sessions", "show", &sid.to_string()])
             .unwrap_or_default();
-        if report.contains(needle) || tokio::time::Instant::now() > deadline {
+        if needles.iter().all(|n| report.contains(n)) || tokio::time::Instant::now() > deadline {
             return report;
         }
         tokio::task::yield_now().await;
@@ -355,7 +359,7 @@ async fn disconnects_are_handled_and_recorded() {
 
     // The session's end, "(customer_gone)", is recorded last: an event
     // line that merely names the reason can come before it.
-    let report = wait_for_report(&relay, sid, "(customer_gone)").await;
+    let report = wait_for_report(&relay, sid, &["(customer_gone)"]).await;
     for needle in [
         "technician_gone",
         "customer_away",
