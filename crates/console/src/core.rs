@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::files::Incoming;
 use crate::screen::{Rect, Screen, ScreenError};
+use crate::transcript::{By, Entry, Note, NoteLine};
 
 /// Milliseconds since the Unix epoch (for locally stamped history lines).
 pub fn now_ms() -> i64 {
@@ -267,6 +268,9 @@ pub struct ScreenPatch {
     pub height: u32,
     /// Each changed rectangle with its RGBA pixels, row by row.
     pub rects: Vec<(Rect, Vec<u8>)>,
+    /// The customer's pointer after this update (full client only; `None`
+    /// until its shape arrived).
+    pub cursor: Option<lotse_codec::CursorState>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -314,6 +318,8 @@ pub struct Session {
     pub problem: Option<String>,
     pub role: Role,
     pub chat: Vec<ChatLine>,
+    /// What happened in the session, shown between the chat lines.
+    pub notes: Vec<NoteLine>,
     pub consents: Vec<ConsentRecord>,
     pub share: Share,
     pub share_size: Option<(u32, u32)>,
@@ -333,6 +339,7 @@ impl Session {
             problem,
             role,
             chat: Vec::new(),
+            notes: Vec::new(),
             consents: Vec::new(),
             share: Share::Off,
             share_size: None,
@@ -356,6 +363,26 @@ impl Session {
 
     fn file_mut(&mut self, id: u32) -> Option<&mut FileView> {
         self.files.iter_mut().find(|f| f.id == id)
+    }
+
+    fn file_name(&self, id: u32) -> String {
+        self.files
+            .iter()
+            .find(|f| f.id == id)
+            .map_or_else(|| format!("#{id}"), |f| f.name.clone())
+    }
+
+    /// Note that `note` happened now.
+    fn note(&mut self, note: Note) {
+        self.notes.push(NoteLine {
+            at_ms: now_ms(),
+            note,
+        });
+    }
+
+    /// Chat lines and notes in time order.
+    pub fn transcript(&self) -> Vec<Entry> {
+        crate::transcript::merge(&self.chat, &self.notes)
     }
 
     /// The newest file offer not yet answered.
@@ -529,6 +556,11 @@ impl Core {
                         reason: reason.clone(),
                     };
                 }
+                let name = s.file_name(id);
+                s.note(Note::FileCancelled {
+                    name,
+                    reason: reason.clone(),
+                });
                 self.parked
                     .entry(s.id)
                     .or_default()
@@ -542,6 +574,9 @@ impl Core {
             if s.ended.is_none() {
                 s.stop_everything();
                 s.ended = Some("connection_lost".into());
+                s.note(Note::Ended {
+                    reason: "connection_lost".into(),
+                });
                 ended.push(s.id);
             }
         }
@@ -630,11 +665,20 @@ impl Core {
                 });
             }
             Command::Nudge { session } => {
-                self.live_session(session)?;
+                self.live_session(session)?.note(Note::Nudged);
                 self.send(session, Message::Nudge);
             }
             Command::Notice { session, notice } => {
-                self.live_session(session)?;
+                // What the customer reads: the site notice's text.
+                let text = match &notice {
+                    NoticeChoice::Id(id) => self
+                        .notices
+                        .iter()
+                        .find(|n| n.id == id.trim())
+                        .map_or_else(|| id.trim().to_owned(), |n| n.text.clone()),
+                    NoticeChoice::Text(text) => text.trim().to_owned(),
+                };
+                let s = self.live_session(session)?;
                 let msg = match notice {
                     NoticeChoice::Id(id) if !id.trim().is_empty() => Message::SendNotice {
                         id: Some(id.trim().to_owned()),
@@ -646,6 +690,7 @@ impl Core {
                     },
                     _ => return Err(CommandError::Empty),
                 };
+                s.note(Note::NoticeSent { text });
                 self.send(session, msg);
             }
             Command::RequestShare { session } => {
@@ -653,10 +698,15 @@ impl Core {
                 if s.share == Share::Off {
                     s.share = Share::Requested;
                 }
+                s.note(Note::ShareAsked);
                 self.send(session, Message::ShareRequest);
             }
             Command::StopShare { session } => {
                 let s = self.live_session(session)?;
+                if s.control == Control::On {
+                    s.note(Note::ControlStopped { by: By::Technician });
+                }
+                s.note(Note::ShareStopped { by: By::Technician });
                 s.share = Share::Off;
                 s.control = Control::Off;
                 s.screen.drop_partial();
@@ -667,11 +717,13 @@ impl Core {
                 if s.control == Control::Off {
                     s.control = Control::Requested;
                 }
+                s.note(Note::ControlAsked);
                 self.send(session, Message::ControlRequest);
             }
             Command::ReleaseControl { session } => {
                 let s = self.live_session(session)?;
                 s.control = Control::Off;
+                s.note(Note::ControlStopped { by: By::Technician });
                 self.send(session, Message::ControlRevoke);
                 self.emit(Event::ControlRevoked { session });
             }
@@ -698,6 +750,7 @@ impl Core {
                 if let Some(f) = s.file_mut(id) {
                     f.state = FileState::Receiving { received: 0 };
                 }
+                s.note(Note::FileAccepted { name: offer.name });
                 self.send(session, Message::FileAccept { id });
                 if offer.size == 0 {
                     // Nothing will arrive for an empty file: finish now.
@@ -711,6 +764,8 @@ impl Core {
                     .filter(|f| f.state == FileState::Offered)
                     .ok_or(CommandError::NoOffer(id))?;
                 f.state = FileState::Declined;
+                let name = f.name.clone();
+                s.note(Note::FileDeclined { name });
                 self.send(session, Message::FileDecline { id });
             }
             Command::Elevate { session } => {
@@ -718,12 +773,16 @@ impl Core {
                 if s.role != Role::WebCustomer {
                     return Err(CommandError::NotWeb);
                 }
+                s.note(Note::ElevateAsked);
                 self.send(session, Message::ElevateRequest);
             }
             Command::HandBack { session } => {
                 let s = self.live_session(session)?;
                 s.stop_everything();
                 s.ended = Some("handed_back".into());
+                s.note(Note::Ended {
+                    reason: "handed_back".into(),
+                });
                 self.send(session, Message::HandBack);
                 self.emit(Event::Ended {
                     session,
@@ -734,6 +793,9 @@ impl Core {
                 let s = self.live_session(session)?;
                 s.stop_everything();
                 s.ended = Some("ended_by_technician".into());
+                s.note(Note::Ended {
+                    reason: "ended_by_technician".into(),
+                });
                 self.send(
                     session,
                     Message::End {
@@ -844,6 +906,23 @@ impl Core {
                 let s = self.sessions.entry(session).or_insert_with(|| {
                     Session::new(session, customer_name.clone(), problem.clone(), role)
                 });
+                if s.ended.as_deref() == Some("connection_lost") {
+                    s.note(Note::Resumed);
+                } else {
+                    // The customer's answers so far (once: a session
+                    // taken again keeps its notes), then this technician.
+                    let fresh = s.notes.is_empty();
+                    for c in consents.iter().filter(|_| fresh) {
+                        s.notes.push(NoteLine {
+                            at_ms: c.at_ms,
+                            note: Note::Consent {
+                                topic: c.topic,
+                                granted: c.granted,
+                            },
+                        });
+                    }
+                    s.note(Note::Joined);
+                }
                 // A fresh start (or a resume after a cut): the relay's
                 // history is the truth.
                 s.ended = None;
@@ -909,6 +988,7 @@ impl Core {
             }
             Message::Consent { topic, granted } => {
                 s.record(topic, granted);
+                s.note(Note::Consent { topic, granted });
                 Event::Consent {
                     session,
                     topic,
@@ -923,6 +1003,7 @@ impl Core {
                 s.share = Share::On;
                 s.share_size = Some((width, height));
                 s.record(ConsentTopic::ScreenShare, true);
+                s.note(Note::ShareAllowed { width, height });
                 Event::ShareGranted {
                     session,
                     scope,
@@ -933,6 +1014,7 @@ impl Core {
             Message::ShareDecline => {
                 s.share = Share::Off;
                 s.record(ConsentTopic::ScreenShare, false);
+                s.note(Note::ShareDeclined);
                 Event::ShareDeclined { session }
             }
             Message::ShareStop => {
@@ -942,8 +1024,10 @@ impl Core {
                 s.control = Control::Off;
                 s.screen.drop_partial();
                 s.record(ConsentTopic::ScreenShare, false);
+                s.note(Note::ShareStopped { by: By::Customer });
                 if had_control {
                     s.record(ConsentTopic::Control, false);
+                    s.note(Note::ControlStopped { by: By::Customer });
                     then = Some(Event::ControlRevoked { session });
                 }
                 Event::ShareStopped { session }
@@ -951,16 +1035,19 @@ impl Core {
             Message::ControlGrant => {
                 s.control = Control::On;
                 s.record(ConsentTopic::Control, true);
+                s.note(Note::ControlAllowed);
                 Event::ControlGranted { session }
             }
             Message::ControlDecline => {
                 s.control = Control::Off;
                 s.record(ConsentTopic::Control, false);
+                s.note(Note::ControlDeclined);
                 Event::ControlDeclined { session }
             }
             Message::ControlRevoke => {
                 s.control = Control::Off;
                 s.record(ConsentTopic::Control, false);
+                s.note(Note::ControlStopped { by: By::Customer });
                 Event::ControlRevoked { session }
             }
             Message::FileOffer {
@@ -977,6 +1064,10 @@ impl Core {
                     sha256: sha256.clone(),
                     state: FileState::Offered,
                 });
+                s.note(Note::FileOffered {
+                    name: name.clone(),
+                    size,
+                });
                 Event::FileOffer {
                     session,
                     id,
@@ -989,6 +1080,11 @@ impl Core {
                 if let Some(inc) = s.incoming.remove(&id) {
                     inc.abort();
                 }
+                let name = s.file_name(id);
+                s.note(Note::FileCancelled {
+                    name,
+                    reason: reason.clone(),
+                });
                 if let Some(f) = s.file_mut(id) {
                     f.state = FileState::Cancelled {
                         reason: reason.clone(),
@@ -1002,6 +1098,7 @@ impl Core {
             }
             Message::PeerAway { grace_secs } => {
                 s.peer_away = true;
+                s.note(Note::PeerAway { grace_secs });
                 Event::PeerAway {
                     session,
                     grace_secs,
@@ -1009,9 +1106,13 @@ impl Core {
             }
             Message::PeerBack => {
                 s.peer_away = false;
+                s.note(Note::PeerBack);
                 Event::PeerBack { session }
             }
-            Message::Elevated => Event::Elevated { session },
+            Message::Elevated => {
+                s.note(Note::Elevated);
+                Event::Elevated { session }
+            }
             Message::End { reason } => {
                 let reason = serde_json::to_value(reason)
                     .ok()
@@ -1019,6 +1120,9 @@ impl Core {
                     .unwrap_or_default();
                 s.stop_everything();
                 s.ended = Some(reason.clone());
+                s.note(Note::Ended {
+                    reason: reason.clone(),
+                });
                 Event::Ended { session, reason }
             }
             Message::ChatHistory { lines } => {
@@ -1030,6 +1134,9 @@ impl Core {
             Message::ReturnedToQueue => {
                 s.stop_everything();
                 s.ended = Some("returned_to_queue".into());
+                s.note(Note::Ended {
+                    reason: "returned_to_queue".into(),
+                });
                 Event::Ended {
                     session,
                     reason: "returned_to_queue".into(),
@@ -1131,6 +1238,7 @@ impl Core {
                 width,
                 height,
                 rects: rects.iter().map(|r| s.screen.patch(*r)).collect(),
+                cursor: s.screen.cursor(),
             };
             self.patches.push(patch);
         }
@@ -1164,6 +1272,11 @@ impl Core {
                     reason: reason.clone(),
                 };
             }
+            let name = s.file_name(id);
+            s.note(Note::FileCancelled {
+                name,
+                reason: reason.clone(),
+            });
             self.send(
                 session,
                 Message::FileCancel {
@@ -1207,6 +1320,8 @@ impl Core {
                 ok: done.ok,
             };
         }
+        let name = s.file_name(id);
+        s.note(Note::FileReceived { name, ok: done.ok });
         self.send(
             session,
             Message::FileDone {
