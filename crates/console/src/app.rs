@@ -278,6 +278,9 @@ impl ConsoleApp {
         let ctx = ui.ctx().clone();
         self.drain(&ctx);
         if !self.logged_in {
+            if self.fullscreen {
+                self.set_fullscreen(&ctx, false);
+            }
             egui::CentralPanel::default().show(ui, |ui| self.login_form(ui));
             return;
         }
@@ -423,7 +426,8 @@ impl ConsoleApp {
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        // Wrapped: Log out stays reachable in a narrow window.
+        ui.horizontal_wrapped(|ui| {
             let waiting = self.engine.core().queue.len();
             let toggle = if self.queue_open {
                 self.t.get("queue-hide")

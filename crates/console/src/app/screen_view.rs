@@ -201,6 +201,17 @@ impl ScreenView {
         if response.clicked() {
             response.request_focus();
         }
+        if response.has_focus() {
+            // Tab, the arrows and Escape are the customer's keys while the
+            // screen has the keyboard, not a way to move the focus here.
+            let keys = egui::EventFilter {
+                tab: true,
+                horizontal_arrows: true,
+                vertical_arrows: true,
+                escape: true,
+            };
+            ui.memory_mut(|m| m.set_focus_lock_filter(response.id, keys));
+        }
         self.forward(ui, &response, rect, native, out);
     }
 

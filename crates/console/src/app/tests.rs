@@ -263,6 +263,40 @@ fn in_control_state_is_shown_and_f12_releases() {
             "{sent:?}"
         );
     }
+    // The screen has the keyboard now: Tab and arrows are the customer's
+    // keys (they do not move the focus), text goes as text.
+    commands(&mut h);
+    h.key_press(Key::Tab);
+    h.run();
+    h.key_press(Key::ArrowDown);
+    h.run();
+    h.event(egui::Event::Text("Grüße".into()));
+    h.run();
+    let keys: Vec<InputEvent> = commands(&mut h)
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::Input { event, .. } if !matches!(event, InputEvent::MouseMove { .. }) => {
+                Some(event)
+            }
+            _ => None,
+        })
+        .collect();
+    let key = |k: &str, down| InputEvent::Key {
+        key: k.into(),
+        down,
+    };
+    assert_eq!(
+        keys,
+        vec![
+            key("Tab", true),
+            key("Tab", false),
+            key("Down", true),
+            key("Down", false),
+            InputEvent::Text {
+                text: "Grüße".into()
+            },
+        ]
+    );
     h.key_press(Key::F12);
     h.run();
     assert!(
