@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use egui::{Color32, ColorImage, Key, RichText, TextureOptions};
+use egui::{Color32, Key, RichText};
 use lotse_link::Pin;
 use lotse_protocol::{InputEvent, Role};
 use tokio::sync::mpsc;
@@ -20,9 +20,11 @@ use crate::i18n::{Language, Strings};
 use crate::net::{self, EngineHandle, Request, Update};
 use crate::transcript::Entry;
 
+mod picture;
 mod screen_view;
 mod transcript_view;
 
+use picture::Picture;
 use screen_view::{ScreenView, Zoom};
 
 /// The key that always takes control back from the technician's input
@@ -234,23 +236,23 @@ impl ConsoleApp {
         let size = [patch.width as usize, patch.height as usize];
         let same_size = tab
             .screen
-            .texture
+            .picture
             .as_ref()
-            .is_some_and(|t| t.size() == size);
+            .is_some_and(|p| p.size() == size);
         if same_size {
-            if let Some(tex) = &mut tab.screen.texture {
+            if let Some(picture) = &mut tab.screen.picture {
                 for (r, px) in &patch.rects {
                     if r.w == 0 || r.h == 0 {
                         continue;
                     }
-                    let image =
-                        ColorImage::from_rgba_unmultiplied([r.w as usize, r.h as usize], px);
-                    tex.set_partial([r.x as usize, r.y as usize], image, TextureOptions::LINEAR);
+                    let at = (r.x as usize, r.y as usize, r.w as usize, r.h as usize);
+                    picture.update(at, px);
                 }
             }
             return;
         }
-        // New or resized screen: upload it whole once.
+        // New or resized screen: upload it whole once (copied out under a
+        // short lock, at the size the core has now).
         let core = self.engine.core();
         let Some(s) = core.sessions.get(&patch.session) else {
             return;
@@ -258,13 +260,11 @@ impl ConsoleApp {
         if s.screen.is_empty() {
             return;
         }
-        let image = ColorImage::from_rgba_unmultiplied(size, s.screen.rgba());
+        let size = [s.screen.width() as usize, s.screen.height() as usize];
+        let rgba = s.screen.rgba().to_vec();
         drop(core);
-        tab.screen.texture = Some(ctx.load_texture(
-            format!("screen-{}", patch.session),
-            image,
-            TextureOptions::LINEAR,
-        ));
+        let name = format!("screen-{}", patch.session);
+        tab.screen.picture = Some(Picture::upload(ctx, &name, size, &rgba));
     }
 
     fn drain(&mut self, ctx: &egui::Context) {
@@ -657,7 +657,7 @@ impl ConsoleApp {
         ui.selectable_value(&mut tab.screen.zoom, Zoom::Fit, fit);
         ui.selectable_value(&mut tab.screen.zoom, Zoom::Actual, actual);
         let scale = tab.screen.scale * ui.ctx().pixels_per_point();
-        if tab.screen.texture.is_some() && scale > 0.0 {
+        if tab.screen.picture.is_some() && scale > 0.0 {
             let percent = format!("{:.0}", scale * 100.0);
             ui.label(self.t.fmt("screen-zoom", &[("percent", &percent)]));
         }
@@ -1059,7 +1059,7 @@ impl ConsoleApp {
             self.t.get("screen-none")
         };
         let tab = self.tab(id);
-        if tab.screen.texture.is_none() {
+        if tab.screen.picture.is_none() {
             ui.centered_and_justified(|ui| {
                 ui.label(waiting);
             });

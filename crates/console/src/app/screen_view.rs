@@ -15,6 +15,7 @@ use egui::{
 use lotse_codec::CursorState;
 use lotse_protocol::{InputEvent, MouseButton};
 
+use super::picture::Picture;
 use super::{RELEASE_KEY, key_events, key_name};
 
 /// How the screen is drawn.
@@ -51,7 +52,7 @@ pub(super) struct Forwarded {
 #[derive(Default)]
 pub(super) struct ScreenView {
     pub(super) zoom: Zoom,
-    pub(super) texture: Option<TextureHandle>,
+    pub(super) picture: Option<Picture>,
     pub(super) cursor: Option<RemoteCursor>,
     /// Display points per customer pixel, as last drawn (0 before).
     pub(super) scale: f32,
@@ -104,10 +105,9 @@ impl ScreenView {
         label: &str,
     ) -> Forwarded {
         let mut out = Forwarded::default();
-        let Some(texture) = self.texture.clone() else {
+        let Some([w, h]) = self.picture.as_ref().map(Picture::size) else {
             return out;
         };
-        let [w, h] = texture.size();
         let native = Vec2::new(w as f32, h as f32);
         let ppp = ui.ctx().pixels_per_point();
         match self.zoom {
@@ -118,9 +118,7 @@ impl ScreenView {
                     .clamp(0.05, 4.0);
                 let rect =
                     Rect::from_center_size(area.center(), native * scale).round_to_pixels(ppp);
-                self.picture(
-                    ui, salt, rect, native, &texture, in_control, label, &mut out,
-                );
+                self.picture(ui, salt, rect, native, in_control, label, &mut out);
             }
             Zoom::Actual => {
                 // In control, the wheel and drags belong to the customer;
@@ -145,9 +143,7 @@ impl ScreenView {
                         // A screen smaller than the space sits in its middle.
                         let rect =
                             Rect::from_center_size(outer.center(), size).round_to_pixels(ppp);
-                        self.picture(
-                            ui, salt, rect, native, &texture, in_control, label, &mut out,
-                        );
+                        self.picture(ui, salt, rect, native, in_control, label, &mut out);
                     });
             }
         }
@@ -161,7 +157,6 @@ impl ScreenView {
         salt: u64,
         rect: Rect,
         native: Vec2,
-        texture: &TextureHandle,
         in_control: bool,
         label: &str,
         out: &mut Forwarded,
@@ -175,7 +170,9 @@ impl ScreenView {
         response.widget_info(|| WidgetInfo::labeled(egui::Role::Image, true, label));
         let painter = ui.painter().with_clip_rect(ui.clip_rect().intersect(rect));
         let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
-        painter.image(texture.id(), rect, uv, Color32::WHITE);
+        if let Some(picture) = &self.picture {
+            picture.paint(&painter, rect);
+        }
         if let Some(c) = &self.cursor {
             painter.image(
                 c.texture.id(),

@@ -961,3 +961,70 @@ fn the_new_screen_and_transcript_texts_are_german_too() {
     h.get_by_label_contains("Sie haben die Sitzung mit Anna übernommen.");
     h.get_by_label_contains("Anna gibt den Bildschirm frei (800×600).");
 }
+
+#[test]
+fn a_screen_wider_than_the_largest_texture_is_drawn_whole_in_tiles() {
+    // Wider than the 2048 pixels this renderer takes per texture.
+    let mut h = window_sharing(3000, 1000);
+    assert_eq!(
+        h.state().app.tabs[&7]
+            .screen
+            .picture
+            .as_ref()
+            .map(|p| p.tiles()),
+        Some(2)
+    );
+    h.get_by_label("Actual size (1:1)").click();
+    h.run();
+    let screen = screen_rect(&h);
+    assert_eq!(screen.size(), egui::vec2(3000.0, 1000.0));
+    // Both tiles are painted side by side over the whole screen.
+    let ids: Vec<egui::TextureId> = h
+        .output()
+        .shapes
+        .iter()
+        .filter_map(|c| match &c.shape {
+            egui::Shape::Mesh(mesh) if mesh.calc_bounds().height() == 1000.0 => {
+                Some(mesh.texture_id)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    // A change across the tiles' border is uploaded into both.
+    let ctx = h.ctx.clone();
+    ctx.tex_manager().write().take_delta().clear();
+    let (w, h_px) = (100u32, 10u32);
+    h.state_mut().app.apply(
+        &ctx,
+        Update::Patch(ScreenPatch {
+            session: 7,
+            width: 3000,
+            height: 1000,
+            rects: vec![(
+                crate::screen::Rect {
+                    x: 2000,
+                    y: 0,
+                    w,
+                    h: h_px,
+                },
+                vec![7; (w * h_px * 4) as usize],
+            )],
+            cursor: None,
+        }),
+    );
+    let mut delta = ctx.tex_manager().write().take_delta();
+    let uploads: Vec<(egui::TextureId, Option<[usize; 2]>, [usize; 2])> = delta
+        .set
+        .iter()
+        .flat_map(|(id, deltas)| deltas.iter().map(|d| (*id, d.pos, d.image.size())))
+        .collect();
+    delta.clear();
+    assert_eq!(
+        uploads,
+        vec![
+            (ids[0], Some([2000, 0]), [48, 10]),
+            (ids[1], Some([0, 0]), [52, 10])
+        ]
+    );
+}
