@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use egui::{Color32, ColorImage, Key, RichText, Sense, TextureHandle, TextureOptions, Vec2};
+use egui::{Color32, Key, RichText};
 use lotse_link::Pin;
-use lotse_protocol::{InputEvent, MouseButton, Role};
+use lotse_protocol::{InputEvent, Role};
 use tokio::sync::mpsc;
 
 use crate::core::{
@@ -18,6 +18,14 @@ use crate::core::{
 };
 use crate::i18n::{Language, Strings};
 use crate::net::{self, EngineHandle, Request, Update};
+use crate::transcript::Entry;
+
+mod picture;
+mod screen_view;
+mod transcript_view;
+
+use picture::Picture;
+use screen_view::{ScreenView, Zoom};
 
 /// The key that always takes control back from the technician's input
 /// forwarding (it is never forwarded itself).
@@ -61,10 +69,9 @@ struct Tab {
     custom_notice: String,
     picked_notice: Option<String>,
     save_dir: String,
-    /// Scale the screen to fit (true) or show it 1:1.
-    fit: bool,
-    texture: Option<TextureHandle>,
-    last_pointer: Option<(i32, i32)>,
+    screen: ScreenView,
+    /// Customer chat lines seen while the chat was open (the rest are new).
+    seen_lines: usize,
 }
 
 /// The login form.
@@ -94,6 +101,14 @@ pub struct ConsoleApp {
     profile_name: String,
     avatar_path: String,
     default_dir: String,
+    /// The queue panel is open.
+    queue_open: bool,
+    /// The chat and tools panel beside the screen is open (in the window,
+    /// and in full screen: there it starts closed).
+    side_open: bool,
+    side_open_full: bool,
+    /// The screen fills the whole (full-screen) window.
+    fullscreen: bool,
 }
 
 impl ConsoleApp {
@@ -126,6 +141,10 @@ impl ConsoleApp {
             profile_name: String::new(),
             avatar_path: String::new(),
             default_dir,
+            queue_open: true,
+            side_open: true,
+            side_open_full: false,
+            fullscreen: false,
         }
     }
 
@@ -179,12 +198,7 @@ impl ConsoleApp {
             }
             Event::Queue { .. } => self.queue_at = Instant::now(),
             Event::SessionStarted { session, .. } => {
-                let dir = self.default_dir.clone();
-                self.tabs.entry(session).or_insert_with(|| Tab {
-                    fit: true,
-                    save_dir: dir,
-                    ..Tab::default()
-                });
+                self.tab(session);
                 self.selected = Some(session);
             }
             Event::Error { code, message, .. } => {
@@ -204,24 +218,41 @@ impl ConsoleApp {
         }
     }
 
+    /// The window's things for session `id` (made on first use).
+    fn tab(&mut self, id: u64) -> &mut Tab {
+        let dir = &self.default_dir;
+        self.tabs.entry(id).or_insert_with(|| Tab {
+            save_dir: dir.clone(),
+            ..Tab::default()
+        })
+    }
+
     fn apply_patch(&mut self, ctx: &egui::Context, patch: ScreenPatch) {
-        let tab = self.tabs.entry(patch.session).or_default();
+        self.tab(patch.session);
+        let Some(tab) = self.tabs.get_mut(&patch.session) else {
+            return;
+        };
+        tab.screen.set_cursor(ctx, patch.session, patch.cursor);
         let size = [patch.width as usize, patch.height as usize];
-        let same_size = tab.texture.as_ref().is_some_and(|t| t.size() == size);
+        let same_size = tab
+            .screen
+            .picture
+            .as_ref()
+            .is_some_and(|p| p.size() == size);
         if same_size {
-            if let Some(tex) = &mut tab.texture {
+            if let Some(picture) = &mut tab.screen.picture {
                 for (r, px) in &patch.rects {
                     if r.w == 0 || r.h == 0 {
                         continue;
                     }
-                    let image =
-                        ColorImage::from_rgba_unmultiplied([r.w as usize, r.h as usize], px);
-                    tex.set_partial([r.x as usize, r.y as usize], image, TextureOptions::LINEAR);
+                    let at = (r.x as usize, r.y as usize, r.w as usize, r.h as usize);
+                    picture.update(at, px);
                 }
             }
             return;
         }
-        // New or resized screen: upload it whole once.
+        // New or resized screen: upload it whole once (copied out under a
+        // short lock, at the size the core has now).
         let core = self.engine.core();
         let Some(s) = core.sessions.get(&patch.session) else {
             return;
@@ -229,13 +260,11 @@ impl ConsoleApp {
         if s.screen.is_empty() {
             return;
         }
-        let image = ColorImage::from_rgba_unmultiplied(size, s.screen.rgba());
+        let size = [s.screen.width() as usize, s.screen.height() as usize];
+        let rgba = s.screen.rgba().to_vec();
         drop(core);
-        tab.texture = Some(ctx.load_texture(
-            format!("screen-{}", patch.session),
-            image,
-            TextureOptions::LINEAR,
-        ));
+        let name = format!("screen-{}", patch.session);
+        tab.screen.picture = Some(Picture::upload(ctx, &name, size, &rgba));
     }
 
     fn drain(&mut self, ctx: &egui::Context) {
@@ -249,13 +278,35 @@ impl ConsoleApp {
         let ctx = ui.ctx().clone();
         self.drain(&ctx);
         if !self.logged_in {
+            if self.fullscreen {
+                self.set_fullscreen(&ctx, false);
+            }
             egui::CentralPanel::default().show(ui, |ui| self.login_form(ui));
             return;
         }
+        let full = self
+            .selected
+            .filter(|id| self.fullscreen && self.engine.core().sessions.contains_key(id));
+        if let Some(id) = full {
+            self.fullscreen_view(ui, id);
+            return;
+        }
+        if self.fullscreen {
+            // Its session is gone: back to the window.
+            self.set_fullscreen(&ctx, false);
+        }
         egui::Panel::top("status").show(ui, |ui| self.top_bar(ui));
+        let mut open = self.queue_open;
         egui::Panel::left("queue")
-            .default_size(300.0)
-            .show(ui, |ui| self.queue(ui));
+            .resizable(true)
+            .default_size(260.0)
+            .size_range(180.0..=480.0)
+            .show_collapsible(ui, &mut open, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("queue-scroll")
+                    .show(ui, |ui| self.queue(ui));
+            });
+        self.queue_open = open;
         egui::CentralPanel::default().show(ui, |ui| self.sessions(ui));
         if !self.engine.core().queue.is_empty() {
             // Waiting times tick in the list.
@@ -369,8 +420,23 @@ impl ConsoleApp {
         }
     }
 
+    fn set_fullscreen(&mut self, ctx: &egui::Context, on: bool) {
+        self.fullscreen = on;
+        ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(on));
+    }
+
     fn top_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        // Wrapped: Log out stays reachable in a narrow window.
+        ui.horizontal_wrapped(|ui| {
+            let waiting = self.engine.core().queue.len();
+            let toggle = if self.queue_open {
+                self.t.get("queue-hide")
+            } else {
+                self.t.fmt("queue-show", &[("count", &waiting.to_string())])
+            };
+            if ui.selectable_label(self.queue_open, toggle).clicked() {
+                self.queue_open = !self.queue_open;
+            }
             ui.strong(self.t.get("app-title"));
             let state = if self.connected {
                 self.t.get("status-connected")
@@ -496,31 +562,192 @@ impl ConsoleApp {
         self.session_tab(ui, id);
     }
 
-    fn session_tab(&mut self, ui: &mut egui::Ui, id: u64) {
-        let dir = self.default_dir.clone();
-        self.tabs.entry(id).or_insert_with(|| Tab {
-            fit: true,
-            save_dir: dir,
-            ..Tab::default()
-        });
+    fn snapshot(&self, id: u64) -> Option<SessionSnapshot> {
         let core = self.engine.core();
-        let Some(s) = core.sessions.get(&id) else {
-            return;
-        };
-        let view = SessionSnapshot::of(s, &core.notices);
-        drop(core);
-
-        egui::Panel::right(("side", id))
-            .default_size(380.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt(("side-scroll", id))
-                    .show(ui, |ui| self.side(ui, id, &view));
-            });
-        egui::CentralPanel::default().show(ui, |ui| self.screen(ui, id, &view));
+        let s = core.sessions.get(&id)?;
+        Some(SessionSnapshot::of(s, &core.notices))
     }
 
+    fn session_tab(&mut self, ui: &mut egui::Ui, id: u64) {
+        let Some(view) = self.snapshot(id) else {
+            return;
+        };
+        self.side_panel(ui, id, &view);
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.screen_toolbar(ui, id, &view);
+            self.screen(ui, id, &view);
+        });
+    }
+
+    /// The chat and tools beside the screen: resizable, and collapsible
+    /// so the screen gets the whole width.
+    fn side_panel(&mut self, ui: &mut egui::Ui, id: u64, view: &SessionSnapshot) {
+        let max = (ui.available_width() * 0.7).max(280.0);
+        let mut open = *self.side_open();
+        egui::Panel::right("side")
+            .resizable(true)
+            .default_size(360.0)
+            .size_range(260.0..=max)
+            .show_collapsible(ui, &mut open, |ui| self.side(ui, id, view));
+        *self.side_open() = open;
+        if open {
+            self.tab(id).seen_lines = view.customer_lines;
+        }
+    }
+
+    /// Whether the chat and tools show (in the window or in full screen).
+    fn side_open(&mut self) -> &mut bool {
+        if self.fullscreen {
+            &mut self.side_open_full
+        } else {
+            &mut self.side_open
+        }
+    }
+
+    /// Customer lines that came while the chat was closed.
+    fn unread(&self, id: u64, v: &SessionSnapshot) -> usize {
+        let seen = self.tabs.get(&id).map_or(0, |t| t.seen_lines);
+        v.customer_lines.saturating_sub(seen)
+    }
+
+    /// The label of the chat panel's switch.
+    fn side_toggle_label(&mut self, id: u64, v: &SessionSnapshot, short: bool) -> String {
+        let unread = self.unread(id, v);
+        match (*self.side_open(), short, unread) {
+            (true, true, _) => self.t.get("toolbar-chat-hide"),
+            (true, false, _) => self.t.get("side-hide"),
+            (false, true, 0) => self.t.get("toolbar-chat-show"),
+            (false, false, 0) => self.t.get("side-show"),
+            (false, true, n) => self
+                .t
+                .fmt("toolbar-chat-unread", &[("count", &n.to_string())]),
+            (false, false, n) => self.t.fmt("side-show-unread", &[("count", &n.to_string())]),
+        }
+    }
+
+    /// Above the screen: fit or 1:1, full screen, the chat panel, and the
+    /// IN CONTROL banner.
+    fn screen_toolbar(&mut self, ui: &mut egui::Ui, id: u64, v: &SessionSnapshot) {
+        let in_control = v.control == Control::On && v.ended.is_none();
+        let side = self.side_toggle_label(id, v, false);
+        ui.horizontal_wrapped(|ui| {
+            self.zoom_buttons(ui, id);
+            if ui.button(self.t.get("screen-fullscreen")).clicked() {
+                self.set_fullscreen(ui.ctx(), true);
+            }
+            if ui.selectable_label(self.side_open, side).clicked() {
+                self.side_open = !self.side_open;
+            }
+            if in_control {
+                ui.label(
+                    RichText::new(self.t.get("screen-in-control"))
+                        .strong()
+                        .color(Color32::WHITE)
+                        .background_color(Color32::from_rgb(190, 30, 30)),
+                );
+            }
+        });
+    }
+
+    /// Fit to window / actual size, and the scale the screen is drawn at.
+    fn zoom_buttons(&mut self, ui: &mut egui::Ui, id: u64) {
+        let fit = self.t.get("screen-fit");
+        let actual = self.t.get("screen-actual");
+        let tab = self.tab(id);
+        ui.selectable_value(&mut tab.screen.zoom, Zoom::Fit, fit);
+        ui.selectable_value(&mut tab.screen.zoom, Zoom::Actual, actual);
+        let scale = tab.screen.scale * ui.ctx().pixels_per_point();
+        if tab.screen.picture.is_some() && scale > 0.0 {
+            let percent = format!("{:.0}", scale * 100.0);
+            ui.label(self.t.fmt("screen-zoom", &[("percent", &percent)]));
+        }
+    }
+
+    /// Full screen: the customer's screen in the whole window, a small
+    /// floating toolbar over it, and the chat panel when switched on.
+    fn fullscreen_view(&mut self, ui: &mut egui::Ui, id: u64) {
+        let Some(view) = self.snapshot(id) else {
+            return;
+        };
+        let ctx = ui.ctx().clone();
+        let in_control = view.control == Control::On && view.ended.is_none();
+        // Escape leaves full screen, unless it belongs to the customer.
+        if !in_control && ui.input(|i| i.key_pressed(Key::Escape)) {
+            self.set_fullscreen(&ctx, false);
+        }
+        self.side_panel(ui, id, &view);
+        let screen = egui::CentralPanel::default()
+            .frame(egui::Frame::NONE.fill(Color32::from_gray(24)))
+            .show(ui, |ui| self.screen(ui, id, &view))
+            .response
+            .rect;
+        egui::Area::new(ui.make_persistent_id(("fullscreen-toolbar", id)))
+            .order(egui::Order::Foreground)
+            .fixed_pos(screen.center_top() + egui::vec2(0.0, 6.0))
+            .pivot(egui::Align2::CENTER_TOP)
+            .show(&ctx, |ui| {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    ui.horizontal(|ui| self.floating_toolbar(ui, id, &view));
+                });
+            });
+    }
+
+    fn floating_toolbar(&mut self, ui: &mut egui::Ui, id: u64, v: &SessionSnapshot) {
+        ui.strong(&v.name);
+        let live = v.ended.is_none();
+        if v.control == Control::On && live {
+            ui.label(
+                RichText::new(self.t.get("screen-in-control"))
+                    .strong()
+                    .color(Color32::WHITE)
+                    .background_color(Color32::from_rgb(190, 30, 30)),
+            );
+            if ui.button(self.t.get("session-release-control")).clicked() {
+                self.command(Command::ReleaseControl { session: id });
+            }
+        } else if v.share == Share::On
+            && live
+            && ui
+                .add_enabled(
+                    v.control == Control::Off,
+                    egui::Button::new(self.t.get("session-request-control")),
+                )
+                .clicked()
+        {
+            self.command(Command::RequestControl { session: id });
+        }
+        if v.share == Share::On && live && ui.button(self.t.get("session-stop-share")).clicked() {
+            self.command(Command::StopShare { session: id });
+        }
+        let chat = self.side_toggle_label(id, v, true);
+        if ui.selectable_label(self.side_open_full, chat).clicked() {
+            self.side_open_full = !self.side_open_full;
+        }
+        self.zoom_buttons(ui, id);
+        if ui.button(self.t.get("screen-exit-fullscreen")).clicked() {
+            self.set_fullscreen(ui.ctx(), false);
+        }
+    }
+
+    /// The side panel: who, actions, state; the tools; the transcript
+    /// filling the rest; the message line at the bottom.
     fn side(&mut self, ui: &mut egui::Ui, id: u64, v: &SessionSnapshot) {
+        let live = v.ended.is_none();
+        egui::ScrollArea::vertical()
+            .id_salt(("side-head-scroll", id))
+            .max_height(ui.available_height() * 0.5)
+            .show(ui, |ui| self.side_head(ui, id, v, live));
+        ui.separator();
+        ui.with_layout(egui::Layout::bottom_up(egui::Align::Min), |ui| {
+            self.compose(ui, id, live);
+            ui.separator();
+            ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
+                self.chat(ui, id, v);
+            });
+        });
+    }
+
+    fn side_head(&mut self, ui: &mut egui::Ui, id: u64, v: &SessionSnapshot, live: bool) {
         ui.heading(&v.name);
         if let Some(p) = &v.problem {
             ui.label(p);
@@ -535,9 +762,10 @@ impl ConsoleApp {
             ui.colored_label(Color32::from_rgb(200, 140, 0), self.t.get("session-paused"));
         }
         if let Some(reason) = &v.ended {
+            let reason = transcript_view::end_reason(&self.t, reason);
             ui.colored_label(
                 Color32::GRAY,
-                self.t.fmt("session-ended", &[("reason", reason)]),
+                self.t.fmt("session-ended", &[("reason", &reason)]),
             );
             if ui.button(self.t.get("session-close")).clicked() {
                 self.command(Command::Close { session: id });
@@ -545,7 +773,6 @@ impl ConsoleApp {
                 self.selected = None;
             }
         }
-        let live = v.ended.is_none();
 
         // Actions.
         ui.horizontal_wrapped(|ui| {
@@ -614,13 +841,14 @@ impl ConsoleApp {
                 .fmt("session-control-state", &[("state", &control_state)]),
         );
 
-        ui.separator();
-        self.chat(ui, id, v, live);
-        ui.separator();
-        self.notices(ui, id, v, live);
-        ui.separator();
-        self.files(ui, id, v, live);
-        ui.separator();
+        egui::CollapsingHeader::new(self.t.get("notice-title"))
+            .id_salt(("notices", id))
+            .default_open(true)
+            .show(ui, |ui| self.notices(ui, id, v, live));
+        egui::CollapsingHeader::new(self.t.get("files-title"))
+            .id_salt(("files", id))
+            .default_open(true)
+            .show(ui, |ui| self.files(ui, id, v, live));
         egui::CollapsingHeader::new(self.t.get("consent-title"))
             .id_salt(("consents", id))
             .show(ui, |ui| {
@@ -630,7 +858,7 @@ impl ConsoleApp {
                     } else {
                         self.t.get("state-refused")
                     };
-                    ui.label(format!("{}: {state}", self.topic_label(topic)));
+                    ui.label(format!("{}: {state}", topic_label(&self.t, topic)));
                 }
                 ui.separator();
                 ui.label(self.t.get("consent-history"));
@@ -640,50 +868,46 @@ impl ConsoleApp {
                     } else {
                         self.t.get("state-refused")
                     };
-                    ui.label(format!("{at}  {}: {state}", self.topic_label(topic)));
+                    ui.label(format!("{at}  {}: {state}", topic_label(&self.t, topic)));
                 }
             });
     }
 
-    fn topic_label(&self, topic: &str) -> String {
-        self.t.get(&format!("topic-{}", topic.replace('_', "-")))
-    }
-
-    fn chat(&mut self, ui: &mut egui::Ui, id: u64, v: &SessionSnapshot, live: bool) {
-        ui.label(RichText::new(self.t.get("chat-title")).strong());
+    /// The transcript: chat and the session's events, each with its time.
+    fn chat(&mut self, ui: &mut egui::Ui, id: u64, v: &SessionSnapshot) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(self.t.get("chat-title")).strong());
+            if ui.small_button(self.t.get("chat-copy")).clicked() {
+                let text = transcript_view::plain_all(&self.t, &v.name, &v.transcript);
+                ui.ctx().copy_text(text);
+            }
+        });
         egui::ScrollArea::vertical()
             .id_salt(("chat", id))
-            .max_height(240.0)
+            .auto_shrink(false)
             .stick_to_bottom(true)
             .show(ui, |ui| {
-                for (from, text, mine) in &v.chat {
-                    let who = RichText::new(format!("{from}:")).strong();
-                    let who = if *mine {
-                        who.color(Color32::from_rgb(40, 110, 200))
-                    } else {
-                        who
-                    };
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(who);
-                        ui.label(text);
-                    });
-                }
+                transcript_view::show(ui, &self.t, &v.name, &v.transcript);
             });
-        let Some(tab) = self.tabs.get_mut(&id) else {
-            return;
-        };
+    }
+
+    fn compose(&mut self, ui: &mut egui::Ui, id: u64, live: bool) {
+        let message = self.t.get("chat-message");
+        let send_label = self.t.get("chat-send");
+        let tab = self.tab(id);
         let mut send = false;
         ui.add_enabled_ui(live, |ui| {
             ui.horizontal(|ui| {
-                let label = ui.label(self.t.get("chat-message"));
+                let label = ui.label(message);
+                let width = (ui.available_width() - button_width(ui, &send_label)).max(120.0);
                 let r = ui
-                    .add(egui::TextEdit::singleline(&mut tab.draft).desired_width(220.0))
+                    .add(egui::TextEdit::singleline(&mut tab.draft).desired_width(width))
                     .labelled_by(label.id);
                 if r.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
                     send = true;
                     r.request_focus();
                 }
-                if ui.button(self.t.get("chat-send")).clicked() {
+                if ui.button(send_label).clicked() {
                     send = true;
                 }
             });
@@ -695,14 +919,13 @@ impl ConsoleApp {
     }
 
     fn notices(&mut self, ui: &mut egui::Ui, id: u64, v: &SessionSnapshot, live: bool) {
-        ui.label(RichText::new(self.t.get("notice-title")).strong());
         let Some(tab) = self.tabs.get_mut(&id) else {
             return;
         };
         let mut choice = None;
         ui.add_enabled_ui(live, |ui| {
             if !v.notices.is_empty() {
-                ui.horizontal(|ui| {
+                ui.horizontal_wrapped(|ui| {
                     let selected = tab
                         .picked_notice
                         .as_ref()
@@ -731,14 +954,16 @@ impl ConsoleApp {
                     }
                 });
             }
+            let label = ui.label(self.t.get("notice-custom"));
             ui.horizontal(|ui| {
-                let label = ui.label(self.t.get("notice-custom"));
-                ui.add(egui::TextEdit::singleline(&mut tab.custom_notice).desired_width(200.0))
+                let send = self.t.get("notice-send-custom");
+                let width = (ui.available_width() - button_width(ui, &send)).max(120.0);
+                ui.add(egui::TextEdit::singleline(&mut tab.custom_notice).desired_width(width))
                     .labelled_by(label.id);
                 if ui
                     .add_enabled(
                         !tab.custom_notice.trim().is_empty(),
-                        egui::Button::new(self.t.get("notice-send-custom")),
+                        egui::Button::new(send),
                     )
                     .clicked()
                 {
@@ -755,13 +980,13 @@ impl ConsoleApp {
     }
 
     fn files(&mut self, ui: &mut egui::Ui, id: u64, v: &SessionSnapshot, live: bool) {
-        ui.label(RichText::new(self.t.get("files-title")).strong());
         let Some(tab) = self.tabs.get_mut(&id) else {
             return;
         };
         ui.horizontal(|ui| {
             let label = ui.label(self.t.get("files-folder"));
-            ui.add(egui::TextEdit::singleline(&mut tab.save_dir).desired_width(220.0))
+            let width = ui.available_width().max(120.0);
+            ui.add(egui::TextEdit::singleline(&mut tab.save_dir).desired_width(width))
                 .labelled_by(label.id);
         });
         let dir = tab.save_dir.trim().to_owned();
@@ -830,134 +1055,29 @@ impl ConsoleApp {
 
     fn screen(&mut self, ui: &mut egui::Ui, id: u64, v: &SessionSnapshot) {
         let in_control = v.control == Control::On && v.ended.is_none();
-        let Some(tab) = self.tabs.get_mut(&id) else {
-            return;
+        let label = self.t.get("screen-label");
+        let waiting = if v.share == Share::On {
+            self.t.get("screen-waiting")
+        } else {
+            self.t.get("screen-none")
         };
-        ui.horizontal(|ui| {
-            ui.checkbox(&mut tab.fit, self.t.get("screen-fit"));
-            if in_control {
-                ui.label(
-                    RichText::new(self.t.get("screen-in-control"))
-                        .strong()
-                        .color(Color32::WHITE)
-                        .background_color(Color32::from_rgb(190, 30, 30)),
-                );
-            }
-        });
-        let Some(texture) = tab.texture.clone() else {
+        let tab = self.tab(id);
+        if tab.screen.picture.is_none() {
             ui.centered_and_justified(|ui| {
-                ui.label(if v.share == Share::On {
-                    self.t.get("screen-waiting")
-                } else {
-                    self.t.get("screen-none")
-                });
+                ui.label(waiting);
             });
             return;
-        };
-        let [w, h] = texture.size();
-        let native = Vec2::new(w as f32, h as f32);
-        let mut events = Vec::new();
-        let mut release = false;
-        egui::ScrollArea::both()
-            .id_salt(("screen", id))
-            .show(ui, |ui| {
-                let size = if tab.fit {
-                    let avail = ui.available_size();
-                    let scale = (avail.x / native.x)
-                        .min(avail.y / native.y)
-                        .clamp(0.05, 4.0);
-                    native * scale
-                } else {
-                    native
-                };
-                let sense = if in_control {
-                    Sense::click()
-                } else {
-                    Sense::hover()
-                };
-                let response = ui.add(
-                    egui::Image::from_texture(egui::load::SizedTexture::new(texture.id(), size))
-                        .alt_text(self.t.get("screen-label"))
-                        .sense(sense),
-                );
-                if in_control {
-                    // Keys go to the customer while the screen has the
-                    // keyboard focus (click it); the chat keeps its own.
-                    if response.clicked() {
-                        response.request_focus();
-                    }
-                    let keyboard = response.has_focus();
-                    let rect = response.rect;
-                    // A red frame: what happens here happens on the customer's machine.
-                    ui.painter().rect_stroke(
-                        rect,
-                        0.0,
-                        egui::Stroke::new(3.0, Color32::from_rgb(190, 30, 30)),
-                        egui::StrokeKind::Outside,
-                    );
-                    ui.input(|i| {
-                        if i.key_pressed(RELEASE_KEY) {
-                            release = true;
-                            return;
-                        }
-                        if let Some(pos) = i.pointer.hover_pos()
-                            && rect.contains(pos)
-                        {
-                            let x = ((pos.x - rect.min.x) / rect.width() * native.x) as i32;
-                            let y = ((pos.y - rect.min.y) / rect.height() * native.y) as i32;
-                            if tab.last_pointer != Some((x, y)) {
-                                tab.last_pointer = Some((x, y));
-                                events.push(InputEvent::MouseMove { x, y });
-                            }
-                            for e in &i.events {
-                                if let egui::Event::PointerButton {
-                                    button, pressed, ..
-                                } = e
-                                {
-                                    let button = match button {
-                                        egui::PointerButton::Secondary => MouseButton::Right,
-                                        egui::PointerButton::Middle => MouseButton::Middle,
-                                        _ => MouseButton::Left,
-                                    };
-                                    events.push(InputEvent::MouseButton {
-                                        button,
-                                        down: *pressed,
-                                    });
-                                }
-                                if let egui::Event::MouseWheel { delta, .. } = e {
-                                    events.push(InputEvent::Wheel {
-                                        dx: delta.x.round() as i32,
-                                        dy: delta.y.round() as i32,
-                                    });
-                                }
-                            }
-                        }
-                        for e in i.events.iter().filter(|_| keyboard) {
-                            match e {
-                                egui::Event::Text(text) => {
-                                    events.push(InputEvent::Text { text: text.clone() });
-                                }
-                                egui::Event::Key {
-                                    key,
-                                    pressed,
-                                    repeat: false,
-                                    modifiers,
-                                    ..
-                                } => {
-                                    if let Some(name) = key_name(*key, modifiers) {
-                                        events.extend(key_events(name, *pressed, modifiers));
-                                    }
-                                }
-                                _ => {}
-                            }
-                        }
-                    });
-                }
-            });
-        if release {
+        }
+        let before = tab.screen.scale;
+        let forwarded = tab.screen.show(ui, id, in_control, &label);
+        if tab.screen.scale != before {
+            // The zoom shown above the screen follows on the next frame.
+            ui.ctx().request_repaint();
+        }
+        if forwarded.release {
             self.command(Command::ReleaseControl { session: id });
         } else {
-            for event in events {
+            for event in forwarded.events {
                 self.command(Command::Input { session: id, event });
             }
         }
@@ -1063,7 +1183,10 @@ struct SessionSnapshot {
     ended: Option<String>,
     share: Share,
     control: Control,
-    chat: Vec<(String, String, bool)>,
+    /// Chat and the session's events in time order.
+    transcript: Vec<Entry>,
+    /// How many chat lines came from the customer (to count new ones).
+    customer_lines: usize,
     grants: Vec<(String, bool)>,
     history: Vec<(String, bool, String)>,
     notices: Vec<(String, String)>,
@@ -1081,11 +1204,8 @@ impl SessionSnapshot {
             ended: s.ended.clone(),
             share: s.share,
             control: s.control,
-            chat: s
-                .chat
-                .iter()
-                .map(|c| (c.from.clone(), c.text.clone(), c.role == Role::Technician))
-                .collect(),
+            transcript: s.transcript(),
+            customer_lines: s.chat.iter().filter(|c| c.role != Role::Technician).count(),
             grants: s.current_grants().into_iter().collect(),
             history: s
                 .consents
@@ -1099,6 +1219,24 @@ impl SessionSnapshot {
             files: s.files.clone(),
         }
     }
+}
+
+/// The room a button with `text` takes in a row (with the space before
+/// it), so a text field beside it can take exactly the rest: a field sized
+/// from the room left would otherwise widen a resizable panel frame by frame.
+fn button_width(ui: &egui::Ui, text: &str) -> f32 {
+    let galley = egui::WidgetText::from(text).into_galley(
+        ui,
+        Some(egui::TextWrapMode::Extend),
+        f32::INFINITY,
+        egui::TextStyle::Button,
+    );
+    galley.size().x + 2.0 * ui.spacing().button_padding.x + ui.spacing().item_spacing.x + 1.0
+}
+
+/// A consent topic (wire name) in words.
+fn topic_label(t: &Strings, topic: &str) -> String {
+    t.get(&format!("topic-{}", topic.replace('_', "-")))
 }
 
 fn short(text: &str, max: usize) -> String {

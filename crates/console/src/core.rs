@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::files::Incoming;
 use crate::screen::{Rect, Screen, ScreenError};
+use crate::transcript::{By, Entry, Note, NoteLine};
 
 /// Milliseconds since the Unix epoch (for locally stamped history lines).
 pub fn now_ms() -> i64 {
@@ -272,6 +273,9 @@ pub struct ScreenPatch {
     pub height: u32,
     /// Each changed rectangle with its RGBA pixels, row by row.
     pub rects: Vec<(Rect, Vec<u8>)>,
+    /// The customer's pointer after this update (full client only; `None`
+    /// until its shape arrived).
+    pub cursor: Option<lotse_codec::CursorState>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -319,6 +323,8 @@ pub struct Session {
     pub problem: Option<String>,
     pub role: Role,
     pub chat: Vec<ChatLine>,
+    /// What happened in the session, shown between the chat lines.
+    pub notes: Vec<NoteLine>,
     pub consents: Vec<ConsentRecord>,
     pub share: Share,
     /// The customer paused the share and control.
@@ -340,6 +346,7 @@ impl Session {
             problem,
             role,
             chat: Vec::new(),
+            notes: Vec::new(),
             consents: Vec::new(),
             share: Share::Off,
             paused: false,
@@ -364,6 +371,26 @@ impl Session {
 
     fn file_mut(&mut self, id: u32) -> Option<&mut FileView> {
         self.files.iter_mut().find(|f| f.id == id)
+    }
+
+    fn file_name(&self, id: u32) -> String {
+        self.files
+            .iter()
+            .find(|f| f.id == id)
+            .map_or_else(|| format!("#{id}"), |f| f.name.clone())
+    }
+
+    /// Note that `note` happened now.
+    fn note(&mut self, note: Note) {
+        self.notes.push(NoteLine {
+            at_ms: now_ms(),
+            note,
+        });
+    }
+
+    /// Chat lines and notes in time order.
+    pub fn transcript(&self) -> Vec<Entry> {
+        crate::transcript::merge(&self.chat, &self.notes)
     }
 
     /// The newest file offer not yet answered.
@@ -537,6 +564,11 @@ impl Core {
                         reason: reason.clone(),
                     };
                 }
+                let name = s.file_name(id);
+                s.note(Note::FileCancelled {
+                    name,
+                    reason: reason.clone(),
+                });
                 self.parked
                     .entry(s.id)
                     .or_default()
@@ -550,6 +582,9 @@ impl Core {
             if s.ended.is_none() {
                 s.stop_everything();
                 s.ended = Some("connection_lost".into());
+                s.note(Note::Ended {
+                    reason: "connection_lost".into(),
+                });
                 ended.push(s.id);
             }
         }
@@ -638,11 +673,20 @@ impl Core {
                 });
             }
             Command::Nudge { session } => {
-                self.live_session(session)?;
+                self.live_session(session)?.note(Note::Nudged);
                 self.send(session, Message::Nudge);
             }
             Command::Notice { session, notice } => {
-                self.live_session(session)?;
+                // What the customer reads: the site notice's text.
+                let text = match &notice {
+                    NoticeChoice::Id(id) => self
+                        .notices
+                        .iter()
+                        .find(|n| n.id == id.trim())
+                        .map_or_else(|| id.trim().to_owned(), |n| n.text.clone()),
+                    NoticeChoice::Text(text) => text.trim().to_owned(),
+                };
+                let s = self.live_session(session)?;
                 let msg = match notice {
                     NoticeChoice::Id(id) if !id.trim().is_empty() => Message::SendNotice {
                         id: Some(id.trim().to_owned()),
@@ -654,6 +698,7 @@ impl Core {
                     },
                     _ => return Err(CommandError::Empty),
                 };
+                s.note(Note::NoticeSent { text });
                 self.send(session, msg);
             }
             Command::RequestShare { session } => {
@@ -661,10 +706,15 @@ impl Core {
                 if s.share == Share::Off {
                     s.share = Share::Requested;
                 }
+                s.note(Note::ShareAsked);
                 self.send(session, Message::ShareRequest);
             }
             Command::StopShare { session } => {
                 let s = self.live_session(session)?;
+                if s.control == Control::On {
+                    s.note(Note::ControlStopped { by: By::Technician });
+                }
+                s.note(Note::ShareStopped { by: By::Technician });
                 s.share = Share::Off;
                 s.control = Control::Off;
                 s.screen.drop_partial();
@@ -675,11 +725,13 @@ impl Core {
                 if s.control == Control::Off {
                     s.control = Control::Requested;
                 }
+                s.note(Note::ControlAsked);
                 self.send(session, Message::ControlRequest);
             }
             Command::ReleaseControl { session } => {
                 let s = self.live_session(session)?;
                 s.control = Control::Off;
+                s.note(Note::ControlStopped { by: By::Technician });
                 self.send(session, Message::ControlRevoke);
                 self.emit(Event::ControlRevoked { session });
             }
@@ -706,6 +758,7 @@ impl Core {
                 if let Some(f) = s.file_mut(id) {
                     f.state = FileState::Receiving { received: 0 };
                 }
+                s.note(Note::FileAccepted { name: offer.name });
                 self.send(session, Message::FileAccept { id });
                 if offer.size == 0 {
                     // Nothing will arrive for an empty file: finish now.
@@ -719,6 +772,8 @@ impl Core {
                     .filter(|f| f.state == FileState::Offered)
                     .ok_or(CommandError::NoOffer(id))?;
                 f.state = FileState::Declined;
+                let name = f.name.clone();
+                s.note(Note::FileDeclined { name });
                 self.send(session, Message::FileDecline { id });
             }
             Command::Elevate { session } => {
@@ -726,12 +781,16 @@ impl Core {
                 if s.role != Role::WebCustomer {
                     return Err(CommandError::NotWeb);
                 }
+                s.note(Note::ElevateAsked);
                 self.send(session, Message::ElevateRequest);
             }
             Command::HandBack { session } => {
                 let s = self.live_session(session)?;
                 s.stop_everything();
                 s.ended = Some("handed_back".into());
+                s.note(Note::Ended {
+                    reason: "handed_back".into(),
+                });
                 self.send(session, Message::HandBack);
                 self.emit(Event::Ended {
                     session,
@@ -742,6 +801,9 @@ impl Core {
                 let s = self.live_session(session)?;
                 s.stop_everything();
                 s.ended = Some("ended_by_technician".into());
+                s.note(Note::Ended {
+                    reason: "ended_by_technician".into(),
+                });
                 self.send(
                     session,
                     Message::End {
@@ -852,6 +914,23 @@ impl Core {
                 let s = self.sessions.entry(session).or_insert_with(|| {
                     Session::new(session, customer_name.clone(), problem.clone(), role)
                 });
+                if s.ended.as_deref() == Some("connection_lost") {
+                    s.note(Note::Resumed);
+                } else {
+                    // The customer's answers so far (once: a session
+                    // taken again keeps its notes), then this technician.
+                    let fresh = s.notes.is_empty();
+                    for c in consents.iter().filter(|_| fresh) {
+                        s.notes.push(NoteLine {
+                            at_ms: c.at_ms,
+                            note: Note::Consent {
+                                topic: c.topic,
+                                granted: c.granted,
+                            },
+                        });
+                    }
+                    s.note(Note::Joined);
+                }
                 // A fresh start (or a resume after a cut): the relay's
                 // history is the truth.
                 s.ended = None;
@@ -917,6 +996,7 @@ impl Core {
             }
             Message::Consent { topic, granted } => {
                 s.record(topic, granted);
+                s.note(Note::Consent { topic, granted });
                 Event::Consent {
                     session,
                     topic,
@@ -931,6 +1011,7 @@ impl Core {
                 s.share = Share::On;
                 s.share_size = Some((width, height));
                 s.record(ConsentTopic::ScreenShare, true);
+                s.note(Note::ShareAllowed { width, height });
                 Event::ShareGranted {
                     session,
                     scope,
@@ -941,6 +1022,7 @@ impl Core {
             Message::ShareDecline => {
                 s.share = Share::Off;
                 s.record(ConsentTopic::ScreenShare, false);
+                s.note(Note::ShareDeclined);
                 Event::ShareDeclined { session }
             }
             Message::SharePause { paused } => {
@@ -955,8 +1037,10 @@ impl Core {
                 s.control = Control::Off;
                 s.screen.drop_partial();
                 s.record(ConsentTopic::ScreenShare, false);
+                s.note(Note::ShareStopped { by: By::Customer });
                 if had_control {
                     s.record(ConsentTopic::Control, false);
+                    s.note(Note::ControlStopped { by: By::Customer });
                     then = Some(Event::ControlRevoked { session });
                 }
                 Event::ShareStopped { session }
@@ -964,16 +1048,19 @@ impl Core {
             Message::ControlGrant => {
                 s.control = Control::On;
                 s.record(ConsentTopic::Control, true);
+                s.note(Note::ControlAllowed);
                 Event::ControlGranted { session }
             }
             Message::ControlDecline => {
                 s.control = Control::Off;
                 s.record(ConsentTopic::Control, false);
+                s.note(Note::ControlDeclined);
                 Event::ControlDeclined { session }
             }
             Message::ControlRevoke => {
                 s.control = Control::Off;
                 s.record(ConsentTopic::Control, false);
+                s.note(Note::ControlStopped { by: By::Customer });
                 Event::ControlRevoked { session }
             }
             Message::FileOffer {
@@ -990,6 +1077,10 @@ impl Core {
                     sha256: sha256.clone(),
                     state: FileState::Offered,
                 });
+                s.note(Note::FileOffered {
+                    name: name.clone(),
+                    size,
+                });
                 Event::FileOffer {
                     session,
                     id,
@@ -1002,6 +1093,11 @@ impl Core {
                 if let Some(inc) = s.incoming.remove(&id) {
                     inc.abort();
                 }
+                let name = s.file_name(id);
+                s.note(Note::FileCancelled {
+                    name,
+                    reason: reason.clone(),
+                });
                 if let Some(f) = s.file_mut(id) {
                     f.state = FileState::Cancelled {
                         reason: reason.clone(),
@@ -1015,6 +1111,7 @@ impl Core {
             }
             Message::PeerAway { grace_secs } => {
                 s.peer_away = true;
+                s.note(Note::PeerAway { grace_secs });
                 Event::PeerAway {
                     session,
                     grace_secs,
@@ -1022,9 +1119,13 @@ impl Core {
             }
             Message::PeerBack => {
                 s.peer_away = false;
+                s.note(Note::PeerBack);
                 Event::PeerBack { session }
             }
-            Message::Elevated => Event::Elevated { session },
+            Message::Elevated => {
+                s.note(Note::Elevated);
+                Event::Elevated { session }
+            }
             Message::End { reason } => {
                 let reason = serde_json::to_value(reason)
                     .ok()
@@ -1032,6 +1133,9 @@ impl Core {
                     .unwrap_or_default();
                 s.stop_everything();
                 s.ended = Some(reason.clone());
+                s.note(Note::Ended {
+                    reason: reason.clone(),
+                });
                 Event::Ended { session, reason }
             }
             Message::ChatHistory { lines } => {
@@ -1043,6 +1147,9 @@ impl Core {
             Message::ReturnedToQueue => {
                 s.stop_everything();
                 s.ended = Some("returned_to_queue".into());
+                s.note(Note::Ended {
+                    reason: "returned_to_queue".into(),
+                });
                 Event::Ended {
                     session,
                     reason: "returned_to_queue".into(),
@@ -1144,6 +1251,7 @@ impl Core {
                 width,
                 height,
                 rects: rects.iter().map(|r| s.screen.patch(*r)).collect(),
+                cursor: s.screen.cursor(),
             };
             self.patches.push(patch);
         }
@@ -1177,6 +1285,11 @@ impl Core {
                     reason: reason.clone(),
                 };
             }
+            let name = s.file_name(id);
+            s.note(Note::FileCancelled {
+                name,
+                reason: reason.clone(),
+            });
             self.send(
                 session,
                 Message::FileCancel {
@@ -1220,6 +1333,8 @@ impl Core {
                 ok: done.ok,
             };
         }
+        let name = s.file_name(id);
+        s.note(Note::FileReceived { name, ok: done.ok });
         self.send(
             session,
             Message::FileDone {

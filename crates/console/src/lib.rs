@@ -16,3 +16,4 @@ pub mod headless;
 pub mod i18n;
 pub mod net;
 pub mod screen;
+pub mod transcript;

@@ -88,6 +88,15 @@ impl Screen {
             Pixels::Image { rgba, .. } => rgba,
         }
     }
+    /// The customer's pointer as the last update left it (screen updates
+    /// of the full client carry it; whole pictures have none).
+    pub fn cursor(&self) -> Option<lotse_codec::CursorState> {
+        match &self.pixels {
+            Pixels::Codec(d) => d.cursor(),
+            _ => None,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.width() == 0 || self.height() == 0
     }

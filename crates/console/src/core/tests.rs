@@ -40,28 +40,36 @@ fn serving() -> (Core, u64) {
         },
     );
     core.command(Command::Accept { session: 7 }).unwrap();
-    relay(
-        &mut core,
-        &mut seq,
-        None,
-        Message::SessionStarted {
-            session: 7,
-            customer_name: "Anna".into(),
-            problem: Some("printer".into()),
-            role: Role::Customer,
-            history: vec![],
-            consents: vec![ConsentRecord {
-                topic: ConsentTopic::Agreement,
-                granted: true,
-                at_ms: 1,
-            }],
-        },
-    );
+    let mut started = anna_started();
+    if let Message::SessionStarted {
+        problem, consents, ..
+    } = &mut started
+    {
+        *problem = Some("printer".into());
+        consents.push(ConsentRecord {
+            topic: ConsentTopic::Agreement,
+            granted: true,
+            at_ms: 1,
+        });
+    }
+    relay(&mut core, &mut seq, None, started);
     // The relay acknowledged the accept.
     core.receive_text(Envelope::new(Message::Ack { seq: 1 }));
     core.take_outgoing();
     core.take_events();
     (core, seq)
+}
+
+/// The relay's `session_started` for Anna in session 7 (no history).
+fn anna_started() -> Message {
+    Message::SessionStarted {
+        session: 7,
+        customer_name: "Anna".into(),
+        problem: None,
+        role: Role::Customer,
+        history: vec![],
+        consents: vec![],
+    }
 }
 
 fn sent(core: &mut Core) -> Vec<Message> {
@@ -510,20 +518,7 @@ fn reconnect_parks_session_messages_until_the_session_is_resumed() {
     );
     assert!(core.command(Command::Nudge { session: 7 }).is_err());
     // The relay kept the session: it says so, and the chat goes again.
-    let mut seq = 0;
-    relay(
-        &mut core,
-        &mut seq,
-        None,
-        Message::SessionStarted {
-            session: 7,
-            customer_name: "Anna".into(),
-            problem: None,
-            role: Role::Customer,
-            history: vec![],
-            consents: vec![],
-        },
-    );
+    relay(&mut core, &mut 0, None, anna_started());
     let out = core.take_outgoing();
     assert!(
         out.iter()
@@ -703,4 +698,120 @@ fn history_pages_go_in_front_of_what_is_shown() {
         .map(|l| l.text.as_str())
         .collect();
     assert_eq!(texts, ["1", "2", "3", "4"]);
+}
+
+#[test]
+fn what_happens_in_a_session_is_noted_for_the_transcript() {
+    use crate::transcript::{By, Note};
+    let (mut core, mut seq) = serving();
+    let cmd = |core: &mut Core, c| core.command(c).unwrap();
+    cmd(&mut core, Command::RequestShare { session: 7 });
+    relay(
+        &mut core,
+        &mut seq,
+        Some(7),
+        Message::ShareGrant {
+            scope: ShareScope::Screen { monitor: 0 },
+            width: 1280,
+            height: 800,
+        },
+    );
+    cmd(&mut core, Command::RequestControl { session: 7 });
+    relay(&mut core, &mut seq, Some(7), Message::ControlDecline);
+    cmd(&mut core, Command::RequestControl { session: 7 });
+    relay(&mut core, &mut seq, Some(7), Message::ControlGrant);
+    relay(&mut core, &mut seq, Some(7), Message::ControlRevoke);
+    cmd(&mut core, Command::Nudge { session: 7 });
+    cmd(
+        &mut core,
+        Command::Notice {
+            session: 7,
+            notice: NoticeChoice::Id("outage".into()),
+        },
+    );
+    relay(
+        &mut core,
+        &mut seq,
+        Some(7),
+        Message::FileOffer {
+            id: 3,
+            name: "log.txt".into(),
+            size: 10,
+            sha256: "cd".repeat(32),
+        },
+    );
+    cmd(&mut core, Command::DeclineFile { session: 7, id: 3 });
+    relay(
+        &mut core,
+        &mut seq,
+        Some(7),
+        Message::Consent {
+            topic: ConsentTopic::Recording,
+            granted: false,
+        },
+    );
+    relay(&mut core, &mut seq, Some(7), Message::ShareStop);
+    relay(
+        &mut core,
+        &mut seq,
+        Some(7),
+        Message::PeerAway { grace_secs: 60 },
+    );
+    relay(&mut core, &mut seq, Some(7), Message::PeerBack);
+    // The relay's answer to a cut: the session is back.
+    core.link_up(true);
+    relay(&mut core, &mut 0, None, anna_started());
+    cmd(&mut core, Command::End { session: 7 });
+
+    let s = &core.sessions[&7];
+    let notes: Vec<Note> = s.notes.iter().map(|n| n.note.clone()).collect();
+    assert_eq!(
+        notes,
+        vec![
+            Note::Consent {
+                topic: ConsentTopic::Agreement,
+                granted: true
+            },
+            Note::Joined,
+            Note::ShareAsked,
+            Note::ShareAllowed {
+                width: 1280,
+                height: 800
+            },
+            Note::ControlAsked,
+            Note::ControlDeclined,
+            Note::ControlAsked,
+            Note::ControlAllowed,
+            Note::ControlStopped { by: By::Customer },
+            Note::Nudged,
+            Note::NoticeSent {
+                text: "Mail is down".into()
+            },
+            Note::FileOffered {
+                name: "log.txt".into(),
+                size: 10
+            },
+            Note::FileDeclined {
+                name: "log.txt".into()
+            },
+            Note::Consent {
+                topic: ConsentTopic::Recording,
+                granted: false
+            },
+            Note::ShareStopped { by: By::Customer },
+            Note::PeerAway { grace_secs: 60 },
+            Note::PeerBack,
+            Note::Ended {
+                reason: "connection_lost".into()
+            },
+            Note::Resumed,
+            Note::Ended {
+                reason: "ended_by_technician".into()
+            },
+        ]
+    );
+    // The relay's consent record keeps its own time, before the rest.
+    assert_eq!(s.notes[0].at_ms, 1);
+    assert!(s.notes.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    assert_eq!(s.transcript().len(), s.notes.len(), "no chat in this one");
 }
