@@ -946,6 +946,114 @@ fn wav_stats(bytes: &[u8]) -> (f64, f64, f64) {
     (secs, loud_frames as f64 / rate, peak)
 }
 
+/// Where the window manager puts a window: the ConfigureNotify events of
+/// its frame (the window manager's top-level window holding it, root
+/// coordinates), read by python3-xlib; "origin FRAME X Y W" first.
+const PLACE_SPY: &str = r#"
+import sys
+from Xlib import display, X
+d = display.Display()
+root = d.screen().root
+frame = d.create_resource_object("window", int(sys.argv[1], 0))
+while True:
+    parent = frame.query_tree().parent
+    if parent.id == root.id:
+        break
+    frame = parent
+frame.change_attributes(event_mask=X.StructureNotifyMask | X.PropertyChangeMask)
+g = frame.get_geometry()
+d.sync()
+print("origin %s %d %d %d" % (hex(frame.id), g.x, g.y, g.width), flush=True)
+while True:
+    e = d.next_event()
+    if e.type == X.ConfigureNotify and e.window.id == frame.id:
+        print("place %d %d %d" % (e.x, e.y, e.width), flush=True)
+    elif e.type == X.PropertyNotify:
+        print("mark", flush=True)
+"#;
+
+struct PlaceSpy {
+    child: Child,
+    frame: String,
+    /// The frame's place when the spy started.
+    origin: (i32, i32, i32),
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl PlaceSpy {
+    fn start(display: &Display, window: &str) -> PlaceSpy {
+        use std::io::BufRead as _;
+        let mut child = display
+            .command("/usr/bin/python3")
+            .args(["-c", PLACE_SPY, window])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 place spy");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let (frame, origin) = match first.split_whitespace().collect::<Vec<_>>()[..] {
+            ["origin", frame, x, y, w] => (
+                frame.to_owned(),
+                (
+                    x.parse().expect("x"),
+                    y.parse().expect("y"),
+                    w.parse().expect("width"),
+                ),
+            ),
+            _ => panic!("the place spy said {first:?}"),
+        };
+        PlaceSpy {
+            child,
+            frame,
+            origin,
+            lines,
+        }
+    }
+
+    /// The places seen until now: a property change made now comes after
+    /// every earlier event, so its mark ends the list.
+    fn places_so_far(&mut self, display: &Display) -> Vec<(i32, i32, i32)> {
+        let status = display
+            .command("xprop")
+            .args([
+                "-id",
+                &self.frame,
+                "-f",
+                "_LOTSE_MARK",
+                "8s",
+                "-set",
+                "_LOTSE_MARK",
+                "1",
+            ])
+            .status()
+            .expect("xprop");
+        assert!(status.success(), "xprop -set");
+        let mut places = Vec::new();
+        for line in self.lines.by_ref() {
+            let line = line.expect("the place spy's output");
+            if line == "mark" {
+                return places;
+            }
+            let n: Vec<i32> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            if let [x, y, w] = n[..] {
+                places.push((x, y, w));
+            }
+        }
+        panic!("the place spy ended before the mark");
+    }
+}
+
+impl Drop for PlaceSpy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Nudge the customer twice in a row; the first shakes, plays and writes
 /// the line, the second (within 3 s) does nothing.
 fn nudge(sound: bool) {
@@ -970,22 +1078,23 @@ fn nudge(sound: bool) {
     assert_ne!(s.active_window(), window);
     let origin = s.geometry(&window);
 
+    // Every place the window manager gives the window while it shakes, from
+    // the X server's events (samples taken by polling can miss a 0.5 s
+    // shake on a busy machine).
+    let mut spy = PlaceSpy::start(&s.display, &window);
     s.send(Message::Nudge);
     s.send(Message::Nudge);
-    // Sample the window's place while it shakes.
-    let mut places = Vec::new();
     wait_for("the shake to end", LONG, || {
-        let g = s.geometry(&window);
-        if places.last() != Some(&g) {
-            places.push(g);
-        }
         s.customer.log().contains("nudge shake over").then_some(())
     });
+    let places = spy.places_so_far(&s.display);
+    let (x0, y0, w0) = spy.origin;
     assert!(
         places
             .iter()
-            .any(|g| g.x != origin.x && g.y == origin.y && g.width == origin.width),
-        "the window moved sideways; places: {places:?}"
+            .any(|&(x, y, w)| x != x0 && y == y0 && w == w0),
+        "the window moved sideways; its frame's places (x, y, width): {places:?}, from {:?}",
+        spy.origin
     );
     eprintln!("window places while shaking (origin {origin:?}): {places:?}");
     // Back exactly where it was.

@@ -1027,6 +1027,7 @@ impl Core {
             }
             Message::SharePause { paused } => {
                 s.paused = paused;
+                s.note(Note::SharePaused { paused });
                 Event::SharePaused { session, paused }
             }
             Message::ShareStop => {

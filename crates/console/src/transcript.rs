@@ -38,6 +38,10 @@ pub enum Note {
     ShareStopped {
         by: By,
     },
+    /// The customer paused (or resumed) the share and control.
+    SharePaused {
+        paused: bool,
+    },
     ControlAsked,
     ControlAllowed,
     ControlDeclined,

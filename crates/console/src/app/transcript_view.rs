@@ -65,6 +65,8 @@ pub(super) fn note_text(t: &Strings, customer: &str, note: &Note) -> String {
         Note::ShareDeclined => t.fmt("note-share-declined", &[name]),
         Note::ShareStopped { by: By::Customer } => t.fmt("note-share-stopped-customer", &[name]),
         Note::ShareStopped { by: By::Technician } => t.get("note-share-stopped-me"),
+        Note::SharePaused { paused: true } => t.fmt("note-share-paused", &[name]),
+        Note::SharePaused { paused: false } => t.fmt("note-share-resumed", &[name]),
         Note::ControlAsked => t.get("note-control-asked"),
         Note::ControlAllowed => t.fmt("note-control-allowed", &[name]),
         Note::ControlDeclined => t.fmt("note-control-declined", &[name]),
