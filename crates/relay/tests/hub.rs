@@ -2,7 +2,8 @@
 //! clock: the grace period after a customer's link is lost and the hold
 //! interval, checked to the second without waiting for either (no sleeps:
 //! the tests move the clock); queue updates only to the customers whose
-//! place changed; chat forwarded in order, each line once.
+//! place changed; chat forwarded in order, each line once; input stopped
+//! while the customer has paused the share.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -414,4 +415,84 @@ async fn a_stalled_record_writer_never_holds_up_chat_and_the_loss_is_noted() {
         "{detail}"
     );
     c.drain().await;
+}
+
+/// While the customer has paused the share, the technician's input stops
+/// at the relay (the client drops it too); the pause and the resume reach
+/// the technician and the record; after the resume input passes again,
+/// without a new grant.
+#[tokio::test(start_paused = true)]
+async fn input_stops_at_the_relay_while_the_customer_has_paused() {
+    use lotse_protocol::{InputEvent, ShareScope};
+    let Setup { hub, records, .. } = hub("");
+    let (mut c, sid, _) = waiting_customer(&hub, "Erika").await;
+    let mut t = Peer::new(&hub);
+    hub.tech_hello(&t.link, "anna", "anna");
+    hub.tech_message(t.link.id, numbered(1, Message::Accept { session: sid }));
+    let grant = Message::ShareGrant {
+        scope: ShareScope::Screen { monitor: 0 },
+        width: 800,
+        height: 600,
+    };
+    for (seq, msg) in [(2, grant), (3, Message::ControlGrant)] {
+        assert_eq!(
+            hub.customer_message(sid, c.link.id, numbered(seq, msg)),
+            Handled::Ok
+        );
+    }
+    let input = |seq: u64, x: i32| {
+        Incoming::Full(
+            Envelope::new(Message::Input {
+                event: InputEvent::MouseMove { x, y: 1 },
+            })
+            .with_seq(seq)
+            .with_session(sid),
+        )
+    };
+    let moves = |got: Vec<Envelope>| -> Vec<i32> {
+        got.into_iter()
+            .filter_map(|e| match e.msg {
+                Message::Input {
+                    event: InputEvent::MouseMove { x, .. },
+                } => Some(x),
+                _ => None,
+            })
+            .collect()
+    };
+    c.drain().await;
+    hub.tech_message(t.link.id, input(2, 10));
+    assert_eq!(moves(c.drain().await), [10], "granted: input passes");
+
+    let pause = |seq, paused| numbered(seq, Message::SharePause { paused });
+    assert_eq!(
+        hub.customer_message(sid, c.link.id, pause(4, true)),
+        Handled::Ok
+    );
+    t.next(|e| matches!(e.msg, Message::SharePause { paused: true }).then_some(()))
+        .await;
+    hub.tech_message(t.link.id, input(3, 20));
+    hub.tech_message(t.link.id, input(4, 30));
+    assert_eq!(
+        moves(c.drain().await),
+        Vec::<i32>::new(),
+        "paused: nothing passes"
+    );
+
+    assert_eq!(
+        hub.customer_message(sid, c.link.id, pause(5, false)),
+        Handled::Ok
+    );
+    t.next(|e| matches!(e.msg, Message::SharePause { paused: false }).then_some(()))
+        .await;
+    hub.tech_message(t.link.id, input(5, 40));
+    assert_eq!(moves(c.drain().await), [40], "resumed: input passes again");
+
+    let noted: Vec<String> = records
+        .try_iter()
+        .filter_map(|job| match job {
+            Job::Event { kind, detail, .. } if kind == "share_pause" => Some(detail),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(noted, ["paused", "resumed"]);
 }
