@@ -146,10 +146,10 @@ impl App {
     /// happened on the share thread).
     fn poll_preview(&mut self, ctx: &egui::Context) {
         let Some(preview) = &self.preview else { return };
-        let Some(newest) = preview.newer_than(self.preview_seen) else {
+        let Some((number, newest)) = preview.newer_than(self.preview_seen) else {
             return;
         };
-        self.preview_seen = preview.number();
+        self.preview_seen = number;
         self.preview_tex = newest.map(|t| {
             let image = egui::ColorImage::from_rgba_unmultiplied(
                 [t.width as usize, t.height as usize],

@@ -4,7 +4,6 @@
 //! newest one. Scaling happens on the share thread, never on the UI
 //! thread; the UI only takes the finished thumbnail.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,8 +21,6 @@ pub struct Thumbnail {
     pub width: u32,
     pub height: u32,
     pub rgba: Vec<u8>,
-    /// Counts up with every thumbnail put into the mailbox.
-    pub number: u64,
 }
 
 impl std::fmt::Debug for Thumbnail {
@@ -31,15 +28,15 @@ impl std::fmt::Debug for Thumbnail {
         f.debug_struct("Thumbnail")
             .field("width", &self.width)
             .field("height", &self.height)
-            .field("number", &self.number)
             .finish_non_exhaustive()
     }
 }
 
 #[derive(Default)]
 struct Inner {
-    newest: Mutex<Option<Thumbnail>>,
-    numbers: AtomicU64,
+    /// The newest thumbnail and its number, which counts every change
+    /// (a new thumbnail, or none any more).
+    newest: Mutex<(u64, Option<Thumbnail>)>,
     wake: Mutex<Option<Waker>>,
 }
 
@@ -63,47 +60,37 @@ impl Preview {
     /// Scale `bgra` (`width`×`height`, `stride` bytes a row) down and
     /// make it the newest thumbnail.
     pub fn put(&self, width: u32, height: u32, stride: usize, bgra: &[u8]) {
-        let Some(mut thumb) = scale_down(width, height, stride, bgra) else {
+        let Some(thumb) = scale_down(width, height, stride, bgra) else {
             return;
         };
-        thumb.number = self.0.numbers.fetch_add(1, Ordering::Relaxed) + 1;
-        *self.0.newest.lock().unwrap_or_else(PoisonError::into_inner) = Some(thumb);
-        self.wake();
+        self.set(Some(thumb));
     }
 
     /// Nothing is shared any more: no thumbnail.
     pub fn clear(&self) {
-        let had = self
-            .0
-            .newest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .is_some();
-        if had {
-            self.0.numbers.fetch_add(1, Ordering::Relaxed);
-            self.wake();
+        if self.lock().1.is_some() {
+            self.set(None);
         }
     }
 
-    /// The newest thumbnail if it is not `seen` (its number); `Some(None)`
-    /// when the thumbnail went away since.
-    pub fn newer_than(&self, seen: u64) -> Option<Option<Thumbnail>> {
-        if self.0.numbers.load(Ordering::Relaxed) == seen {
-            return None;
-        }
-        let newest = self
-            .0
-            .newest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        Some(newest)
+    /// The newest thumbnail and its number, unless its number is `seen`
+    /// (`None` inside: the thumbnail went away since).
+    pub fn newer_than(&self, seen: u64) -> Option<(u64, Option<Thumbnail>)> {
+        let newest = self.lock();
+        (newest.0 != seen).then(|| newest.clone())
     }
 
-    /// The number to remember after taking [`Preview::newer_than`].
-    pub fn number(&self) -> u64 {
-        self.0.numbers.load(Ordering::Relaxed)
+    fn set(&self, thumb: Option<Thumbnail>) {
+        {
+            let mut newest = self.lock();
+            newest.0 += 1;
+            newest.1 = thumb;
+        }
+        self.wake();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Option<Thumbnail>)> {
+        self.0.newest.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn wake(&self) {
@@ -162,7 +149,6 @@ pub fn scale_down(width: u32, height: u32, stride: usize, bgra: &[u8]) -> Option
         width: tw,
         height: th,
         rgba,
-        number: 0,
     })
 }
 
@@ -206,11 +192,10 @@ mod tests {
         assert_eq!(p.newer_than(0), None);
         p.put(1, 1, 4, &[0, 0, 255, 255]);
         p.put(1, 1, 4, &[255, 0, 0, 255]);
-        let newest = p.newer_than(0).flatten().expect("a thumbnail");
-        assert_eq!(newest.rgba, vec![0, 0, 255, 255]);
-        let seen = p.number();
+        let (seen, newest) = p.newer_than(0).expect("news");
+        assert_eq!(newest.expect("a thumbnail").rgba, vec![0, 0, 255, 255]);
         assert_eq!(p.newer_than(seen), None);
         p.clear();
-        assert_eq!(p.newer_than(seen), Some(None));
+        assert_eq!(p.newer_than(seen), Some((seen + 1, None)));
     }
 }

@@ -926,7 +926,10 @@ mod tests {
             loop {
                 woke.recv_timeout(Duration::from_secs(10))
                     .expect("a new thumbnail");
-                let thumb = preview.newer_than(0).flatten().expect("a thumbnail");
+                let thumb = preview
+                    .newer_than(0)
+                    .and_then(|(_, t)| t)
+                    .expect("a thumbnail");
                 assert_eq!((thumb.width, thumb.height), (W, H), "small pictures stay");
                 if thumb.rgba[..4] == [colour, colour, colour, 255] {
                     return;
